@@ -1,0 +1,52 @@
+namespace LabManager.Core.Labs;
+
+/// <summary>A lab definition from the catalog (admin-owned). Mirrors the <c>labs</c> table.</summary>
+public sealed record Lab
+{
+    public required Guid Id { get; init; }
+    public required string Name { get; init; }
+    public string Description { get; init; } = "";
+    public string Category { get; init; } = "general";
+    public LabDifficulty Difficulty { get; init; } = LabDifficulty.Beginner;
+    public int EstimatedTimeMinutes { get; init; } = 60;
+    public int Points { get; init; }
+    public IReadOnlyList<string> Tags { get; init; } = [];
+    public required ContainerConfig ContainerConfig { get; init; }
+    public IReadOnlyList<Exercise> Exercises { get; init; } = [];
+    public IReadOnlyList<string> Prerequisites { get; init; } = [];
+    public IReadOnlyList<string> LearningObjectives { get; init; } = [];
+
+    /// <summary>How long a session lasts once the lab is running, unless extended.</summary>
+    public TimeSpan TimeoutDuration { get; init; } = TimeSpan.FromHours(1);
+
+    public int MaxInstancesPerUser { get; init; } = 1;
+
+    /// <summary>Vultr plan id, e.g. <c>vc2-1c-1gb</c>.</summary>
+    public string Plan { get; init; } = "vc2-1c-1gb";
+
+    /// <summary>Vultr region id, e.g. <c>ewr</c>.</summary>
+    public string Region { get; init; } = "ewr";
+
+    public bool IsActive { get; init; } = true;
+}
+
+public enum LabDifficulty
+{
+    Beginner,
+    Intermediate,
+    Advanced,
+    Expert,
+}
+
+/// <summary>An exercise of a lab, with its hints.</summary>
+public sealed record Exercise
+{
+    public required string Id { get; init; }
+    public required string Title { get; init; }
+    public string Description { get; init; } = "";
+    public int Points { get; init; }
+    public IReadOnlyList<Hint> Hints { get; init; } = [];
+}
+
+/// <summary>A hint; revealing it costs <see cref="Cost"/> points of its exercise.</summary>
+public sealed record Hint(string Id, string Text, int Cost);

@@ -1,0 +1,53 @@
+namespace LabManager.VultrEmulator;
+
+/// <summary>
+/// Emulator-only routes, outside <c>/v2</c> and without auth (the emulator listens on loopback):
+/// <c>GET|PUT /admin/faults</c> and <c>GET /admin/inspect</c>.
+/// </summary>
+internal static class AdminApi
+{
+    public static void Map(WebApplication app)
+    {
+        app.MapGet("/admin/faults", (Cloud cloud) => Json.Ok(cloud.Faults));
+        app.MapPut("/admin/faults", (FaultSettings faults, Cloud cloud) =>
+        {
+            if (faults.ErrorRate is < 0 or > 1 || faults.LoseCreateAnswerRate is < 0 or > 1 || faults.StuckRate is < 0 or > 1
+                || faults.RateLimitPerSecond < 0 || faults.LatencyMs is < 0 or > 60_000)
+            {
+                return Json.Error(400, "Rates are fractions 0..1; rateLimitPerSecond >= 0; latencyMs 0..60000.");
+            }
+
+            cloud.Faults = faults;
+            return Json.Ok(faults);
+        });
+        app.MapGet("/admin/inspect", (Cloud cloud, LabApps apps) =>
+        {
+            var vms = cloud.All().Select(vm =>
+            {
+                var s = cloud.StateOf(vm);
+                return new InspectedVm(vm.Id, vm.Label, vm.Tags, s.Status, s.PowerStatus, s.ServerStatus, s.IpAssigned ? vm.MainIp : "0.0.0.0",
+                    apps.IsServing(vm.Id), vm.DateCreated);
+            }).ToList();
+            return Json.Ok(new Inspection(vms, new(cloud.Creates), new(cloud.Deletes), new(cloud.Requests), cloud.Rate.Peak));
+        });
+    }
+}
+
+/// <summary>What <c>GET /admin/inspect</c> answers.</summary>
+public sealed record Inspection(
+    IReadOnlyList<InspectedVm> Vms,
+    Dictionary<string, int> Creates,
+    Dictionary<string, int> Deletes,
+    Dictionary<string, int> Requests,
+    int PeakRequestsPerSecond);
+
+public sealed record InspectedVm(
+    string Id,
+    string Label,
+    IReadOnlyList<string> Tags,
+    string Status,
+    string PowerStatus,
+    string ServerStatus,
+    string MainIp,
+    bool LabUp,
+    DateTimeOffset DateCreated);

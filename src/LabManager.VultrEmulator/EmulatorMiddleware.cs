@@ -1,0 +1,65 @@
+namespace LabManager.VultrEmulator;
+
+/// <summary>In front of <c>/v2</c>: counts calls, adds latency, enforces the rate limit and the API key, injects 5xx.</summary>
+internal sealed class EmulatorMiddleware(RequestDelegate next, Cloud cloud)
+{
+    public async Task InvokeAsync(HttpContext http)
+    {
+        if (!http.Request.Path.StartsWithSegments("/v2", out var rest))
+        {
+            await next(http);
+            return;
+        }
+
+        var faults = cloud.Faults;
+        cloud.Requests.AddOrUpdate(KindOf(http.Request.Method, rest.Value ?? ""), 1, (_, n) => n + 1);
+        var rate = cloud.Rate.Hit();
+        if (faults.LatencyMs > 0)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(faults.LatencyMs), cloud.Time, http.RequestAborted);
+        }
+
+        if (faults.RateLimitPerSecond > 0 && rate > faults.RateLimitPerSecond)
+        {
+            Count("answered_429");
+            http.Response.Headers.RetryAfter = "1";
+            await Json.Error(429, "Rate limit exceeded. Please try again later.").ExecuteAsync(http);
+            return;
+        }
+
+        var auth = http.Request.Headers.Authorization.ToString();
+        if (auth != "Bearer " + cloud.Options.ApiKey)
+        {
+            Count("answered_401");
+            await Json.Error(401, "Invalid API token.").ExecuteAsync(http);
+            return;
+        }
+
+        if (faults.ErrorRate > 0 && Random.Shared.NextDouble() < faults.ErrorRate)
+        {
+            Count("answered_5xx");
+            await Json.Error(500, "Internal server error.").ExecuteAsync(http);
+            return;
+        }
+
+        await next(http);
+    }
+
+    private void Count(string kind) => cloud.Requests.AddOrUpdate(kind, 1, (_, n) => n + 1);
+
+    /// <summary>A short name for the call, e.g. <c>create</c>, <c>get</c>, <c>list</c>, <c>delete</c>, <c>reboot</c>.</summary>
+    public static string KindOf(string method, string path)
+    {
+        var segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        return (method, segments) switch
+        {
+            ("POST", ["instances"]) => "create",
+            ("GET", ["instances"]) => "list",
+            ("GET", ["instances", _]) => "get",
+            ("DELETE", ["instances", _]) => "delete",
+            (_, ["instances", _, var action]) => action,
+            (_, [var first, ..]) => method.ToLowerInvariant() + " " + first,
+            _ => method.ToLowerInvariant(),
+        };
+    }
+}

@@ -1,0 +1,4 @@
+using LabManager.VultrEmulator;
+
+var app = VultrEmulatorApp.Build(args);
+await app.RunAsync();

@@ -1,0 +1,323 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace LabManager.VultrEmulator;
+
+/// <summary>The <c>/v2</c> subset of the Vultr API: instances, firewalls, plans, regions.</summary>
+internal static class VultrApi
+{
+    private static readonly string[] OtherSources = ["snapshot_id", "image_id", "app_id", "iso_id"];
+    private static readonly string[] RegionOptions = ["ddos_protection"];
+
+    public static void Map(WebApplication app)
+    {
+        var v2 = app.MapGroup("/v2");
+        v2.MapPost("/instances", CreateInstance);
+        v2.MapGet("/instances", ListInstances);
+        v2.MapGet("/instances/{id}", (string id, Cloud cloud) =>
+            cloud.Get(id) is { } vm ? Json.Ok(new { instance = Json.Instance(vm, cloud.StateOf(vm)) }) : NotFound());
+        v2.MapDelete("/instances/{id}", (string id, Cloud cloud, LabApps apps) =>
+        {
+            if (cloud.Delete(id) is null)
+            {
+                return NotFound();
+            }
+
+            apps.Stop(id);
+            return Results.NoContent();
+        });
+        v2.MapPost("/instances/{id}/reboot", (string id, Cloud cloud) => Lifecycle(cloud, id, LifecycleEvent.Rebooted));
+        v2.MapPost("/instances/{id}/start", (string id, Cloud cloud) => Lifecycle(cloud, id, LifecycleEvent.Rebooted));
+        v2.MapPost("/instances/{id}/halt", (string id, Cloud cloud) => Lifecycle(cloud, id, LifecycleEvent.Halted));
+        v2.MapPost("/instances/{id}/reinstall", ReinstallInstance);
+
+        v2.MapPost("/firewalls", CreateFirewall);
+        v2.MapGet("/firewalls", (Cloud cloud, int? per_page, string? cursor) =>
+        {
+            lock (cloud.FirewallLock)
+            {
+                var all = cloud.Firewalls.Values.OrderBy(g => g.DateCreated).Select(g => Json.Firewall(g, FirewallUse(cloud, g.Id))).ToList();
+                return Page("firewall_groups", all, per_page, cursor);
+            }
+        });
+        v2.MapGet("/firewalls/{id}", (string id, Cloud cloud) =>
+        {
+            lock (cloud.FirewallLock)
+            {
+                return cloud.Firewalls.TryGetValue(id, out var g) ? Json.Ok(new { firewall_group = Json.Firewall(g, FirewallUse(cloud, id)) }) : NotFound();
+            }
+        });
+        v2.MapDelete("/firewalls/{id}", (string id, Cloud cloud) =>
+        {
+            lock (cloud.FirewallLock)
+            {
+                return cloud.Firewalls.Remove(id) ? Results.NoContent() : NotFound();
+            }
+        });
+        v2.MapPost("/firewalls/{id}/rules", CreateFirewallRule);
+        v2.MapGet("/firewalls/{id}/rules", (string id, Cloud cloud, int? per_page, string? cursor) =>
+        {
+            lock (cloud.FirewallLock)
+            {
+                return cloud.Firewalls.TryGetValue(id, out var g)
+                    ? Page("firewall_rules", g.Rules.Select(Json.Rule).ToList(), per_page, cursor)
+                    : NotFound();
+            }
+        });
+        v2.MapDelete("/firewalls/{id}/rules/{ruleId:int}", (string id, int ruleId, Cloud cloud) =>
+        {
+            lock (cloud.FirewallLock)
+            {
+                return cloud.Firewalls.TryGetValue(id, out var g) && g.Rules.RemoveAll(r => r.Id == ruleId) > 0 ? Results.NoContent() : NotFound();
+            }
+        });
+
+        v2.MapGet("/plans", (int? per_page, string? cursor) => Page("plans", Catalog.Plans.Select(p => (object)new
+        {
+            id = p.Id,
+            vcpu_count = p.VcpuCount,
+            ram = p.Ram,
+            disk = p.Disk,
+            disk_count = 1,
+            bandwidth = p.Bandwidth,
+            monthly_cost = p.MonthlyCost,
+            hourly_cost = p.HourlyCost,
+            type = "vc2",
+            locations = Catalog.Regions.Select(r => r.Id).ToArray(),
+        }).ToList(), per_page, cursor));
+        v2.MapGet("/regions", (int? per_page, string? cursor) => Page("regions", Catalog.Regions.Select(r => (object)new
+        {
+            id = r.Id,
+            city = r.City,
+            country = r.Country,
+            continent = r.Continent,
+            options = RegionOptions,
+        }).ToList(), per_page, cursor));
+    }
+
+    private static IResult NotFound() => Json.Error(404, "Not found");
+
+    private static IResult Lifecycle(Cloud cloud, string id, LifecycleEvent e)
+    {
+        if (cloud.Get(id) is not { } vm)
+        {
+            return NotFound();
+        }
+
+        cloud.SetLifecycle(vm, e);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> CreateInstance(HttpContext http, Cloud cloud)
+    {
+        if (await ReadBody(http) is not { } body)
+        {
+            return Json.Error(400, "Invalid JSON body.");
+        }
+
+        var region = Str(body, "region");
+        var plan = Str(body, "plan");
+        if (string.IsNullOrEmpty(region) || Catalog.Regions.All(r => r.Id != region))
+        {
+            return Json.Error(400, "Invalid region.");
+        }
+
+        if (string.IsNullOrEmpty(plan) || Catalog.Plans.All(p => p.Id != plan))
+        {
+            return Json.Error(400, "Invalid plan.");
+        }
+
+        var osId = Int(body, "os_id");
+        var hasOtherSource = OtherSources.Any(k => !string.IsNullOrEmpty(Str(body, k)));
+        if (osId is null && !hasOtherSource)
+        {
+            return Json.Error(400, "You must choose an OS (os_id), snapshot, image, app or ISO.");
+        }
+
+        if (osId is { } os && !Catalog.OsIds.Contains(os))
+        {
+            return Json.Error(400, "Invalid operating system.");
+        }
+
+        string userData;
+        try
+        {
+            userData = Cloud.DecodeUserData(Str(body, "user_data") ?? "");
+        }
+        catch (FormatException)
+        {
+            return Json.Error(400, "user_data must be base64 encoded.");
+        }
+
+        var tags = body.TryGetProperty("tags", out var t) && t.ValueKind == JsonValueKind.Array
+            ? t.EnumerateArray().Select(x => x.GetString() ?? "").Where(x => x.Length > 0).ToList()
+            : Str(body, "tag") is { Length: > 0 } single ? [single] : [];
+        var label = Str(body, "label") ?? "";
+        var vm = cloud.Create(label, Str(body, "hostname") ?? label, region, plan, osId ?? 0, tags, userData);
+        vm.FirewallGroupId = Str(body, "firewall_group_id") ?? "";
+
+        if (Random.Shared.NextDouble() < cloud.Faults.LoseCreateAnswerRate)
+        {
+            // The VM exists, but the client never hears about it.
+            http.Abort();
+            return Results.Empty;
+        }
+
+        return Json.Ok(new { instance = Json.Instance(vm, cloud.StateOf(vm), withPassword: true) }, 202);
+    }
+
+    private static IResult ListInstances(Cloud cloud, int? per_page, string? cursor, string? tag, string? label, string? main_ip, string? region)
+    {
+        var vms = cloud.All()
+            .Where(v => tag is null || v.Tags.Contains(tag))
+            .Where(v => label is null || v.Label == label)
+            .Where(v => region is null || v.Region == region)
+            .Select(v => (Vm: v, State: cloud.StateOf(v)))
+            .Where(x => main_ip is null || (x.State.IpAssigned ? x.Vm.MainIp : "0.0.0.0") == main_ip)
+            .Select(x => Json.Instance(x.Vm, x.State))
+            .ToList();
+        return Page("instances", vms, per_page, cursor);
+    }
+
+    private static async Task<IResult> ReinstallInstance(string id, HttpContext http, Cloud cloud, LabApps apps)
+    {
+        if (cloud.Get(id) is not { } vm)
+        {
+            return NotFound();
+        }
+
+        if (http.Request.ContentLength > 0 && await ReadBody(http) is { } body && Str(body, "hostname") is { Length: > 0 } hostname)
+        {
+            vm.Hostname = hostname;
+        }
+
+        apps.Stop(id);
+        cloud.SetLifecycle(vm, LifecycleEvent.Reinstalled);
+        return Json.Ok(new { instance = Json.Instance(vm, cloud.StateOf(vm)) }, 202);
+    }
+
+    private static async Task<IResult> CreateFirewall(HttpContext http, Cloud cloud)
+    {
+        var body = http.Request.ContentLength > 0 ? await ReadBody(http) : default(JsonElement);
+        if (body is null)
+        {
+            return Json.Error(400, "Invalid JSON body.");
+        }
+
+        var now = cloud.Time.GetUtcNow();
+        var group = new FirewallGroup
+        {
+            Id = Guid.NewGuid().ToString(),
+            Description = body.Value.ValueKind == JsonValueKind.Object ? Str(body.Value, "description") ?? "" : "",
+            DateCreated = now,
+            DateModified = now,
+        };
+        lock (cloud.FirewallLock)
+        {
+            cloud.Firewalls[group.Id] = group;
+        }
+
+        return Json.Ok(new { firewall_group = Json.Firewall(group, 0) }, 201);
+    }
+
+    private static async Task<IResult> CreateFirewallRule(string id, HttpContext http, Cloud cloud)
+    {
+        if (await ReadBody(http) is not { } body)
+        {
+            return Json.Error(400, "Invalid JSON body.");
+        }
+
+        var ipType = Str(body, "ip_type");
+        var protocol = Str(body, "protocol");
+        var subnet = Str(body, "subnet");
+        var size = Int(body, "subnet_size");
+        if (ipType is not ("v4" or "v6"))
+        {
+            return Json.Error(400, "ip_type must be v4 or v6.");
+        }
+
+        if (protocol is not ("icmp" or "tcp" or "udp" or "gre" or "esp" or "ah"))
+        {
+            return Json.Error(400, "Invalid protocol.");
+        }
+
+        if (string.IsNullOrEmpty(subnet) || size is null || size < 0 || size > (ipType == "v4" ? 32 : 128))
+        {
+            return Json.Error(400, "Invalid subnet.");
+        }
+
+        lock (cloud.FirewallLock)
+        {
+            if (!cloud.Firewalls.TryGetValue(id, out var group))
+            {
+                return NotFound();
+            }
+
+            var rule = new FirewallRule(group.NextRuleId(), ipType, "accept", protocol, Str(body, "port") ?? "", subnet, size.Value, Str(body, "source") ?? "", Str(body, "notes") ?? "");
+            group.Rules.Add(rule);
+            group.DateModified = cloud.Time.GetUtcNow();
+            return Json.Ok(new { firewall_rule = Json.Rule(rule) }, 201);
+        }
+    }
+
+    private static int FirewallUse(Cloud cloud, string groupId) => cloud.All().Count(v => v.FirewallGroupId == groupId);
+
+    /// <summary>Vultr's cursor paging: <c>meta.links.next</c> is passed back as <c>cursor</c>; empty = last page.</summary>
+    private static IResult Page(string name, List<object> items, int? perPage, string? cursor)
+    {
+        var size = Math.Clamp(perPage ?? 100, 1, 500);
+        var offset = 0;
+        if (!string.IsNullOrEmpty(cursor))
+        {
+            try
+            {
+                var text = Encoding.UTF8.GetString(Convert.FromBase64String(cursor));
+                offset = text.StartsWith("next__", StringComparison.Ordinal) || text.StartsWith("prev__", StringComparison.Ordinal)
+                    ? int.Parse(text[6..], CultureInfo.InvariantCulture)
+                    : throw new FormatException();
+            }
+            catch (FormatException)
+            {
+                return Json.Error(400, "Invalid cursor.");
+            }
+        }
+
+        var page = items.Skip(offset).Take(size).ToList();
+        var next = offset + size < items.Count ? Cursor("next__", offset + size) : "";
+        var prev = offset > 0 ? Cursor("prev__", Math.Max(0, offset - size)) : "";
+        return Json.Ok(new Dictionary<string, object>
+        {
+            [name] = page,
+            ["meta"] = new { total = items.Count, links = new { next, prev } },
+        });
+    }
+
+    private static string Cursor(string kind, int offset) =>
+        Convert.ToBase64String(Encoding.UTF8.GetBytes(kind + offset.ToString(CultureInfo.InvariantCulture)));
+
+    private static async Task<JsonElement?> ReadBody(HttpContext http)
+    {
+        try
+        {
+            var doc = await JsonDocument.ParseAsync(http.Request.Body);
+            return doc.RootElement.ValueKind == JsonValueKind.Object ? doc.RootElement : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static string? Str(JsonElement body, string name) =>
+        body.TryGetProperty(name, out var v) ? v.ValueKind switch
+        {
+            JsonValueKind.String => v.GetString(),
+            JsonValueKind.Number => v.GetRawText(),
+            _ => null,
+        } : null;
+
+    // Vultr clients send some numeric ids as strings: accept both.
+    private static int? Int(JsonElement body, string name) =>
+        int.TryParse(Str(body, name), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : null;
+}

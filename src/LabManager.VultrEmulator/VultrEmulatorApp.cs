@@ -1,0 +1,61 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+
+namespace LabManager.VultrEmulator;
+
+/// <summary>
+/// Builds and runs the emulator: as a program (<c>dotnet run --project src/LabManager.VultrEmulator -- --urls http://127.0.0.1:PORT</c>)
+/// or in-process from tests and the Server (<see cref="StartAsync"/>).
+/// </summary>
+public sealed class VultrEmulatorApp : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private VultrEmulatorApp(WebApplication app, Uri root)
+    {
+        _app = app;
+        Root = root;
+    }
+
+    /// <summary>The emulator's root, e.g. <c>http://127.0.0.1:5123/</c>.</summary>
+    public Uri Root { get; }
+
+    /// <summary>The Vultr API base URL to give clients, e.g. <c>http://127.0.0.1:5123/v2/</c>.</summary>
+    public Uri ApiBase => new(Root, "v2/");
+
+    /// <summary>Builds the app from command-line arguments and configuration (section <c>Emulator</c>).</summary>
+    public static WebApplication Build(string[] args, Action<EmulatorOptions>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        builder.Services.AddOptions<EmulatorOptions>().Bind(builder.Configuration.GetSection("Emulator")).Configure(o => configure?.Invoke(o));
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<Cloud>();
+        builder.Services.AddSingleton<LabApps>();
+        builder.Services.AddHostedService<LabAppTicker>();
+        builder.Services.AddHttpClient();
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase);
+        var app = builder.Build();
+        app.UseMiddleware<EmulatorMiddleware>();
+        VultrApi.Map(app);
+        AdminApi.Map(app);
+        app.MapGet("/", () => "LabManager Vultr API v2 emulator. API under /v2, faults at /admin/faults, state at /admin/inspect.");
+        return app;
+    }
+
+    /// <summary>Starts an emulator on a free loopback port.</summary>
+    public static async Task<VultrEmulatorApp> StartAsync(Action<EmulatorOptions>? configure = null, CancellationToken cancellationToken = default)
+    {
+        var app = Build(["--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning"], configure);
+        await app.StartAsync(cancellationToken);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new VultrEmulatorApp(app, new Uri(address.TrimEnd('/') + "/"));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.Services.GetRequiredService<LabApps>().DisposeAsync();
+        await _app.DisposeAsync();
+    }
+}
