@@ -28,7 +28,9 @@ internal static class AdminApi
                 return new InspectedVm(vm.Id, vm.Label, vm.Tags, s.Status, s.PowerStatus, s.ServerStatus, s.IpAssigned ? vm.MainIp : "0.0.0.0",
                     apps.IsServing(vm.Id), vm.DateCreated);
             }).ToList();
-            return Json.Ok(new Inspection(vms, new(cloud.Creates), new(cloud.Deletes), new(cloud.Requests), cloud.Rate.Peak));
+            var deleted = cloud.Deleted.ToList();
+            var deletes = deleted.GroupBy(d => d.Label).ToDictionary(g => g.Key, g => g.Count());
+            return Json.Ok(new Inspection(vms, new(cloud.Creates), deletes, deleted, new(cloud.Requests), cloud.Rate.Peak));
         });
     }
 }
@@ -38,6 +40,7 @@ public sealed record Inspection(
     IReadOnlyList<InspectedVm> Vms,
     Dictionary<string, int> Creates,
     Dictionary<string, int> Deletes,
+    IReadOnlyList<DeletedVm> Deleted,
     Dictionary<string, int> Requests,
     int PeakRequestsPerSecond);
 

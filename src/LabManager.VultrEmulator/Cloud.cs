@@ -21,7 +21,7 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
     public Dictionary<string, FirewallGroup> Firewalls { get; } = [];
     public Lock FirewallLock { get; } = new();
     public ConcurrentDictionary<string, int> Creates { get; } = new();
-    public ConcurrentDictionary<string, int> Deletes { get; } = new();
+    public ConcurrentQueue<DeletedVm> Deleted { get; } = new();
     public ConcurrentDictionary<string, int> Requests { get; } = new();
     public RequestRate Rate { get; } = new(time);
 
@@ -80,7 +80,7 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
                 return null;
             }
 
-            Deletes.AddOrUpdate(vm.Label, 1, (_, n) => n + 1);
+            Deleted.Enqueue(new DeletedVm(vm.Id, vm.Label, Time.GetUtcNow()));
             return vm;
         }
     }
@@ -130,6 +130,9 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
 
     public static string DecodeUserData(string base64) => Encoding.UTF8.GetString(Convert.FromBase64String(base64));
 }
+
+/// <summary>A VM deleted through the API, and when.</summary>
+public sealed record DeletedVm(string Id, string Label, DateTimeOffset DeletedAt);
 
 /// <summary>A firewall group and its rules.</summary>
 internal sealed class FirewallGroup

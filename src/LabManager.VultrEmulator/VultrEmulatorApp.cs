@@ -11,11 +11,27 @@ namespace LabManager.VultrEmulator;
 public sealed class VultrEmulatorApp : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly HttpClient _admin;
 
     private VultrEmulatorApp(WebApplication app, Uri root)
     {
         _app = app;
         Root = root;
+        _admin = new HttpClient { BaseAddress = root };
+    }
+
+    /// <summary>The API key the emulator accepts.</summary>
+    public string ApiKey => _app.Services.GetRequiredService<Cloud>().Options.ApiKey;
+
+    /// <summary>Live VMs and counters, through <c>GET /admin/inspect</c>.</summary>
+    public async Task<Inspection> InspectAsync(CancellationToken cancellationToken = default) =>
+        (await _admin.GetFromJsonAsync<Inspection>("admin/inspect", Json.Options, cancellationToken))!;
+
+    /// <summary>Replaces the injected faults, through <c>PUT /admin/faults</c>.</summary>
+    public async Task SetFaultsAsync(FaultSettings faults, CancellationToken cancellationToken = default)
+    {
+        using var response = await _admin.PutAsJsonAsync("admin/faults", faults, Json.Options, cancellationToken);
+        response.EnsureSuccessStatusCode();
     }
 
     /// <summary>The emulator's root, e.g. <c>http://127.0.0.1:5123/</c>.</summary>
@@ -24,17 +40,25 @@ public sealed class VultrEmulatorApp : IAsyncDisposable
     /// <summary>The Vultr API base URL to give clients, e.g. <c>http://127.0.0.1:5123/v2/</c>.</summary>
     public Uri ApiBase => new(Root, "v2/");
 
+    /// <summary>Where the emulator listens when no <c>--urls</c> is given.</summary>
+    public const string DefaultUrl = "http://127.0.0.1:5090";
+
     /// <summary>Builds the app from command-line arguments and configuration (section <c>Emulator</c>).</summary>
     public static WebApplication Build(string[] args, Action<EmulatorOptions>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]))
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+
         builder.Services.AddOptions<EmulatorOptions>().Bind(builder.Configuration.GetSection("Emulator")).Configure(o => configure?.Invoke(o));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<Cloud>();
         builder.Services.AddSingleton<LabApps>();
         builder.Services.AddHostedService<LabAppTicker>();
         builder.Services.AddHttpClient();
-        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase);
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
         var app = builder.Build();
         app.UseMiddleware<EmulatorMiddleware>();
         VultrApi.Map(app);
@@ -54,6 +78,7 @@ public sealed class VultrEmulatorApp : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _admin.Dispose();
         await _app.StopAsync();
         await _app.Services.GetRequiredService<LabApps>().DisposeAsync();
         await _app.DisposeAsync();

@@ -9,6 +9,9 @@ public interface ICloudProvider
     /// </summary>
     Task<CloudVm> CreateVmAsync(VmSpec spec, CancellationToken cancellationToken = default);
 
+    /// <summary>The VM carrying <paramref name="label"/>, or null when there is none.</summary>
+    Task<CloudVm?> FindVmByLabelAsync(string label, CancellationToken cancellationToken = default);
+
     /// <summary>The VM, or null when it does not exist.</summary>
     Task<CloudVm?> GetVmAsync(string vmId, CancellationToken cancellationToken = default);
 
@@ -48,4 +51,11 @@ public sealed record CloudVm(
 
     /// <summary>A short human description of where the VM is, for logs and status messages.</summary>
     public string Describe() => $"{Status}/{PowerStatus}/{ServerStatus}";
+}
+
+/// <summary>The cloud refused or failed a call, after retries. The message says what it answered.</summary>
+public sealed class CloudProviderException(string message, int? statusCode = null, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>The HTTP status the cloud answered, if it answered.</summary>
+    public int? StatusCode { get; } = statusCode;
 }

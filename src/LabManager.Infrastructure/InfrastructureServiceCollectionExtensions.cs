@@ -1,0 +1,39 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
+using LabManager.Core.Ports;
+using LabManager.Infrastructure.Vultr;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Refit;
+
+namespace LabManager.Infrastructure;
+
+/// <summary>Wires the adapters to Core's ports.</summary>
+public static class InfrastructureServiceCollectionExtensions
+{
+    /// <summary>The Vultr cloud provider, configured from section <c>Vultr</c> (validated at start).</summary>
+    public static IServiceCollection AddVultrCloudProvider(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<VultrOptions>().Bind(configuration.GetSection(VultrOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(sp => VultrHttpPipeline.CreateLimiter(sp.GetRequiredService<IOptions<VultrOptions>>().Value));
+        var refit = new RefitSettings(new SystemTextJsonContentSerializer(new JsonSerializerOptions(JsonSerializerDefaults.Web)
+        {
+            PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        }));
+        services.AddRefitGeneratedClient<IVultrApi>(refit)
+            .ConfigureHttpClient((sp, client) =>
+            {
+                var o = sp.GetRequiredService<IOptions<VultrOptions>>().Value;
+                client.BaseAddress = new Uri(o.BaseUrl.ToString().TrimEnd('/'));
+                client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", o.ApiKey);
+                client.Timeout = TimeSpan.FromMinutes(3);
+            })
+            .AddResilienceHandler("vultr", (builder, context) => VultrHttpPipeline.Configure(
+                builder,
+                context.ServiceProvider.GetRequiredService<IOptions<VultrOptions>>().Value,
+                context.ServiceProvider.GetRequiredService<System.Threading.RateLimiting.TokenBucketRateLimiter>()));
+        services.AddSingleton<ICloudProvider, VultrCloudProvider>();
+        return services;
+    }
+}

@@ -1,0 +1,72 @@
+using Refit;
+
+namespace LabManager.Infrastructure.Vultr;
+
+/// <summary>The subset of Vultr API v2 LabManager uses. Base address: <c>https://api.vultr.com/v2</c>.</summary>
+public interface IVultrApi
+{
+    /// <summary>Creates an instance. Answers 202 with the instance (main_ip 0.0.0.0 until it boots).</summary>
+    [Post("/instances")]
+    Task<VultrInstanceEnvelope> CreateInstanceAsync([Body] VultrCreateInstanceRequest request, CancellationToken cancellationToken);
+
+    /// <summary>One instance; 404 when it does not exist (an expected answer while polling or after deletion).</summary>
+    [Get("/instances/{id}")]
+    Task<IApiResponse<VultrInstanceEnvelope>> GetInstanceAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>One page of instances, filtered by tag and/or label; pass <c>meta.links.next</c> back as <paramref name="cursor"/>.</summary>
+    [Get("/instances")]
+    Task<VultrInstanceList> ListInstancesAsync(
+        [AliasAs("tag")] string? tag,
+        [AliasAs("label")] string? label,
+        [AliasAs("per_page")] int perPage,
+        [AliasAs("cursor")] string? cursor,
+        CancellationToken cancellationToken);
+
+    /// <summary>Deletes an instance: 204; 404 when it is already gone.</summary>
+    [Delete("/instances/{id}")]
+    Task<IApiResponse> DeleteInstanceAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Reboots an instance: 204.</summary>
+    [Post("/instances/{id}/reboot")]
+    Task RebootInstanceAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Reinstalls the OS (user_data runs again): 202 with the instance.</summary>
+    [Post("/instances/{id}/reinstall")]
+    Task<VultrInstanceEnvelope> ReinstallInstanceAsync(string id, [Body] VultrReinstallRequest request, CancellationToken cancellationToken);
+}
+
+public sealed record VultrInstanceEnvelope(VultrInstance Instance);
+
+public sealed record VultrInstanceList(IReadOnlyList<VultrInstance> Instances, VultrMeta Meta);
+
+public sealed record VultrMeta(int Total, VultrLinks Links);
+
+public sealed record VultrLinks(string? Next, string? Prev);
+
+/// <summary>The instance fields LabManager reads.</summary>
+public sealed record VultrInstance(
+    string Id,
+    string? Label,
+    string? Status,
+    string? PowerStatus,
+    string? ServerStatus,
+    string? MainIp,
+    string? InternalIp,
+    IReadOnlyList<string>? Tags,
+    string? DateCreated,
+    string? Region,
+    string? Plan);
+
+/// <summary>The body of <c>POST /instances</c>. <see cref="UserData"/> is base64.</summary>
+public sealed record VultrCreateInstanceRequest(
+    string Region,
+    string Plan,
+    int OsId,
+    string Label,
+    string Hostname,
+    IReadOnlyList<string> Tags,
+    string UserData,
+    string Backups = "disabled",
+    bool EnableIpv6 = false);
+
+public sealed record VultrReinstallRequest(string? Hostname);

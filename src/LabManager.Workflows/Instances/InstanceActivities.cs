@@ -1,0 +1,97 @@
+using LabManager.Core.Costs;
+using LabManager.Core.Instances;
+using LabManager.Core.Ports;
+using Microsoft.DurableTask;
+using Microsoft.Extensions.Logging;
+
+namespace LabManager.Workflows.Instances;
+
+/// <summary>
+/// A change to persist on an instance. Null fields stay as they are. <see cref="At"/> is the orchestration's
+/// clock, so a replayed or retried change writes the same values.
+/// </summary>
+public sealed record InstanceChange(Guid InstanceId, DateTimeOffset At)
+{
+    public LabInstanceStatus? Status { get; init; }
+
+    /// <summary>What the learner is told with the status change.</summary>
+    public string? Message { get; init; }
+
+    public string? CloudInstanceId { get; init; }
+    public string? PublicIp { get; init; }
+    public string? InternalIp { get; init; }
+    public string? AccessUrl { get; init; }
+    public DateTimeOffset? StartedAt { get; init; }
+    public DateTimeOffset? ExpiresAt { get; init; }
+    public string? ErrorMessage { get; init; }
+    public int? RestartCount { get; init; }
+}
+
+/// <summary>Persists a change and tells the owner about a new status.</summary>
+public sealed class UpdateInstanceActivity(IInstanceStore store, INotifier notifier, ILogger<UpdateInstanceActivity> logger)
+    : TaskActivity<InstanceChange, bool>
+{
+    public override async Task<bool> RunAsync(TaskActivityContext context, InstanceChange input)
+    {
+        var instance = await store.GetAsync(input.InstanceId) ?? throw new InvalidOperationException($"Instance {input.InstanceId} does not exist");
+        if (input.Status is { } status && status != instance.Status)
+        {
+            if (instance.Status.IsTerminal())
+            {
+                logger.LogWarning("Instance {InstanceId} already ended as {Status}; not moving it to {New}", instance.Id, instance.Status, status);
+                return false;
+            }
+
+            instance = instance.MoveTo(status, input.At);
+        }
+
+        instance = instance with
+        {
+            CloudInstanceId = input.CloudInstanceId ?? instance.CloudInstanceId,
+            PublicIp = input.PublicIp ?? instance.PublicIp,
+            InternalIp = input.InternalIp ?? instance.InternalIp,
+            AccessUrl = input.AccessUrl ?? instance.AccessUrl,
+            StartedAt = input.StartedAt ?? instance.StartedAt,
+            ExpiresAt = input.ExpiresAt ?? instance.ExpiresAt,
+            ErrorMessage = input.ErrorMessage ?? instance.ErrorMessage,
+            RestartCount = input.RestartCount ?? instance.RestartCount,
+        };
+        await store.UpdateAsync(instance);
+        if (input.Status is not null || input.ExpiresAt is not null)
+        {
+            logger.LogInformation("Instance {InstanceId} is {Status}: {Message}", instance.Id, instance.Status.ToWire(), input.Message ?? instance.ErrorMessage);
+            await notifier.StatusChangedAsync(new LabStatusEvent(
+                instance.UserId, instance.Id, instance.LabId, instance.Status, input.Message ?? instance.ErrorMessage, instance.AccessUrl, instance.ExpiresAt));
+        }
+
+        return true;
+    }
+}
+
+/// <summary>
+/// Input of <see cref="RecordProgressActivity"/>. <see cref="Outcome"/> null means the lab just started;
+/// <see cref="VmLifetimes"/> lists how long each VM of the session lived (a Reset replaces the VM).
+/// </summary>
+public sealed record ProgressInput(Guid InstanceId, DateTimeOffset At, string? Outcome = null, IReadOnlyList<TimeSpan>? VmLifetimes = null);
+
+/// <summary>Records "lab started" and "lab ended" (with duration and cost) for the learner.</summary>
+public sealed class RecordProgressActivity(IInstanceStore store, ILabCatalog catalog, ILearningTracker tracker)
+    : TaskActivity<ProgressInput, bool>
+{
+    public override async Task<bool> RunAsync(TaskActivityContext context, ProgressInput input)
+    {
+        var instance = await store.GetAsync(input.InstanceId) ?? throw new InvalidOperationException($"Instance {input.InstanceId} does not exist");
+        if (input.Outcome is null)
+        {
+            await tracker.LabStartedAsync(instance.UserId, instance.LabId, instance.Id, input.At);
+            return true;
+        }
+
+        var lab = await catalog.GetAsync(instance.LabId);
+        var lifetimes = input.VmLifetimes ?? [];
+        var cost = lab is null ? null : lifetimes.Aggregate((decimal?)0m, (sum, t) => sum + SessionCost.ForPlan(lab.Plan, t));
+        var total = lifetimes.Aggregate(TimeSpan.Zero, (sum, t) => sum + t);
+        await tracker.LabEndedAsync(new LabSessionSummary(instance.UserId, instance.LabId, instance.Id, input.Outcome, instance.StartedAt, input.At, total, cost));
+        return true;
+    }
+}

@@ -1,0 +1,16 @@
+namespace LabManager.Workflows;
+
+/// <summary>Settings of section <c>LabSessions</c>.</summary>
+public sealed class LabSessionOptions
+{
+    public const string Section = "LabSessions";
+
+    /// <summary>Tag put on every VM LabManager creates; reconciliation only ever touches VMs with it.</summary>
+    public string VmTag { get; set; } = "labmanager";
+
+    /// <summary>URL cloud-init POSTs to when the lab is up; <c>{instanceId}</c> is replaced. Null: rely on probing only.</summary>
+    public string? PhoneHomeUrl { get; set; }
+
+    /// <summary>Timeout of one readiness probe.</summary>
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(5);
+}

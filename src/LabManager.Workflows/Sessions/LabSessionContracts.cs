@@ -1,0 +1,86 @@
+using LabManager.Core.Instances;
+
+namespace LabManager.Workflows.Sessions;
+
+/// <summary>Names of the external events a lab session listens to.</summary>
+public static class LabEvents
+{
+    /// <summary>End the session now (payload <see cref="StopRequest"/>).</summary>
+    public const string Stop = "Stop";
+
+    /// <summary>Move the expiry later (payload <see cref="ExtendRequest"/>).</summary>
+    public const string Extend = "Extend";
+
+    /// <summary>Reboot the VM and wait for the lab again.</summary>
+    public const string Restart = "Restart";
+
+    /// <summary>Give the lab a fresh VM (OS reinstalled, user_data runs again).</summary>
+    public const string Reset = "Reset";
+
+    /// <summary>cloud-init phoned home: the lab is up.</summary>
+    public const string LabReady = "LabReady";
+}
+
+/// <summary>Payload of <see cref="LabEvents.Stop"/>. <paramref name="Reason"/>: <c>user</c>, <c>admin</c>, <c>reconciliation</c>, <c>expired</c>.</summary>
+public sealed record StopRequest(string Reason = "user");
+
+/// <summary>Payload of <see cref="LabEvents.Extend"/>.</summary>
+public sealed record ExtendRequest(TimeSpan By);
+
+/// <summary>Timings of a session; tests shrink them.</summary>
+public sealed record SessionTimings
+{
+    /// <summary>First wait between VM status polls; doubles up to <see cref="VmPollMax"/>.</summary>
+    public TimeSpan VmPollInitial { get; init; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan VmPollMax { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a VM may take to be active/running/ok.</summary>
+    public TimeSpan ProvisioningDeadline { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Wait between probes of the lab's access URL.</summary>
+    public TimeSpan LabProbeInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long the lab may take to answer once the VM is up (cloud-init, image pulls).</summary>
+    public TimeSpan LabReadyDeadline { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>First wait between activity retries.</summary>
+    public TimeSpan RetryInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Live-loop events handled before the history is restarted with ContinueAsNew.</summary>
+    public int EventsPerGeneration { get; init; } = 20;
+}
+
+/// <summary>Input of <see cref="LabSessionOrchestrator"/>; the orchestration's instance id is <see cref="InstanceId"/>.</summary>
+public sealed record LabSessionInput
+{
+    public required Guid InstanceId { get; init; }
+    public required Guid UserId { get; init; }
+    public required Guid LabId { get; init; }
+
+    /// <summary>Session length once running (the lab's timeout or the learner's override).</summary>
+    public required TimeSpan SessionLength { get; init; }
+
+    /// <summary>Upper bound of running time, extensions included.</summary>
+    public required TimeSpan MaxLifetime { get; init; }
+
+    public SessionTimings Timings { get; init; } = new();
+
+    /// <summary>Set when the live loop continues as new: the session is already running.</summary>
+    public LiveSession? Live { get; init; }
+}
+
+/// <summary>The state of a running session carried across ContinueAsNew.</summary>
+public sealed record LiveSession(
+    string VmId,
+    string PublicIp,
+    string? AccessUrl,
+    DateTimeOffset VmCreatedAt,
+    DateTimeOffset StartedAt,
+    DateTimeOffset ExpiresAt,
+    DateTimeOffset MaxExpiresAt,
+    int RestartCount,
+    IReadOnlyList<TimeSpan> EarlierVmLifetimes);
+
+/// <summary>How the session ended.</summary>
+public sealed record LabSessionResult(LabInstanceStatus Status, string? Error, bool VmDestroyed);

@@ -1,0 +1,79 @@
+using System.Collections.Concurrent;
+using LabManager.Core.Instances;
+using LabManager.Core.Labs;
+using LabManager.Core.Ports;
+
+namespace LabManager.Testing;
+
+/// <summary>Instances in a dictionary.</summary>
+public sealed class InMemoryInstanceStore : IInstanceStore
+{
+    private readonly ConcurrentDictionary<Guid, LabInstance> _instances = new();
+
+    public Task<LabInstance?> GetAsync(Guid instanceId, CancellationToken cancellationToken = default) =>
+        Task.FromResult(_instances.GetValueOrDefault(instanceId));
+
+    public Task AddAsync(LabInstance instance, CancellationToken cancellationToken = default) =>
+        _instances.TryAdd(instance.Id, instance) ? Task.CompletedTask : throw new InvalidOperationException($"Instance {instance.Id} exists");
+
+    public Task UpdateAsync(LabInstance instance, CancellationToken cancellationToken = default)
+    {
+        _instances[instance.Id] = instance;
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>A fixed set of labs.</summary>
+public sealed class InMemoryLabCatalog(params Lab[] labs) : ILabCatalog
+{
+    public Task<Lab?> GetAsync(Guid labId, CancellationToken cancellationToken = default) =>
+        Task.FromResult(labs.FirstOrDefault(l => l.Id == labId));
+
+    public Task<IReadOnlyList<Lab>> ListAsync(CancellationToken cancellationToken = default) => Task.FromResult<IReadOnlyList<Lab>>(labs);
+}
+
+/// <summary>Keeps every message it is asked to send.</summary>
+public sealed class RecordingNotifier : INotifier
+{
+    private readonly ConcurrentQueue<LabStatusEvent> _statuses = new();
+    private readonly ConcurrentQueue<(Guid UserId, LabNotification Notification)> _notifications = new();
+
+    public IReadOnlyList<LabStatusEvent> StatusesOf(Guid instanceId) => [.. _statuses.Where(s => s.InstanceId == instanceId)];
+
+    public IReadOnlyList<LabNotification> NotificationsOf(Guid userId) => [.. _notifications.Where(n => n.UserId == userId).Select(n => n.Notification)];
+
+    public Task StatusChangedAsync(LabStatusEvent statusEvent, CancellationToken cancellationToken = default)
+    {
+        _statuses.Enqueue(statusEvent);
+        return Task.CompletedTask;
+    }
+
+    public Task NotifyAsync(Guid userId, LabNotification notification, CancellationToken cancellationToken = default)
+    {
+        _notifications.Enqueue((userId, notification));
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>Keeps every progress record.</summary>
+public sealed class RecordingLearningTracker : ILearningTracker
+{
+    private readonly ConcurrentQueue<Guid> _started = new();
+    private readonly ConcurrentQueue<LabSessionSummary> _ended = new();
+
+    public int StartsOf(Guid instanceId) => _started.Count(i => i == instanceId);
+
+    public IReadOnlyList<LabSessionSummary> EndsOf(Guid instanceId) => [.. _ended.Where(e => e.InstanceId == instanceId)];
+
+    public Task LabStartedAsync(Guid userId, Guid labId, Guid instanceId, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        _started.Enqueue(instanceId);
+        return Task.CompletedTask;
+    }
+
+    public Task LabEndedAsync(LabSessionSummary summary, CancellationToken cancellationToken = default)
+    {
+        _ended.Enqueue(summary);
+        return Task.CompletedTask;
+    }
+}

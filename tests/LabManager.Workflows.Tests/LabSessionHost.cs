@@ -1,0 +1,167 @@
+using LabManager.Core.Instances;
+using LabManager.Core.Labs;
+using LabManager.Core.Ports;
+using LabManager.Infrastructure;
+using LabManager.Testing;
+using LabManager.VultrEmulator;
+using LabManager.Workflows;
+using LabManager.Workflows.Sessions;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace LabManager.Workflows.Tests;
+
+/// <summary>
+/// The workflow running for real: the in-process Durable engine, the Vultr client over HTTP, and an emulator
+/// with short (non-zero) boot delays. One per test class; tests in a class run one after another.
+/// </summary>
+public class LabSessionHost : IAsyncLifetime
+{
+    public static readonly SessionTimings FastTimings = new()
+    {
+        VmPollInitial = TimeSpan.FromMilliseconds(200),
+        VmPollMax = TimeSpan.FromSeconds(1),
+        ProvisioningDeadline = TimeSpan.FromSeconds(20),
+        LabProbeInterval = TimeSpan.FromMilliseconds(200),
+        LabReadyDeadline = TimeSpan.FromSeconds(20),
+        RetryInterval = TimeSpan.FromMilliseconds(200),
+    };
+
+    private DurableTaskTestHost? _durable;
+
+    public VultrEmulatorApp Emulator { get; private set; } = null!;
+    public InMemoryInstanceStore Store { get; } = new();
+    public RecordingNotifier Notifier { get; } = new();
+    public RecordingLearningTracker Tracker { get; } = new();
+    public Lab Lab { get; } = TestLabs.Web();
+    public MemoryLoggerProvider Logs { get; } = new();
+    public DurableTaskClient Client => _durable!.Client;
+
+    /// <summary>Extra settings (e.g. the phone-home URL) a derived fixture adds.</summary>
+    protected virtual IDictionary<string, string?> Settings => new Dictionary<string, string?>();
+
+    public async Task InitializeAsync()
+    {
+        Emulator = await VultrEmulatorApp.StartAsync(o =>
+        {
+            o.PendingSeconds = 0.4;
+            o.BootSeconds = 0.4;
+            o.InstallSeconds = 0.4;
+            o.CloudInitSeconds = 0.4;
+            o.RebootSeconds = 0.4;
+        });
+        var settings = new Dictionary<string, string?>
+        {
+            ["Vultr:BaseUrl"] = Emulator.ApiBase.ToString(),
+            ["Vultr:ApiKey"] = Emulator.ApiKey,
+            ["Vultr:RetryDelay"] = "00:00:00.200",
+        };
+        foreach (var (k, v) in Settings)
+        {
+            settings[k] = v;
+        }
+
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        _durable = await DurableTaskTestHost.StartAsync(
+            registry => registry.AddLabWorkflows(),
+            new DurableTaskTestHostOptions
+            {
+                ConfigureServices = services =>
+                {
+                    services.AddLogging(b => b.AddProvider(Logs));
+                    services.AddVultrCloudProvider(configuration);
+                    services.AddLabWorkflows(configuration);
+                    services.AddSingleton<IInstanceStore>(Store);
+                    services.AddSingleton<ILabCatalog>(new InMemoryLabCatalog(Lab));
+                    services.AddSingleton<INotifier>(Notifier);
+                    services.AddSingleton<ILearningTracker>(Tracker);
+                },
+            });
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_durable is not null)
+        {
+            await _durable.DisposeAsync();
+        }
+
+        await Emulator.DisposeAsync();
+    }
+
+    /// <summary>Inserts a starting instance and schedules its session, as the API will.</summary>
+    public async Task<Guid> StartAsync(TimeSpan sessionLength, TimeSpan? maxLifetime = null, SessionTimings? timings = null)
+    {
+        var instance = new LabInstance { Id = Guid.NewGuid(), UserId = Guid.NewGuid(), LabId = Lab.Id, CreatedAt = DateTimeOffset.UtcNow };
+        await Store.AddAsync(instance);
+        await Client.ScheduleNewOrchestrationInstanceAsync(
+            nameof(LabSessionOrchestrator),
+            new LabSessionInput
+            {
+                InstanceId = instance.Id,
+                UserId = instance.UserId,
+                LabId = Lab.Id,
+                SessionLength = sessionLength,
+                MaxLifetime = maxLifetime ?? sessionLength * 4,
+                Timings = timings ?? FastTimings,
+            },
+            new StartOrchestrationOptions(instance.Id.ToString()));
+        return instance.Id;
+    }
+
+    /// <summary>Polls the store until the instance has <paramref name="status"/>; fails on a different end state.</summary>
+    public async Task<LabInstance> WaitForStatusAsync(Guid instanceId, LabInstanceStatus status, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(45));
+        while (true)
+        {
+            var instance = (await Store.GetAsync(instanceId))!;
+            if (instance.Status == status)
+            {
+                return instance;
+            }
+
+            if (instance.Status.IsTerminal())
+            {
+                Assert.Fail($"Instance ended {instance.Status} ({instance.ErrorMessage}) while waiting for {status}\n{Logs.Tail()}");
+            }
+
+            if (cts.IsCancellationRequested)
+            {
+                Assert.Fail($"Instance still {instance.Status} after waiting for {status}\n{Logs.Tail()}");
+            }
+
+            await Task.Delay(25);
+        }
+    }
+
+    /// <summary>Waits for the session to finish and returns its result.</summary>
+    public async Task<LabSessionResult> WaitForEndAsync(Guid instanceId, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            var state = await Client.GetInstanceAsync(instanceId.ToString(), getInputsAndOutputs: true, cts.Token);
+            if (state is { IsCompleted: true })
+            {
+                Assert.Equal(OrchestrationRuntimeStatus.Completed, state.RuntimeStatus);
+                return state.ReadOutputAs<LabSessionResult>()!;
+            }
+
+            await Task.Delay(50, cts.Token);
+        }
+    }
+
+    /// <summary>Asserts the emulator holds no VM of this instance, and returns how many were created and deleted for it.</summary>
+    public async Task<(int Created, int Deleted)> AssertNoVmLeftAsync(Guid instanceId)
+    {
+        var label = LabInstance.VmLabel(instanceId);
+        var inspection = await Emulator.InspectAsync();
+        Assert.DoesNotContain(inspection.Vms, v => v.Label == label);
+        return (inspection.Creates.GetValueOrDefault(label), inspection.Deletes.GetValueOrDefault(label));
+    }
+}
