@@ -187,7 +187,7 @@ internal static class VultrApi
             return NotFound();
         }
 
-        if (http.Request.ContentLength > 0 && await ReadBody(http) is { } body && Str(body, "hostname") is { Length: > 0 } hostname)
+        if (await ReadBody(http, optional: true) is { } body && Str(body, "hostname") is { Length: > 0 } hostname)
         {
             vm.Hostname = hostname;
         }
@@ -199,17 +199,13 @@ internal static class VultrApi
 
     private static async Task<IResult> CreateFirewall(HttpContext http, Cloud cloud)
     {
-        var body = http.Request.ContentLength > 0 ? await ReadBody(http) : default(JsonElement);
-        if (body is null)
-        {
-            return Json.Error(400, "Invalid JSON body.");
-        }
+        var body = await ReadBody(http, optional: true);
 
         var now = cloud.Time.GetUtcNow();
         var group = new FirewallGroup
         {
             Id = Guid.NewGuid().ToString(),
-            Description = body.Value.ValueKind == JsonValueKind.Object ? Str(body.Value, "description") ?? "" : "",
+            Description = body is { } b ? Str(b, "description") ?? "" : "",
             DateCreated = now,
             DateModified = now,
         };
@@ -296,11 +292,19 @@ internal static class VultrApi
     private static string Cursor(string kind, int offset) =>
         Convert.ToBase64String(Encoding.UTF8.GetBytes(kind + offset.ToString(CultureInfo.InvariantCulture)));
 
-    private static async Task<JsonElement?> ReadBody(HttpContext http)
+    /// <summary>The JSON object body; null when it is not one (or, if <paramref name="optional"/>, when there is none).</summary>
+    private static async Task<JsonElement?> ReadBody(HttpContext http, bool optional = false)
     {
+        using var reader = new StreamReader(http.Request.Body);
+        var text = await reader.ReadToEndAsync();
+        if (optional && string.IsNullOrWhiteSpace(text))
+        {
+            return null;
+        }
+
         try
         {
-            var doc = await JsonDocument.ParseAsync(http.Request.Body);
+            var doc = JsonDocument.Parse(text);
             return doc.RootElement.ValueKind == JsonValueKind.Object ? doc.RootElement : null;
         }
         catch (JsonException)

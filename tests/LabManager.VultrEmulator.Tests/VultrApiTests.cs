@@ -1,0 +1,377 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace LabManager.VultrEmulator.Tests;
+
+public sealed class VultrApiTests : IAsyncLifetime
+{
+    private VultrEmulatorApp _emulator = null!;
+    private HttpClient _api = null!;
+
+    public async Task InitializeAsync()
+    {
+        _emulator = await VultrEmulatorApp.StartAsync(o =>
+        {
+            o.PendingSeconds = 0.3;
+            o.BootSeconds = 0.3;
+            o.InstallSeconds = 0.3;
+            o.CloudInitSeconds = 0.3;
+            o.RebootSeconds = 0.3;
+        });
+        _api = new HttpClient { BaseAddress = _emulator.ApiBase };
+        _api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _emulator.ApiKey);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _api.Dispose();
+        await _emulator.DisposeAsync();
+    }
+
+    private static string UserData(string script) => Convert.ToBase64String(Encoding.UTF8.GetBytes(script));
+
+    private async Task<JsonObject> CreateAsync(string label, object? osId = null, string[]? tags = null, string script = "docker run -p 8080:80/tcp img")
+    {
+        using var response = await _api.PostAsJsonAsync("instances", new Dictionary<string, object?>
+        {
+            ["region"] = "ewr",
+            ["plan"] = "vc2-1c-1gb",
+            ["os_id"] = osId ?? 1743,
+            ["label"] = label,
+            ["tags"] = tags ?? ["labmanager"],
+            ["user_data"] = UserData(script),
+        });
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<JsonObject>())!["instance"]!.AsObject();
+    }
+
+    private async Task<JsonObject> GetAsync(string id) =>
+        (await _api.GetFromJsonAsync<JsonObject>($"instances/{id}"))!["instance"]!.AsObject();
+
+    private static async Task<JsonObject> ErrorOf(HttpResponseMessage response) => (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+
+    private async Task<JsonObject> WaitForAsync(string id, Func<JsonObject, bool> condition)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (true)
+        {
+            var vm = await GetAsync(id);
+            if (condition(vm))
+            {
+                return vm;
+            }
+
+            await Task.Delay(50, cts.Token);
+        }
+    }
+
+    [Fact]
+    public async Task CreateInstance_ValidBody_Answers202WithVultrShape()
+    {
+        var vm = await CreateAsync("lab-a", osId: "1743");
+
+        Assert.Equal(JsonValueKind.String, vm["id"]!.GetValueKind());
+        Assert.True(Guid.TryParse(vm["id"]!.GetValue<string>(), out _));
+        Assert.Equal("0.0.0.0", vm["main_ip"]!.GetValue<string>());
+        Assert.Equal("pending", vm["status"]!.GetValue<string>());
+        Assert.Equal("stopped", vm["power_status"]!.GetValue<string>());
+        Assert.Equal("none", vm["server_status"]!.GetValue<string>());
+        Assert.Equal(1024, vm["ram"]!.GetValue<int>());
+        Assert.Equal(25, vm["disk"]!.GetValue<int>());
+        Assert.Equal(1, vm["vcpu_count"]!.GetValue<int>());
+        Assert.Equal(1743, vm["os_id"]!.GetValue<int>());
+        Assert.Equal("lab-a", vm["label"]!.GetValue<string>());
+        Assert.Equal(["labmanager"], vm["tags"]!.AsArray().Select(t => t!.GetValue<string>()));
+        Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$", vm["date_created"]!.GetValue<string>());
+        Assert.False(string.IsNullOrEmpty(vm["default_password"]!.GetValue<string>()));
+        foreach (var field in new[] { "os", "region", "plan", "allowed_bandwidth", "netmask_v4", "gateway_v4", "v6_main_ip", "v6_network", "v6_network_size", "hostname", "internal_ip", "kvm", "app_id", "image_id", "firewall_group_id", "features", "user_scheme" })
+        {
+            Assert.True(vm.ContainsKey(field), $"missing {field}");
+        }
+
+        Assert.False((await GetAsync(vm["id"]!.GetValue<string>())).ContainsKey("default_password"));
+    }
+
+    [Theory]
+    [InlineData("""{"plan":"vc2-1c-1gb","os_id":1743}""", "Invalid region.")]
+    [InlineData("""{"region":"ewr","plan":"nope","os_id":1743}""", "Invalid plan.")]
+    [InlineData("""{"region":"ewr","plan":"vc2-1c-1gb"}""", "You must choose an OS (os_id), snapshot, image, app or ISO.")]
+    [InlineData("""{"region":"ewr","plan":"vc2-1c-1gb","os_id":1743,"user_data":"not base64!"}""", "user_data must be base64 encoded.")]
+    [InlineData("""{"region":""", "Invalid JSON body.")]
+    public async Task CreateInstance_BadBody_Answers400WithError(string body, string error)
+    {
+        using var response = await _api.PostAsync("instances", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var json = await ErrorOf(response);
+        Assert.Equal(error, json["error"]!.GetValue<string>());
+        Assert.Equal(400, json["status"]!.GetValue<int>());
+        Assert.Empty((await _emulator.InspectAsync()).Vms);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("Bearer wrong")]
+    public async Task AnyCall_BadKey_Answers401(string? authorization)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_emulator.ApiBase, "instances"));
+        if (authorization is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", authorization);
+        }
+
+        using var plain = new HttpClient();
+        using var response = await plain.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("""{"error":"Invalid API token.","status":401}""", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Lifecycle_PendingToOk_ThenLabAnswersOnLoopback()
+    {
+        var id = (await CreateAsync("lab-life"))["id"]!.GetValue<string>();
+
+        var locked = await WaitForAsync(id, v => v["status"]!.GetValue<string>() == "active");
+        Assert.Equal("stopped", locked["power_status"]!.GetValue<string>());
+        Assert.Equal("locked", locked["server_status"]!.GetValue<string>());
+        Assert.StartsWith("127.", locked["main_ip"]!.GetValue<string>(), StringComparison.Ordinal);
+        var booting = await WaitForAsync(id, v => v["power_status"]!.GetValue<string>() == "running");
+        Assert.Equal("installingbooting", booting["server_status"]!.GetValue<string>());
+        var ok = await WaitForAsync(id, v => v["server_status"]!.GetValue<string>() == "ok");
+        var ip = ok["main_ip"]!.GetValue<string>();
+
+        using var http = new HttpClient();
+        var page = await RetryAsync(() => http.GetStringAsync($"http://{ip}:8080/"));
+        Assert.Contains(id, page, StringComparison.Ordinal);
+
+        using var deleted = await _api.DeleteAsync($"instances/{id}");
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        using var again = await _api.DeleteAsync($"instances/{id}");
+        Assert.Equal(HttpStatusCode.NotFound, again.StatusCode);
+        using var gone = await _api.GetAsync($"instances/{id}");
+        Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+        Assert.Equal(404, (await ErrorOf(gone))["status"]!.GetValue<int>());
+        await Assert.ThrowsAsync<HttpRequestException>(() => http.GetStringAsync($"http://{ip}:8080/"));
+    }
+
+    [Fact]
+    public async Task RebootHaltStartReinstall_ChangeStateAndLab()
+    {
+        var id = (await CreateAsync("lab-power"))["id"]!.GetValue<string>();
+        await WaitForAsync(id, v => v["server_status"]!.GetValue<string>() == "ok");
+
+        using (var halt = await _api.PostAsync($"instances/{id}/halt", null))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, halt.StatusCode);
+        }
+
+        Assert.Equal("stopped", (await GetAsync(id))["power_status"]!.GetValue<string>());
+        using (var start = await _api.PostAsync($"instances/{id}/start", null))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, start.StatusCode);
+        }
+
+        Assert.Equal("installingbooting", (await GetAsync(id))["server_status"]!.GetValue<string>());
+        await WaitForAsync(id, v => v["server_status"]!.GetValue<string>() == "ok");
+        using (var reboot = await _api.PostAsync($"instances/{id}/reboot", null))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, reboot.StatusCode);
+        }
+
+        using var reinstall = await _api.PostAsJsonAsync($"instances/{id}/reinstall", new { hostname = "fresh" });
+        Assert.Equal(HttpStatusCode.Accepted, reinstall.StatusCode);
+        var vm = (await reinstall.Content.ReadFromJsonAsync<JsonObject>())!["instance"]!;
+        Assert.Equal("fresh", vm["hostname"]!.GetValue<string>());
+        Assert.Equal("locked", vm["server_status"]!.GetValue<string>());
+        using var missing = await _api.PostAsync($"instances/{Guid.NewGuid()}/reboot", null);
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+    }
+
+    [Fact]
+    public async Task ListInstances_Paged_FollowsCursorsAndFilters()
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            await CreateAsync($"lab-{i}");
+        }
+
+        await CreateAsync("other", tags: ["someone-else"]);
+        var labels = new List<string>();
+        string? cursor = null;
+        var pages = 0;
+        do
+        {
+            var page = (await _api.GetFromJsonAsync<JsonObject>($"instances?tag=labmanager&per_page=2{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}"))!;
+            labels.AddRange(page["instances"]!.AsArray().Select(v => v!["label"]!.GetValue<string>()));
+            Assert.Equal(5, page["meta"]!["total"]!.GetValue<int>());
+            cursor = page["meta"]!["links"]!["next"]!.GetValue<string>();
+            pages++;
+        }
+        while (cursor != "");
+
+        Assert.Equal(3, pages);
+        Assert.Equal(["lab-0", "lab-1", "lab-2", "lab-3", "lab-4"], labels);
+        var byLabel = (await _api.GetFromJsonAsync<JsonObject>("instances?label=lab-3"))!;
+        Assert.Equal("lab-3", Assert.Single(byLabel["instances"]!.AsArray())!["label"]!.GetValue<string>());
+        using var bad = await _api.GetAsync("instances?cursor=garbage");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+    }
+
+    [Fact]
+    public async Task Firewalls_GroupsAndRules_RoundTrip()
+    {
+        using var created = await _api.PostAsJsonAsync("firewalls", new { description = "lab-x access" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var group = (await created.Content.ReadFromJsonAsync<JsonObject>())!["firewall_group"]!;
+        var id = group["id"]!.GetValue<string>();
+        Assert.Equal("lab-x access", group["description"]!.GetValue<string>());
+        Assert.Equal(0, group["rule_count"]!.GetValue<int>());
+
+        using var rule = await _api.PostAsJsonAsync($"firewalls/{id}/rules", new { ip_type = "v4", protocol = "tcp", subnet = "198.51.100.7", subnet_size = 32, port = "8080", notes = "learner" });
+        Assert.Equal(HttpStatusCode.Created, rule.StatusCode);
+        Assert.Equal("8080", (await rule.Content.ReadFromJsonAsync<JsonObject>())!["firewall_rule"]!["port"]!.GetValue<string>());
+        using var badRule = await _api.PostAsJsonAsync($"firewalls/{id}/rules", new { ip_type = "v5", protocol = "tcp", subnet = "x", subnet_size = 32 });
+        Assert.Equal(HttpStatusCode.BadRequest, badRule.StatusCode);
+
+        var rules = (await _api.GetFromJsonAsync<JsonObject>($"firewalls/{id}/rules"))!;
+        Assert.Single(rules["firewall_rules"]!.AsArray());
+        Assert.Equal(1, (await _api.GetFromJsonAsync<JsonObject>($"firewalls/{id}"))!["firewall_group"]!["rule_count"]!.GetValue<int>());
+        using var deleted = await _api.DeleteAsync($"firewalls/{id}");
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        using var gone = await _api.GetAsync($"firewalls/{id}");
+        Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+    }
+
+    [Fact]
+    public async Task PlansAndRegions_Listed()
+    {
+        var plans = (await _api.GetFromJsonAsync<JsonObject>("plans"))!["plans"]!.AsArray();
+        var small = plans.Single(p => p!["id"]!.GetValue<string>() == "vc2-1c-1gb")!;
+        Assert.Equal(0.007m, small["hourly_cost"]!.GetValue<decimal>());
+        Assert.Equal(5m, small["monthly_cost"]!.GetValue<decimal>());
+        var regions = (await _api.GetFromJsonAsync<JsonObject>("regions"))!["regions"]!.AsArray().Select(r => r!["id"]!.GetValue<string>());
+        Assert.Equal(["ewr", "ord", "dfw", "sea", "lax", "atl", "sjc", "ams", "lhr", "fra"], regions);
+    }
+
+    [Fact]
+    public async Task Faults_RateLimit_Answers429WithRetryAfter()
+    {
+        await _emulator.SetFaultsAsync(new FaultSettings { RateLimitPerSecond = 3 });
+        var statuses = new List<HttpStatusCode>();
+        HttpResponseMessage? limited = null;
+        for (var i = 0; i < 10; i++)
+        {
+            var response = await _api.GetAsync("instances");
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                limited ??= response;
+            }
+        }
+
+        Assert.Contains(HttpStatusCode.TooManyRequests, statuses);
+        Assert.Equal(TimeSpan.FromSeconds(1), limited!.Headers.RetryAfter!.Delta);
+        Assert.Equal(429, (await ErrorOf(limited))["status"]!.GetValue<int>());
+        Assert.True((await _emulator.InspectAsync()).Requests["answered_429"] >= 1);
+    }
+
+    [Fact]
+    public async Task Faults_ErrorRateOne_Answers500()
+    {
+        await _emulator.SetFaultsAsync(new FaultSettings { ErrorRate = 1 });
+        using var response = await _api.GetAsync("regions");
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Equal(500, (await ErrorOf(response))["status"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Faults_LostCreateAnswer_VmExistsButClientGetsNoAnswer()
+    {
+        await _emulator.SetFaultsAsync(new FaultSettings { LoseCreateAnswerRate = 1 });
+        await Assert.ThrowsAsync<HttpRequestException>(() => _api.PostAsJsonAsync("instances", new { region = "ewr", plan = "vc2-1c-1gb", os_id = 1743, label = "lab-lost" }));
+        var inspection = await _emulator.InspectAsync();
+        Assert.Single(inspection.Vms, v => v.Label == "lab-lost");
+        Assert.Equal(1, inspection.Creates["lab-lost"]);
+    }
+
+    [Fact]
+    public async Task Faults_Stuck_StaysInstallingBooting()
+    {
+        await _emulator.SetFaultsAsync(new FaultSettings { StuckRate = 1 });
+        var id = (await CreateAsync("lab-stuck"))["id"]!.GetValue<string>();
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        var vm = await GetAsync(id);
+        Assert.Equal("installingbooting", vm["server_status"]!.GetValue<string>());
+        Assert.False((await _emulator.InspectAsync()).Vms.Single().LabUp);
+    }
+
+    [Fact]
+    public async Task Faults_Latency_Delays()
+    {
+        await _emulator.SetFaultsAsync(new FaultSettings { LatencyMs = 300 });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var response = await _api.GetAsync("regions");
+        Assert.True(clock.ElapsedMilliseconds >= 290, $"{clock.ElapsedMilliseconds} ms");
+    }
+
+    [Fact]
+    public async Task AdminFaults_OutOfRange_Answers400()
+    {
+        using var admin = new HttpClient { BaseAddress = _emulator.Root };
+        using var response = await admin.PutAsJsonAsync("admin/faults", new { error_rate = 2 });
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(0, (await admin.GetFromJsonAsync<JsonObject>("admin/faults"))!["error_rate"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public async Task Inspect_CountsCreatesDeletesAndCalls()
+    {
+        var id = (await CreateAsync("lab-count"))["id"]!.GetValue<string>();
+        (await _api.DeleteAsync($"instances/{id}")).Dispose();
+
+        var inspection = await _emulator.InspectAsync();
+        Assert.Empty(inspection.Vms);
+        Assert.Equal(1, inspection.Creates["lab-count"]);
+        Assert.Equal(1, inspection.Deletes["lab-count"]);
+        Assert.Equal(id, Assert.Single(inspection.Deleted).Id);
+        Assert.Equal(1, inspection.Requests["create"]);
+        Assert.Equal(1, inspection.Requests["delete"]);
+        Assert.True(inspection.PeakRequestsPerSecond >= 1);
+    }
+
+    [Fact]
+    public async Task PhoneHome_LoopbackUrlInUserData_PostedOnceLabIsUp()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        await CreateAsync("lab-home", script: $"docker run -p 8080:80/tcp img\ncurl -fsS -X POST --retry 10 'http://127.0.0.1:{port}/ready/abc' || true\n");
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var client = await listener.AcceptTcpClientAsync(cts.Token);
+        var buffer = new byte[1024];
+        var read = await client.GetStream().ReadAsync(buffer, cts.Token);
+        Assert.StartsWith("POST /ready/abc HTTP/1.1", Encoding.ASCII.GetString(buffer, 0, read), StringComparison.Ordinal);
+        Assert.True((await _emulator.InspectAsync()).Vms.Single().LabUp);
+    }
+
+    private static async Task<T> RetryAsync<T>(Func<Task<T>> call)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await call();
+            }
+            catch (HttpRequestException) when (attempt < 40)
+            {
+                await Task.Delay(50);
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+using LabManager.Core.Instances;
+using LabManager.VultrEmulator;
+using LabManager.Workflows.Sessions;
+
+namespace LabManager.Workflows.Tests;
+
+/// <summary>The workflow against an emulator that misbehaves. Each test sets its faults and clears them after.</summary>
+public sealed class LabSessionFaultTests(LabSessionHost host) : IClassFixture<LabSessionHost>, IAsyncLifetime
+{
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => host.Emulator.SetFaultsAsync(new FaultSettings());
+
+    [Fact]
+    public async Task ProvisioningDeadline_VmStuckBooting_DestroysVmAndEndsInError()
+    {
+        await host.Emulator.SetFaultsAsync(new FaultSettings { StuckRate = 1 });
+        var timings = LabSessionHost.FastTimings with { ProvisioningDeadline = TimeSpan.FromSeconds(3) };
+
+        var id = await host.StartAsync(TimeSpan.FromMinutes(5), timings: timings);
+        var result = await host.WaitForEndAsync(id);
+
+        Assert.Equal(LabInstanceStatus.Error, result.Status);
+        Assert.True(result.VmDestroyed);
+        var instance = (await host.Store.GetAsync(id))!;
+        Assert.Equal(LabInstanceStatus.Error, instance.Status);
+        Assert.Contains("not ready within", instance.ErrorMessage, StringComparison.Ordinal);
+        Assert.Contains("installingbooting", instance.ErrorMessage, StringComparison.Ordinal);
+        Assert.Equal((1, 1), await host.AssertNoVmLeftAsync(id));
+        Assert.Equal(0, host.Tracker.StartsOf(id));
+        Assert.Equal("error", Assert.Single(host.Tracker.EndsOf(id)).Outcome);
+    }
+
+    [Fact]
+    public async Task CreateAnswerLost_ExactlyOneVmAdoptedAndDestroyed()
+    {
+        await host.Emulator.SetFaultsAsync(new FaultSettings { LoseCreateAnswerRate = 1 });
+
+        var id = await host.StartAsync(TimeSpan.FromSeconds(2));
+        var running = await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
+        Assert.Single((await host.Emulator.InspectAsync()).Vms, v => v.Label == LabInstance.VmLabel(id) && v.Id == running.CloudInstanceId);
+
+        Assert.Equal(LabInstanceStatus.Expired, (await host.WaitForEndAsync(id)).Status);
+        Assert.Equal((1, 1), await host.AssertNoVmLeftAsync(id));
+    }
+
+    [Fact]
+    public async Task RateLimitStorm_SessionStillCompletes()
+    {
+        var before = (await host.Emulator.InspectAsync()).Requests.GetValueOrDefault("answered_429");
+        await host.Emulator.SetFaultsAsync(new FaultSettings { RateLimitPerSecond = 2 });
+
+        var ids = new List<Guid>();
+        for (var i = 0; i < 3; i++)
+        {
+            ids.Add(await host.StartAsync(TimeSpan.FromSeconds(2)));
+        }
+
+        foreach (var id in ids)
+        {
+            Assert.Equal(LabInstanceStatus.Expired, (await host.WaitForEndAsync(id, TimeSpan.FromSeconds(90))).Status);
+            Assert.Equal((1, 1), await host.AssertNoVmLeftAsync(id));
+        }
+
+        Assert.True((await host.Emulator.InspectAsync()).Requests.GetValueOrDefault("answered_429") > before, "the emulator answered no 429");
+    }
+
+    [Fact]
+    public async Task ServerErrors_TwentyPercent_SessionStillCompletes()
+    {
+        var before = (await host.Emulator.InspectAsync()).Requests.GetValueOrDefault("answered_5xx");
+        await host.Emulator.SetFaultsAsync(new FaultSettings { ErrorRate = 0.2 });
+
+        var ids = new List<Guid>();
+        for (var i = 0; i < 3; i++)
+        {
+            ids.Add(await host.StartAsync(TimeSpan.FromSeconds(2)));
+        }
+
+        foreach (var id in ids)
+        {
+            Assert.Equal(LabInstanceStatus.Expired, (await host.WaitForEndAsync(id, TimeSpan.FromSeconds(90))).Status);
+            Assert.Equal((1, 1), await host.AssertNoVmLeftAsync(id));
+        }
+
+        Assert.True((await host.Emulator.InspectAsync()).Requests.GetValueOrDefault("answered_5xx") > before, "the emulator answered no 5xx");
+    }
+}
