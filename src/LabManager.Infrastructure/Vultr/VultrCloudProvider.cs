@@ -3,14 +3,15 @@ using System.Net;
 using System.Text;
 using LabManager.Core.Ports;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Refit;
 
 namespace LabManager.Infrastructure.Vultr;
 
 /// <summary><see cref="ICloudProvider"/> on Vultr API v2. Retries and rate limiting live in the HTTP pipeline.</summary>
-public sealed class VultrCloudProvider(IVultrApi api, ILogger<VultrCloudProvider> logger) : ICloudProvider
+public sealed class VultrCloudProvider(IVultrApi api, IOptions<VultrOptions> options, ILogger<VultrCloudProvider> logger) : ICloudProvider
 {
-    private const int PageSize = 500;
+    private int PageSize => options.Value.PageSize;
 
     public async Task<CloudVm> CreateVmAsync(VmSpec spec, CancellationToken cancellationToken = default)
     {
@@ -115,7 +116,11 @@ public sealed class VultrCloudProvider(IVultrApi api, ILogger<VultrCloudProvider
         {
             throw Failure(what, (int)ex.StatusCode, ex.Content, ex);
         }
-        catch (HttpRequestException ex)
+        catch (ApiRequestException ex)
+        {
+            throw new CloudProviderException($"Vultr {what} failed: {ex.InnerException?.Message ?? ex.Message}", null, ex);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or Polly.Timeout.TimeoutRejectedException)
         {
             throw new CloudProviderException($"Vultr {what} failed: {ex.Message}", null, ex);
         }

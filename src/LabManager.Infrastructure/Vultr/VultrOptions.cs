@@ -23,6 +23,10 @@ public sealed class VultrOptions
     [Range(0, 10)]
     public int MaxRetries { get; set; } = 6;
 
+    /// <summary>Instances per page when listing (Vultr allows up to 500).</summary>
+    [Range(1, 500)]
+    public int PageSize { get; set; } = 500;
+
     /// <summary>First retry delay; later ones grow exponentially, with jitter.</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 }
