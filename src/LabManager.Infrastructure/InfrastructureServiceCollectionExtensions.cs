@@ -1,7 +1,9 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
 using LabManager.Core.Ports;
+using LabManager.Infrastructure.Postgres;
 using LabManager.Infrastructure.Vultr;
+using Npgsql;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -12,6 +14,30 @@ namespace LabManager.Infrastructure;
 /// <summary>Wires the adapters to Core's ports.</summary>
 public static class InfrastructureServiceCollectionExtensions
 {
+    /// <summary>
+    /// PostgreSQL behind the instance store, the lab catalog and the learning tracker (<c>ConnectionStrings:Postgres</c>);
+    /// migrations and the catalog file (<c>Catalog:File</c>) are applied at start-up.
+    /// </summary>
+    public static IServiceCollection AddPostgres(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<PostgresOptions>()
+            .Configure(o =>
+            {
+                o.ConnectionString = configuration.GetConnectionString("Postgres") ?? "";
+                o.CatalogFile = configuration["Catalog:File"];
+            })
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
+        services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<PostgresOptions>>().Value.ConnectionString));
+        services.AddSingleton<PostgresLabCatalog>();
+        services.AddSingleton<ILabCatalog>(sp => sp.GetRequiredService<PostgresLabCatalog>());
+        services.AddSingleton<IInstanceStore, PostgresInstanceStore>();
+        services.AddSingleton<ILearningTracker, PostgresLearningTracker>();
+        services.AddHostedService<DatabaseInitializer>();
+        return services;
+    }
+
     /// <summary>The Vultr cloud provider, configured from section <c>Vultr</c> (validated at start).</summary>
     public static IServiceCollection AddVultrCloudProvider(this IServiceCollection services, IConfiguration configuration)
     {

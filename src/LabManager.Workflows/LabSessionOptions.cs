@@ -1,3 +1,5 @@
+using LabManager.Workflows.Sessions;
+
 namespace LabManager.Workflows;
 
 /// <summary>Settings of section <c>LabSessions</c>.</summary>
@@ -10,6 +12,12 @@ public sealed class LabSessionOptions
 
     /// <summary>URL cloud-init POSTs to when the lab is up; <c>{instanceId}</c> is replaced. Null: rely on probing only.</summary>
     public string? PhoneHomeUrl { get; set; }
+
+    /// <summary>Longest a session may run, extensions included.</summary>
+    public TimeSpan MaxLifetime { get; set; } = TimeSpan.FromHours(4);
+
+    /// <summary>Poll intervals and deadlines of every session.</summary>
+    public SessionTimings Timings { get; set; } = new();
 
     /// <summary>Timeout of one readiness probe.</summary>
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(5);

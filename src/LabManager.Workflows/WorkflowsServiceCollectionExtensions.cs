@@ -1,3 +1,4 @@
+using LabManager.Core.Ports;
 using LabManager.Workflows.Instances;
 using LabManager.Workflows.Readiness;
 using LabManager.Workflows.Sessions;
@@ -17,6 +18,7 @@ public static class WorkflowsServiceCollectionExtensions
         services.AddOptions<LabSessionOptions>().Bind(configuration.GetSection(LabSessionOptions.Section)).ValidateOnStart();
         services.AddHttpClient(ProbeLabActivity.HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseProxy = false });
+        services.AddSingleton<ILabSessionControl, DurableLabSessionControl>();
         return services;
     }
 

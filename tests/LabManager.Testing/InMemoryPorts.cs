@@ -21,6 +21,16 @@ public sealed class InMemoryInstanceStore : IInstanceStore
         _instances[instance.Id] = instance;
         return Task.CompletedTask;
     }
+
+    public Task<IReadOnlyList<LabInstance>> ListByUserAsync(Guid userId, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<LabInstance>>([.. _instances.Values.Where(i => i.UserId == userId).OrderByDescending(i => i.CreatedAt)]);
+
+    public Task<IReadOnlyList<LabInstance>> ListAsync(bool activeOnly, int limit, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<LabInstance>>([.. _instances.Values.Where(i => !activeOnly || i.Status.IsActive()).OrderByDescending(i => i.CreatedAt).Take(limit)]);
+
+    /// <summary>Not used by the workflow tests; the real, atomic version is the PostgreSQL store.</summary>
+    public Task<StartOutcome> TryStartAsync(StartRequest request, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException("Use PostgresInstanceStore for quota checks");
 }
 
 /// <summary>A fixed set of labs.</summary>

@@ -4,6 +4,9 @@ namespace LabManager.Core.Labs;
 public sealed record Lab
 {
     public required Guid Id { get; init; }
+
+    /// <summary>Stable key of the lab in the catalog file.</summary>
+    public string Slug { get; init; } = "";
     public required string Name { get; init; }
     public string Description { get; init; } = "";
     public string Category { get; init; } = "general";
@@ -16,8 +19,10 @@ public sealed record Lab
     public IReadOnlyList<string> Prerequisites { get; init; } = [];
     public IReadOnlyList<string> LearningObjectives { get; init; } = [];
 
-    /// <summary>How long a session lasts once the lab is running, unless extended.</summary>
-    public TimeSpan TimeoutDuration { get; init; } = TimeSpan.FromHours(1);
+    /// <summary>How long a session lasts once the lab is running, unless extended or overridden.</summary>
+    public int TimeoutMinutes { get; init; } = 60;
+
+    public TimeSpan TimeoutDuration => TimeSpan.FromMinutes(TimeoutMinutes);
 
     public int MaxInstancesPerUser { get; init; } = 1;
 

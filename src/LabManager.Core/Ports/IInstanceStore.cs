@@ -1,4 +1,5 @@
 using LabManager.Core.Instances;
+using LabManager.Core.Labs;
 
 namespace LabManager.Core.Ports;
 
@@ -12,4 +13,42 @@ public interface IInstanceStore
 
     /// <summary>Replaces the stored instance with <paramref name="instance"/> (same id).</summary>
     Task UpdateAsync(LabInstance instance, CancellationToken cancellationToken = default);
+
+    /// <summary>A user's instances, newest first.</summary>
+    Task<IReadOnlyList<LabInstance>> ListByUserAsync(Guid userId, CancellationToken cancellationToken = default);
+
+    /// <summary>Every instance, newest first; only active ones when <paramref name="activeOnly"/>.</summary>
+    Task<IReadOnlyList<LabInstance>> ListAsync(bool activeOnly, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Admits a start under the quotas, atomically: the checks and the insert happen as one, so concurrent
+    /// starts never admit more than the quotas allow. An active instance of the same lab is returned instead
+    /// of a second one.
+    /// </summary>
+    Task<StartOutcome> TryStartAsync(StartRequest request, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Who is starting which lab; <see cref="InstanceId"/> becomes the new instance's id.</summary>
+public sealed record StartRequest(Guid InstanceId, UserRef User, Lab Lab, DateTimeOffset Now, QuotaPolicy Quotas);
+
+/// <summary>A user as the identity provider describes them.</summary>
+public sealed record UserRef(Guid Id, string? Email, string? Name, bool IsAdmin);
+
+/// <summary>Limits on active instances and on how fast a user may start labs.</summary>
+public sealed record QuotaPolicy(int MaxActivePerUser, int MaxActiveGlobal, int MaxStartsPerWindow, TimeSpan StartWindow);
+
+/// <summary>What became of a start request.</summary>
+public abstract record StartOutcome
+{
+    /// <summary>A new instance, status starting.</summary>
+    public sealed record Created(LabInstance Instance) : StartOutcome;
+
+    /// <summary>The user already has this lab starting or running.</summary>
+    public sealed record Existing(LabInstance Instance) : StartOutcome;
+
+    /// <summary>A quota is full: <paramref name="Quota"/> is <c>user</c>, <c>lab</c> or <c>global</c>.</summary>
+    public sealed record QuotaExceeded(string Quota, int Limit) : StartOutcome;
+
+    /// <summary>Too many starts in the window.</summary>
+    public sealed record RateLimited(TimeSpan RetryAfter) : StartOutcome;
 }

@@ -1,0 +1,29 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace LabManager.Api;
+
+/// <summary>Settings of section <c>Api</c>: quotas and bounds.</summary>
+public sealed class ApiOptions
+{
+    public const string Section = "Api";
+
+    /// <summary>Active instances one user may have (<c>MAX_CONTAINERS_PER_USER</c>).</summary>
+    [Range(1, 1000)]
+    public int MaxContainersPerUser { get; set; } = 5;
+
+    /// <summary>Active instances in total (<c>MAX_GLOBAL_INSTANCES</c>).</summary>
+    [Range(1, 100_000)]
+    public int MaxGlobalInstances { get; set; } = 100;
+
+    /// <summary>Starts one user may make per <see cref="StartWindow"/>.</summary>
+    [Range(1, 10_000)]
+    public int MaxStartsPerWindow { get; set; } = 10;
+
+    public TimeSpan StartWindow { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Shortest session a <c>timeoutOverride</c> may ask for.</summary>
+    public TimeSpan MinSessionLength { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Longest single extension.</summary>
+    public TimeSpan MaxExtension { get; set; } = TimeSpan.FromHours(2);
+}

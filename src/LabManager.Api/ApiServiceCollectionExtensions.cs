@@ -1,0 +1,43 @@
+using LabManager.Api.Auth;
+using LabManager.Api.Labs;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace LabManager.Api;
+
+/// <summary>Wires the API's handlers, token validation and options (validated at start).</summary>
+public static class ApiServiceCollectionExtensions
+{
+    public static IServiceCollection AddLabApi(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ApiOptions>().Bind(configuration.GetSection(ApiOptions.Section))
+            .Configure(o =>
+            {
+                // The seed's environment variable names still work.
+                if (int.TryParse(configuration["MAX_CONTAINERS_PER_USER"], out var perUser))
+                {
+                    o.MaxContainersPerUser = perUser;
+                }
+
+                if (int.TryParse(configuration["MAX_GLOBAL_INSTANCES"], out var global))
+                {
+                    o.MaxGlobalInstances = global;
+                }
+            })
+            .ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<AuthOptions>().Bind(configuration.GetSection(AuthOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<TokenService>();
+        services.AddSingleton<LabApi>();
+        return services;
+    }
+
+    private sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, AuthOptions options) =>
+            options.Validate() is { Count: > 0 } errors ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+    }
+}

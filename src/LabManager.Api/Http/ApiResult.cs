@@ -1,0 +1,39 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace LabManager.Api.Http;
+
+/// <summary>The <c>{success, data, message, errors?}</c> body every route answers with.</summary>
+public sealed record Envelope(bool Success, object? Data, string? Message, IReadOnlyList<string>? Errors = null);
+
+/// <summary>A host-neutral answer: status, envelope, and headers (e.g. Retry-After). Each host maps it to its own response.</summary>
+public sealed record ApiResult(int Status, Envelope Body, IReadOnlyDictionary<string, string>? Headers = null)
+{
+    /// <summary>How every body is written: camelCase, enums as lower-case strings.</summary>
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public static ApiResult Ok(object? data, string? message = null) => new(200, new Envelope(true, data, message));
+
+    public static ApiResult Created(object? data, string? message = null) => new(201, new Envelope(true, data, message));
+
+    public static ApiResult Accepted(object? data, string? message = null) => new(202, new Envelope(true, data, message));
+
+    public static ApiResult Error(int status, string message, IReadOnlyList<string>? errors = null, IReadOnlyDictionary<string, string>? headers = null) =>
+        new(status, new Envelope(false, null, message, errors), headers);
+
+    public static ApiResult BadRequest(string message, IReadOnlyList<string>? errors = null) => Error(400, message, errors);
+
+    public static ApiResult Unauthorized(string message) =>
+        Error(401, message, headers: new Dictionary<string, string> { ["WWW-Authenticate"] = "Bearer" });
+
+    public static ApiResult Forbidden() => Error(403, "This route needs the admin role");
+
+    /// <summary>Also the answer for another user's instance: existence is not revealed.</summary>
+    public static ApiResult NotFound(string what) => Error(404, $"{what} not found");
+
+    public static ApiResult Conflict(string message) => Error(409, message);
+}

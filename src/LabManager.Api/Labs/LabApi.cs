@@ -1,0 +1,329 @@
+using System.Globalization;
+using LabManager.Api.Auth;
+using LabManager.Api.Http;
+using LabManager.Core.Instances;
+using LabManager.Core.Labs;
+using LabManager.Core.Ports;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace LabManager.Api.Labs;
+
+/// <summary>Every route's logic, host-agnostic: the Server and the Functions app map <see cref="ApiRoutes"/> onto these.</summary>
+public sealed class LabApi(
+    TokenService tokens,
+    ILabCatalog catalog,
+    IInstanceStore instances,
+    ILabSessionControl sessions,
+    IOptions<ApiOptions> options,
+    IOptions<AuthOptions> authOptions,
+    TimeProvider time,
+    ILogger<LabApi> logger)
+{
+    private ApiOptions Options => options.Value;
+
+    /// <summary>Body of <c>POST /api/labs/{id}/start</c>: <c>timeoutOverride</c> in milliseconds.</summary>
+    public sealed record StartBody(long? TimeoutOverride);
+
+    /// <summary>Body of <c>POST /api/labs/instances/{id}/extend</c>.</summary>
+    public sealed record ExtendBody(int Minutes);
+
+    /// <summary>Body of <c>POST /api/dev/token</c>.</summary>
+    public sealed record DevTokenBody(Guid? UserId, string? Name, bool Admin);
+
+    public async Task<ApiResult> ListLabsAsync(ApiRequest request, CancellationToken ct)
+    {
+        LabDifficulty? difficulty = null;
+        if (request.QueryValue("difficulty") is { Length: > 0 } d)
+        {
+            if (!Enum.TryParse<LabDifficulty>(d, ignoreCase: true, out var parsed) || int.TryParse(d, out _))
+            {
+                return ApiResult.BadRequest($"difficulty must be one of {string.Join(", ", Enum.GetNames<LabDifficulty>().Select(n => n.ToLowerInvariant()))}");
+            }
+
+            difficulty = parsed;
+        }
+
+        var category = request.QueryValue("category");
+        var search = request.QueryValue("search")?.Trim();
+        var labs = (await catalog.ListAsync(ct))
+            .Where(l => string.IsNullOrEmpty(category) || string.Equals(l.Category, category, StringComparison.OrdinalIgnoreCase))
+            .Where(l => difficulty is null || l.Difficulty == difficulty)
+            .Where(l => string.IsNullOrEmpty(search) || Matches(l, search))
+            .Select(LabView.From)
+            .ToList();
+        return ApiResult.Ok(labs);
+    }
+
+    public async Task<ApiResult> GetLabAsync(ApiRequest request, CancellationToken ct)
+    {
+        if (ParseId(request, "id", "lab") is { Error: { } bad })
+        {
+            return bad;
+        }
+
+        // The catalog is public; a token, when sent, must be valid and adds the caller's instances.
+        UserRef? user = null;
+        if (request.Authorization is not null)
+        {
+            var (caller, error) = await tokens.ValidateAsync(request.Authorization, ct);
+            if (caller is null)
+            {
+                return ApiResult.Unauthorized(error!);
+            }
+
+            user = caller;
+        }
+
+        var lab = await catalog.GetAsync(ParseId(request, "id", "lab").Id, ct);
+        if (lab is not { IsActive: true })
+        {
+            return ApiResult.NotFound("Lab");
+        }
+
+        var mine = user is null ? [] : (await instances.ListByUserAsync(user.Id, ct)).Where(i => i.LabId == lab.Id).Select(i => InstanceView.From(i)).ToList();
+        return ApiResult.Ok(new LabDetailView(LabView.From(lab), mine, mine.Any(i => i.Status == LabInstanceStatus.Running)));
+    }
+
+    public async Task<ApiResult> StartLabAsync(ApiRequest request, CancellationToken ct)
+    {
+        var (user, denied) = await AuthenticateAsync(request, ct);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        var (labId, badId) = ParseId(request, "id", "lab");
+        if (badId is not null)
+        {
+            return badId;
+        }
+
+        var (body, badBody) = request.ReadJson(new StartBody(null));
+        if (badBody is not null)
+        {
+            return badBody;
+        }
+
+        var lab = await catalog.GetAsync(labId, ct);
+        if (lab is not { IsActive: true })
+        {
+            return ApiResult.NotFound("Lab");
+        }
+
+        var length = lab.TimeoutDuration;
+        if (body!.TimeoutOverride is { } ms)
+        {
+            var min = Options.MinSessionLength;
+            var max = sessions.MaxLifetime;
+            if (ms < min.TotalMilliseconds || ms > max.TotalMilliseconds)
+            {
+                return ApiResult.BadRequest($"timeoutOverride must be between {min.TotalMilliseconds:F0} and {max.TotalMilliseconds:F0} ms");
+            }
+
+            length = TimeSpan.FromMilliseconds(ms);
+        }
+
+        var quotas = new QuotaPolicy(Options.MaxContainersPerUser, Options.MaxGlobalInstances, Options.MaxStartsPerWindow, Options.StartWindow);
+        var outcome = await instances.TryStartAsync(new StartRequest(Guid.NewGuid(), user!, lab, time.GetUtcNow(), quotas), ct);
+        switch (outcome)
+        {
+            case StartOutcome.Existing existing:
+                return ApiResult.Ok(InstanceView.From(existing.Instance), "This lab is already starting or running for you");
+            case StartOutcome.QuotaExceeded quota:
+                return ApiResult.Error(409, QuotaMessage(quota), [quota.Quota]);
+            case StartOutcome.RateLimited limited:
+                var seconds = Math.Max(1, (int)Math.Ceiling(limited.RetryAfter.TotalSeconds));
+                return ApiResult.Error(429, $"Too many starts: at most {Options.MaxStartsPerWindow} per {Options.StartWindow.TotalMinutes:F0} minutes; retry in {seconds} s",
+                    headers: new Dictionary<string, string> { ["Retry-After"] = seconds.ToString(CultureInfo.InvariantCulture) });
+        }
+
+        var created = ((StartOutcome.Created)outcome).Instance;
+        try
+        {
+            await sessions.StartAsync(created.Id, user!.Id, lab.Id, length, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogError(ex, "Instance {InstanceId}: the session could not be scheduled", created.Id);
+            var failed = created.MoveTo(LabInstanceStatus.Error, time.GetUtcNow()) with { ErrorMessage = "The lab session could not be scheduled" };
+            await instances.UpdateAsync(failed, CancellationToken.None);
+            return ApiResult.Error(503, "The lab could not be started right now; try again shortly");
+        }
+
+        logger.LogInformation("Instance {InstanceId}: user {UserId} started lab {Lab} for {Minutes} min", created.Id, user.Id, lab.Slug, length.TotalMinutes);
+        return ApiResult.Created(InstanceView.From(created), "Lab starting");
+    }
+
+    public Task<ApiResult> StopAsync(ApiRequest request, CancellationToken ct) =>
+        WithOwnInstanceAsync(request, async instance =>
+        {
+            if (instance.Status.IsTerminal())
+            {
+                return ApiResult.Conflict($"The instance already ended ({instance.Status.ToWire()})");
+            }
+
+            await sessions.StopAsync(instance.Id, "user", ct);
+            return ApiResult.Accepted(InstanceView.From(instance), "Stopping");
+        }, ct);
+
+    public Task<ApiResult> RestartAsync(ApiRequest request, CancellationToken ct) =>
+        WhileRunningAsync(request, "restarted", id => sessions.RestartAsync(id, ct), "Restarting", ct);
+
+    public Task<ApiResult> ResetAsync(ApiRequest request, CancellationToken ct) =>
+        WhileRunningAsync(request, "reset", id => sessions.ResetAsync(id, ct), "Resetting on a fresh VM", ct);
+
+    public async Task<ApiResult> ExtendAsync(ApiRequest request, CancellationToken ct)
+    {
+        var (body, badBody) = request.ReadJson<ExtendBody?>(null);
+        if (badBody is not null)
+        {
+            return badBody;
+        }
+
+        var maxMinutes = (int)Options.MaxExtension.TotalMinutes;
+        if (body is null || body.Minutes < 1 || body.Minutes > maxMinutes)
+        {
+            return ApiResult.BadRequest($"minutes must be between 1 and {maxMinutes}");
+        }
+
+        return await WhileRunningAsync(request, "extended", id => sessions.ExtendAsync(id, TimeSpan.FromMinutes(body.Minutes), ct),
+            $"Extending by {body.Minutes} minutes (up to the maximum lifetime)", ct);
+    }
+
+    public async Task<ApiResult> ListInstancesAsync(ApiRequest request, CancellationToken ct)
+    {
+        var (user, denied) = await AuthenticateAsync(request, ct);
+        return denied ?? ApiResult.Ok((await instances.ListByUserAsync(user!.Id, ct)).Select(i => InstanceView.From(i)).ToList());
+    }
+
+    public Task<ApiResult> GetInstanceAsync(ApiRequest request, CancellationToken ct) =>
+        WithOwnInstanceAsync(request, async instance =>
+            ApiResult.Ok(InstanceView.From(instance, await sessions.GetProgressAsync(instance.Id, ct))), ct);
+
+    public async Task<ApiResult> AdminListInstancesAsync(ApiRequest request, CancellationToken ct)
+    {
+        var (_, denied) = await AuthenticateAsync(request, ct, admin: true);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        var activeOnly = request.QueryValue("all") is not ("true" or "1");
+        return ApiResult.Ok((await instances.ListAsync(activeOnly, 1000, ct)).Select(i => InstanceView.From(i)).ToList());
+    }
+
+    public async Task<ApiResult> AdminStopAsync(ApiRequest request, CancellationToken ct)
+    {
+        var (_, denied) = await AuthenticateAsync(request, ct, admin: true);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        var (id, badId) = ParseId(request, "id", "instance");
+        if (badId is not null)
+        {
+            return badId;
+        }
+
+        var instance = await instances.GetAsync(id, ct);
+        if (instance is null)
+        {
+            return ApiResult.NotFound("Instance");
+        }
+
+        if (instance.Status.IsTerminal())
+        {
+            return ApiResult.Conflict($"The instance already ended ({instance.Status.ToWire()})");
+        }
+
+        await sessions.StopAsync(instance.Id, "admin", ct);
+        return ApiResult.Accepted(InstanceView.From(instance), "Force-stopping");
+    }
+
+    public async Task<ApiResult> AdminCleanupAsync(ApiRequest request, CancellationToken ct)
+    {
+        var (_, denied) = await AuthenticateAsync(request, ct, admin: true);
+        return denied ?? ApiResult.Accepted(new { ran = false }, "Reconciliation is not available yet; sessions end and destroy their own VMs");
+    }
+
+    public async Task<ApiResult> DevTokenAsync(ApiRequest request, CancellationToken ct)
+    {
+        if (!authOptions.Value.DevTokens)
+        {
+            return ApiResult.NotFound("Route");
+        }
+
+        var (body, badBody) = request.ReadJson(new DevTokenBody(null, null, false));
+        if (badBody is not null)
+        {
+            return badBody;
+        }
+
+        var userId = body!.UserId ?? Guid.NewGuid();
+        var lifetime = TimeSpan.FromHours(8);
+        var token = tokens.MintDevToken(userId, body.Name, body.Admin, lifetime);
+        await Task.CompletedTask;
+        return ApiResult.Ok(new { token, userId, admin = body.Admin, expiresIn = (int)lifetime.TotalSeconds }, "Development token: never enable this route in production");
+    }
+
+    private async Task<ApiResult> WhileRunningAsync(ApiRequest request, string verb, Func<Guid, Task> send, string message, CancellationToken ct) =>
+        await WithOwnInstanceAsync(request, async instance =>
+        {
+            if (instance.Status != LabInstanceStatus.Running)
+            {
+                return ApiResult.Conflict($"Only a running lab can be {verb}; this one is {instance.Status.ToWire()}");
+            }
+
+            await send(instance.Id);
+            return ApiResult.Accepted(InstanceView.From(instance), message);
+        }, ct);
+
+    /// <summary>Authenticates, parses <c>{id}</c>, loads the instance and checks the caller owns it (another user's → 404).</summary>
+    private async Task<ApiResult> WithOwnInstanceAsync(ApiRequest request, Func<LabInstance, Task<ApiResult>> action, CancellationToken ct)
+    {
+        var (user, denied) = await AuthenticateAsync(request, ct);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        var (id, badId) = ParseId(request, "id", "instance");
+        if (badId is not null)
+        {
+            return badId;
+        }
+
+        var instance = await instances.GetAsync(id, ct);
+        return instance is null || instance.UserId != user!.Id ? ApiResult.NotFound("Instance") : await action(instance);
+    }
+
+    private async Task<(UserRef? User, ApiResult? Denied)> AuthenticateAsync(ApiRequest request, CancellationToken ct, bool admin = false)
+    {
+        var (user, error) = await tokens.ValidateAsync(request.Authorization, ct);
+        if (user is null)
+        {
+            return (null, ApiResult.Unauthorized(error!));
+        }
+
+        return admin && !user.IsAdmin ? (user, ApiResult.Forbidden()) : (user, null);
+    }
+
+    private static (Guid Id, ApiResult? Error) ParseId(ApiRequest request, string name, string what) =>
+        request.Route.TryGetValue(name, out var text) && Guid.TryParse(text, out var id)
+            ? (id, null)
+            : (Guid.Empty, ApiResult.BadRequest($"The {what} id must be a UUID"));
+
+    private static bool Matches(Lab lab, string search) =>
+        lab.Name.Contains(search, StringComparison.OrdinalIgnoreCase)
+        || lab.Description.Contains(search, StringComparison.OrdinalIgnoreCase)
+        || lab.Tags.Any(t => t.Contains(search, StringComparison.OrdinalIgnoreCase));
+
+    private static string QuotaMessage(StartOutcome.QuotaExceeded quota) => quota.Quota switch
+    {
+        "user" => $"You already have {quota.Limit} active labs, the most allowed; stop one first",
+        "lab" => $"You already have {quota.Limit} active instance(s) of this lab, the most allowed",
+        _ => $"The platform is at its limit of {quota.Limit} active labs; try again later",
+    };
+}

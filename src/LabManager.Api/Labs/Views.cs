@@ -1,0 +1,58 @@
+using LabManager.Core.Instances;
+using LabManager.Core.Labs;
+using LabManager.Core.Ports;
+
+namespace LabManager.Api.Labs;
+
+/// <summary>A lab as the API shows it: hint texts stay hidden (revealing one is a separate, costed action).</summary>
+public sealed record LabView(
+    Guid Id,
+    string Slug,
+    string Name,
+    string Description,
+    string Category,
+    LabDifficulty Difficulty,
+    int EstimatedTimeMinutes,
+    int Points,
+    IReadOnlyList<string> Tags,
+    IReadOnlyList<ExerciseView> Exercises,
+    IReadOnlyList<string> Prerequisites,
+    IReadOnlyList<string> LearningObjectives,
+    int TimeoutMinutes,
+    int MaxInstancesPerUser)
+{
+    public static LabView From(Lab l) => new(
+        l.Id, l.Slug, l.Name, l.Description, l.Category, l.Difficulty, l.EstimatedTimeMinutes, l.Points, l.Tags,
+        [.. l.Exercises.Select(e => new ExerciseView(e.Id, e.Title, e.Description, e.Points, [.. e.Hints.Select(h => new HintView(h.Id, h.Cost))]))],
+        l.Prerequisites, l.LearningObjectives, l.TimeoutMinutes, l.MaxInstancesPerUser);
+}
+
+public sealed record ExerciseView(string Id, string Title, string Description, int Points, IReadOnlyList<HintView> Hints);
+
+public sealed record HintView(string Id, int Cost);
+
+/// <summary><c>GET /api/labs/{id}</c>: the lab with the caller's instances of it.</summary>
+public sealed record LabDetailView(LabView Lab, IReadOnlyList<InstanceView> Instances, bool IsRunning);
+
+/// <summary>A lab instance as the API shows it, with the workflow's progress when asked for.</summary>
+public sealed record InstanceView(
+    Guid Id,
+    Guid LabId,
+    Guid UserId,
+    LabInstanceStatus Status,
+    string? CloudInstanceId,
+    string? PublicIp,
+    string? AccessUrl,
+    IReadOnlyList<int> Ports,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? ExpiresAt,
+    DateTimeOffset? EndedAt,
+    string? ErrorMessage,
+    int RestartCount,
+    SessionProgress? Progress = null)
+{
+    public static InstanceView From(LabInstance i, SessionProgress? progress = null) => new(
+        i.Id, i.LabId, i.UserId, i.Status, i.CloudInstanceId, i.PublicIp, i.AccessUrl, i.Ports, i.CreatedAt, i.StartedAt,
+        i.ExpiresAt, i.EndedAt, i.ErrorMessage, i.RestartCount, progress);
+}

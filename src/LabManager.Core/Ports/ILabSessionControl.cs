@@ -1,0 +1,25 @@
+namespace LabManager.Core.Ports;
+
+/// <summary>Starts lab sessions and sends them commands (the durable workflow behind it).</summary>
+public interface ILabSessionControl
+{
+    /// <summary>Schedules the session of a new instance; idempotent for the same instance id.</summary>
+    Task StartAsync(Guid instanceId, Guid userId, Guid labId, TimeSpan sessionLength, CancellationToken cancellationToken = default);
+
+    Task StopAsync(Guid instanceId, string reason, CancellationToken cancellationToken = default);
+
+    Task RestartAsync(Guid instanceId, CancellationToken cancellationToken = default);
+
+    Task ResetAsync(Guid instanceId, CancellationToken cancellationToken = default);
+
+    Task ExtendAsync(Guid instanceId, TimeSpan by, CancellationToken cancellationToken = default);
+
+    /// <summary>Where the session is (step and message), or null if it has none.</summary>
+    Task<SessionProgress?> GetProgressAsync(Guid instanceId, CancellationToken cancellationToken = default);
+
+    /// <summary>The longest a session may run, extensions included.</summary>
+    TimeSpan MaxLifetime { get; }
+}
+
+/// <summary>The workflow's own account of where a session is.</summary>
+public sealed record SessionProgress(string RuntimeStatus, string? Step, string? Message);

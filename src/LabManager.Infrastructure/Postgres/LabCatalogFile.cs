@@ -1,0 +1,27 @@
+using System.Text.Json;
+using LabManager.Core.Labs;
+
+namespace LabManager.Infrastructure.Postgres;
+
+/// <summary>The lab catalog file (<c>catalog/labs.json</c>): a JSON array of labs, validated before loading.</summary>
+public static class LabCatalogFile
+{
+    public static IReadOnlyList<Lab> Read(string path)
+    {
+        List<Lab> labs;
+        try
+        {
+            labs = JsonSerializer.Deserialize<List<Lab>>(File.ReadAllText(path), DbJson.Options) ?? [];
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"Lab catalog {path} is not valid: {ex.Message}", ex);
+        }
+
+        var errors = labs.SelectMany(l => l.ContainerConfig.Validate().Select(e => $"{l.Slug}: {e}"))
+            .Concat(labs.Where(l => string.IsNullOrWhiteSpace(l.Slug)).Select(l => $"lab {l.Id} has no slug"))
+            .Concat(labs.GroupBy(l => l.Slug).Where(g => g.Count() > 1).Select(g => $"slug {g.Key} is used twice"))
+            .ToList();
+        return errors.Count == 0 ? labs : throw new InvalidDataException($"Lab catalog {path} is not valid: {string.Join("; ", errors)}");
+    }
+}

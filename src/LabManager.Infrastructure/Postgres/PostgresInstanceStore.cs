@@ -1,0 +1,194 @@
+using Dapper;
+using LabManager.Core.Instances;
+using LabManager.Core.Ports;
+using Npgsql;
+
+namespace LabManager.Infrastructure.Postgres;
+
+/// <summary>Lab instances in the <c>lab_instances</c> table; starts are admitted under quotas in one transaction.</summary>
+public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
+{
+    private const string Active = "('starting', 'provisioning', 'running', 'stopping')";
+
+    private const string SelectInstances = """
+        SELECT id, user_id, lab_id, status, cloud_instance_id, public_ip, internal_ip, access_url, ports, created_at, started_at,
+               expires_at, ended_at, error_message, restart_count
+        FROM lab_instances
+        """;
+
+    // Serializes starts across every server: quota counts and the insert see one consistent state.
+    private const long StartLockKey = 7_270_001;
+
+    public async Task<LabInstance?> GetAsync(Guid instanceId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        var row = await connection.QuerySingleOrDefaultAsync<InstanceRow>(new CommandDefinition(SelectInstances + " WHERE id = @instanceId", new { instanceId }, cancellationToken: cancellationToken));
+        return row?.ToInstance();
+    }
+
+    public async Task AddAsync(LabInstance instance, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await InsertAsync(connection, null, instance, cancellationToken);
+    }
+
+    public async Task UpdateAsync(LabInstance instance, CancellationToken cancellationToken = default)
+    {
+        const string sql = """
+            UPDATE lab_instances SET status = @Status, cloud_instance_id = @CloudInstanceId, public_ip = @PublicIp, internal_ip = @InternalIp,
+                access_url = @AccessUrl, ports = @Ports, started_at = @StartedAt, expires_at = @ExpiresAt, ended_at = @EndedAt,
+                error_message = @ErrorMessage, restart_count = @RestartCount, updated_at = now()
+            WHERE id = @Id
+            """;
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        var updated = await connection.ExecuteAsync(new CommandDefinition(sql, InstanceRow.From(instance), cancellationToken: cancellationToken));
+        if (updated != 1)
+        {
+            throw new InvalidOperationException($"Instance {instance.Id} does not exist");
+        }
+    }
+
+    public async Task<IReadOnlyList<LabInstance>> ListByUserAsync(Guid userId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<InstanceRow>(new CommandDefinition(
+            SelectInstances + " WHERE user_id = @userId ORDER BY created_at DESC LIMIT 200", new { userId }, cancellationToken: cancellationToken));
+        return [.. rows.Select(r => r.ToInstance())];
+    }
+
+    public async Task<IReadOnlyList<LabInstance>> ListAsync(bool activeOnly, int limit, CancellationToken cancellationToken = default)
+    {
+        var where = activeOnly ? $" WHERE status IN {Active}" : "";
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<InstanceRow>(new CommandDefinition(
+            SelectInstances + where + " ORDER BY created_at DESC LIMIT @limit", new { limit }, cancellationToken: cancellationToken));
+        return [.. rows.Select(r => r.ToInstance())];
+    }
+
+    public async Task<StartOutcome> TryStartAsync(StartRequest request, CancellationToken cancellationToken = default)
+    {
+        var (user, lab, now, quotas) = (request.User, request.Lab, request.Now.ToUniversalTime(), request.Quotas);
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(@StartLockKey)", new { StartLockKey }, tx, cancellationToken: cancellationToken));
+
+        const string upsertUser = """
+            INSERT INTO users (id, email, username, role) VALUES (@Id, @Email, @Name, @Role)
+            ON CONFLICT (id) DO UPDATE SET email = coalesce(excluded.email, users.email), username = coalesce(excluded.username, users.username),
+                role = excluded.role, updated_at = now()
+            """;
+        await connection.ExecuteAsync(new CommandDefinition(upsertUser, new { user.Id, user.Email, user.Name, Role = user.IsAdmin ? "admin" : "user" }, tx, cancellationToken: cancellationToken));
+
+        var existing = await connection.QueryFirstOrDefaultAsync<InstanceRow>(new CommandDefinition(
+            SelectInstances + " WHERE user_id = @userId AND lab_id = @labId AND status IN ('starting', 'provisioning', 'running') ORDER BY created_at DESC LIMIT 1",
+            new { userId = user.Id, labId = lab.Id }, tx, cancellationToken: cancellationToken));
+        if (existing is not null)
+        {
+            await tx.CommitAsync(cancellationToken);
+            return new StartOutcome.Existing(existing.ToInstance());
+        }
+
+        var recent = await connection.QuerySingleAsync<(long Count, DateTime? Oldest)>(new CommandDefinition(
+            "SELECT count(*), min(created_at) FROM lab_instances WHERE user_id = @userId AND created_at > @since",
+            new { userId = user.Id, since = now - quotas.StartWindow }, tx, cancellationToken: cancellationToken));
+        if (recent.Count >= quotas.MaxStartsPerWindow)
+        {
+            var retryAfter = new DateTimeOffset(recent.Oldest!.Value, TimeSpan.Zero) + quotas.StartWindow - now;
+            return new StartOutcome.RateLimited(retryAfter > TimeSpan.Zero ? retryAfter : TimeSpan.FromSeconds(1));
+        }
+
+        var counts = await connection.QuerySingleAsync<(long User, long Lab, long Global)>(new CommandDefinition(
+            $"""
+            SELECT count(*) FILTER (WHERE user_id = @userId), count(*) FILTER (WHERE user_id = @userId AND lab_id = @labId), count(*)
+            FROM lab_instances WHERE status IN {Active}
+            """,
+            new { userId = user.Id, labId = lab.Id }, tx, cancellationToken: cancellationToken));
+        StartOutcome? refused = counts switch
+        {
+            _ when counts.Global >= quotas.MaxActiveGlobal => new StartOutcome.QuotaExceeded("global", quotas.MaxActiveGlobal),
+            _ when counts.User >= quotas.MaxActivePerUser => new StartOutcome.QuotaExceeded("user", quotas.MaxActivePerUser),
+            _ when counts.Lab >= lab.MaxInstancesPerUser => new StartOutcome.QuotaExceeded("lab", lab.MaxInstancesPerUser),
+            _ => null,
+        };
+        if (refused is not null)
+        {
+            return refused;
+        }
+
+        var instance = new LabInstance { Id = request.InstanceId, UserId = user.Id, LabId = lab.Id, CreatedAt = now };
+        await InsertAsync(connection, tx, instance, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return new StartOutcome.Created(instance);
+    }
+
+    private static Task<int> InsertAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, LabInstance instance, CancellationToken cancellationToken)
+    {
+        const string sql = """
+            INSERT INTO lab_instances (id, user_id, lab_id, status, cloud_instance_id, public_ip, internal_ip, access_url, ports, created_at,
+                                       started_at, expires_at, ended_at, error_message, restart_count)
+            VALUES (@Id, @UserId, @LabId, @Status, @CloudInstanceId, @PublicIp, @InternalIp, @AccessUrl, @Ports, @CreatedAt,
+                    @StartedAt, @ExpiresAt, @EndedAt, @ErrorMessage, @RestartCount)
+            """;
+        return connection.ExecuteAsync(new CommandDefinition(sql, InstanceRow.From(instance), tx, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>The <c>lab_instances</c> row; timestamps are UTC <see cref="DateTime"/> as Npgsql reads timestamptz.</summary>
+    private sealed class InstanceRow
+    {
+        public Guid Id { get; set; }
+        public Guid UserId { get; set; }
+        public Guid LabId { get; set; }
+        public string Status { get; set; } = "";
+        public string? CloudInstanceId { get; set; }
+        public string? PublicIp { get; set; }
+        public string? InternalIp { get; set; }
+        public string? AccessUrl { get; set; }
+        public int[] Ports { get; set; } = [];
+        public DateTime CreatedAt { get; set; }
+        public DateTime? StartedAt { get; set; }
+        public DateTime? ExpiresAt { get; set; }
+        public DateTime? EndedAt { get; set; }
+        public string? ErrorMessage { get; set; }
+        public int RestartCount { get; set; }
+
+        public static InstanceRow From(LabInstance i) => new()
+        {
+            Id = i.Id,
+            UserId = i.UserId,
+            LabId = i.LabId,
+            Status = i.Status.ToWire(),
+            CloudInstanceId = i.CloudInstanceId,
+            PublicIp = i.PublicIp,
+            InternalIp = i.InternalIp,
+            AccessUrl = i.AccessUrl,
+            Ports = [.. i.Ports],
+            CreatedAt = i.CreatedAt.UtcDateTime,
+            StartedAt = i.StartedAt?.UtcDateTime,
+            ExpiresAt = i.ExpiresAt?.UtcDateTime,
+            EndedAt = i.EndedAt?.UtcDateTime,
+            ErrorMessage = i.ErrorMessage,
+            RestartCount = i.RestartCount,
+        };
+
+        public LabInstance ToInstance() => new()
+        {
+            Id = Id,
+            UserId = UserId,
+            LabId = LabId,
+            Status = LabInstanceTransitions.ParseWire(Status),
+            CloudInstanceId = CloudInstanceId,
+            PublicIp = PublicIp,
+            InternalIp = InternalIp,
+            AccessUrl = AccessUrl,
+            Ports = Ports,
+            CreatedAt = Utc(CreatedAt),
+            StartedAt = StartedAt is { } s ? Utc(s) : null,
+            ExpiresAt = ExpiresAt is { } e ? Utc(e) : null,
+            EndedAt = EndedAt is { } n ? Utc(n) : null,
+            ErrorMessage = ErrorMessage,
+            RestartCount = RestartCount,
+        };
+
+        private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
+    }
+}

@@ -1,0 +1,138 @@
+using LabManager.Api;
+using LabManager.Api.Http;
+using LabManager.Api.Labs;
+using LabManager.Core.Ports;
+using LabManager.Infrastructure;
+using LabManager.Infrastructure.Notifications;
+using LabManager.VultrEmulator;
+using LabManager.Workflows;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask.Testing;
+using Npgsql;
+
+namespace LabManager.Server;
+
+/// <summary>
+/// The self-hosted LabManager: the HTTP API, the lab-session workflow on the in-process Durable engine, PostgreSQL state,
+/// and — when no Vultr API key is configured — an embedded Vultr emulator on a loopback port.
+/// </summary>
+public static class ServerApp
+{
+    public static async Task<WebApplication> BuildAsync(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 1024 * 1024);
+
+        VultrEmulatorApp? emulator = null;
+        if (string.IsNullOrEmpty(builder.Configuration["Vultr:ApiKey"]))
+        {
+            var emulatorSettings = builder.Configuration.GetSection("Emulator");
+            emulator = await VultrEmulatorApp.StartAsync(o => emulatorSettings.Bind(o));
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Vultr:BaseUrl"] = emulator.ApiBase.ToString(),
+                ["Vultr:ApiKey"] = emulator.ApiKey,
+            });
+            builder.Services.AddSingleton(emulator);
+        }
+
+        builder.Services.AddPostgres(builder.Configuration);
+        builder.Services.AddVultrCloudProvider(builder.Configuration);
+        builder.Services.AddLabWorkflows(builder.Configuration);
+        builder.Services.AddLabApi(builder.Configuration);
+        builder.Services.AddSingleton<INotifier, LoggingNotifier>();
+        builder.Services.AddInMemoryDurableTask(registry => registry.AddLabWorkflows());
+        builder.Services.AddOpenApi();
+
+        var app = builder.Build();
+        if (emulator is not null)
+        {
+            app.Logger.LogInformation("No Vultr:ApiKey: using the embedded Vultr emulator at {Url}", emulator.Root);
+        }
+
+        app.UseExceptionHandler(error => error.Run(http =>
+            Write(http, ApiResult.Error(500, "Something went wrong on our side; it has been logged"))));
+        app.MapOpenApi();
+        app.MapGet("/health", HealthAsync);
+        foreach (var route in ApiRoutes.All)
+        {
+            app.MapMethods(route.Pattern, [route.Method], (HttpContext http, LabApi api) => HandleAsync(http, api, route)).WithName(route.Name);
+        }
+
+        return app;
+    }
+
+    /// <summary>Starts a server and returns it with the address it listens on (for tests: pass <c>--urls http://127.0.0.1:0</c>).</summary>
+    public static async Task<(WebApplication App, Uri Address)> StartAsync(string[] args)
+    {
+        var app = await BuildAsync(args);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return (app, new Uri(address));
+    }
+
+    private static async Task HandleAsync(HttpContext http, LabApi api, ApiRoute route)
+    {
+        string? body = null;
+        if (HttpMethods.IsPost(http.Request.Method))
+        {
+            if (http.Request.ContentLength > ApiRequest.MaxBodyBytes
+                || (body = await ApiRequest.ReadBodyAsync(http.Request.Body, http.RequestAborted)) is null)
+            {
+                await Write(http, ApiRequest.TooLarge());
+                return;
+            }
+        }
+
+        var request = new ApiRequest(
+            http.Request.Headers.Authorization.FirstOrDefault(),
+            http.Request.RouteValues.ToDictionary(kv => kv.Key, kv => kv.Value?.ToString() ?? ""),
+            http.Request.Query.ToDictionary(kv => kv.Key, kv => (string?)kv.Value.ToString()),
+            body);
+        await Write(http, await route.Handle(api, request, http.RequestAborted));
+    }
+
+    private static Task Write(HttpContext http, ApiResult result)
+    {
+        foreach (var (name, value) in result.Headers ?? new Dictionary<string, string>())
+        {
+            http.Response.Headers[name] = value;
+        }
+
+        http.Response.StatusCode = result.Status;
+        return http.Response.WriteAsJsonAsync(result.Body, ApiResult.Json);
+    }
+
+    /// <summary>Checks PostgreSQL, the durable engine and the cloud provider; 503 when any fails.</summary>
+    private static async Task<IResult> HealthAsync(NpgsqlDataSource db, DurableTaskClient durable, ICloudProvider cloud, CancellationToken ct)
+    {
+        var checks = new Dictionary<string, string>();
+        async Task Check(string name, Func<Task> probe)
+        {
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                timeout.CancelAfter(TimeSpan.FromSeconds(5));
+                await probe();
+                checks[name] = "ok";
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                checks[name] = "failing: " + ex.Message;
+            }
+        }
+
+        await Check("postgres", async () =>
+        {
+            await using var command = db.CreateCommand("SELECT 1");
+            await command.ExecuteScalarAsync(ct);
+        });
+        await Check("durable", () => durable.GetInstanceAsync("health-probe", ct));
+        await Check("cloud", () => cloud.FindVmByLabelAsync("health-probe", ct));
+        var healthy = checks.Values.All(v => v == "ok");
+        return Results.Json(new Envelope(healthy, checks, healthy ? "healthy" : "unhealthy"), ApiResult.Json, statusCode: healthy ? 200 : 503);
+    }
+}

@@ -1,0 +1,59 @@
+using System.Text.Json;
+using LabManager.Core.Ports;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Options;
+
+namespace LabManager.Workflows.Sessions;
+
+/// <summary><see cref="ILabSessionControl"/> on a Durable Task client: one orchestration per instance, events for commands.</summary>
+public sealed class DurableLabSessionControl(DurableTaskClient client, IOptions<LabSessionOptions> options) : ILabSessionControl
+{
+    public TimeSpan MaxLifetime => options.Value.MaxLifetime;
+
+    public async Task StartAsync(Guid instanceId, Guid userId, Guid labId, TimeSpan sessionLength, CancellationToken cancellationToken = default)
+    {
+        var input = new LabSessionInput
+        {
+            InstanceId = instanceId,
+            UserId = userId,
+            LabId = labId,
+            SessionLength = sessionLength,
+            MaxLifetime = options.Value.MaxLifetime,
+            Timings = options.Value.Timings,
+        };
+        await client.ScheduleNewOrchestrationInstanceAsync(
+            nameof(LabSessionOrchestrator), input, new StartOrchestrationOptions(instanceId.ToString()), cancellationToken);
+    }
+
+    public Task StopAsync(Guid instanceId, string reason, CancellationToken cancellationToken = default) =>
+        client.RaiseEventAsync(instanceId.ToString(), LabEvents.Stop, new StopRequest(reason), cancellationToken);
+
+    public Task RestartAsync(Guid instanceId, CancellationToken cancellationToken = default) =>
+        client.RaiseEventAsync(instanceId.ToString(), LabEvents.Restart, true, cancellationToken);
+
+    public Task ResetAsync(Guid instanceId, CancellationToken cancellationToken = default) =>
+        client.RaiseEventAsync(instanceId.ToString(), LabEvents.Reset, true, cancellationToken);
+
+    public Task ExtendAsync(Guid instanceId, TimeSpan by, CancellationToken cancellationToken = default) =>
+        client.RaiseEventAsync(instanceId.ToString(), LabEvents.Extend, new ExtendRequest(by), cancellationToken);
+
+    public async Task<SessionProgress?> GetProgressAsync(Guid instanceId, CancellationToken cancellationToken = default)
+    {
+        var state = await client.GetInstanceAsync(instanceId.ToString(), getInputsAndOutputs: false, cancellationToken);
+        if (state is null)
+        {
+            return null;
+        }
+
+        string? step = null, message = null;
+        if (state.SerializedCustomStatus is { Length: > 0 } custom)
+        {
+            using var doc = JsonDocument.Parse(custom);
+            step = doc.RootElement.TryGetProperty("step", out var s) ? s.GetString() : null;
+            message = doc.RootElement.TryGetProperty("message", out var m) ? m.GetString() : null;
+        }
+
+        return new SessionProgress(state.RuntimeStatus.ToString(), step, message);
+    }
+}
