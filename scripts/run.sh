@@ -12,7 +12,7 @@ STATE=$PWD/.local
 mkdir -p "$STATE"
 
 pg_up "$STATE/postgres" "$PG_PORT"
-trap 'pg_down "$STATE/postgres"' EXIT
+trap 'pg_down "$STATE/postgres"' EXIT INT TERM
 [ -f "$STATE/signing-key" ] || head -c 48 /dev/urandom | base64 -w0 > "$STATE/signing-key"
 
 export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=labmanager"

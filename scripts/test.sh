@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds LabManager and runs every test. Does its own set-up on a fresh machine: everything the
-# tests need (the Vultr emulator, the in-process Durable engine) is started by the tests on 127.0.0.1.
+# Builds LabManager and runs every test. Does its own set-up on a fresh machine: a throwaway
+# PostgreSQL cluster on 127.0.0.1 (installed from Debian's packages if missing); the tests start
+# the rest (the Vultr emulator, the Server, the in-process Durable engine) on 127.0.0.1 themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/postgres.sh
 
 if ! command -v dotnet >/dev/null 2>&1; then
   echo "test: the .NET 10 SDK (dotnet) is required" >&2
@@ -14,12 +16,19 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 export Logging__LogLevel__Default=Warning
 
 started=$(date +%s)
+PG_PORT=${LABMANAGER_TEST_PG_PORT:-55433}
+work=$(mktemp -d /tmp/labmanager-test.XXXXXX)
+log=$work/test.log
+cleanup() { pg_down "$work/postgres"; rm -rf "$work"; }
+trap cleanup EXIT INT TERM
+echo "== postgres on 127.0.0.1:$PG_PORT"
+pg_up "$work/postgres" "$PG_PORT"
+export LABMANAGER_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=postgres"
+
 echo "== build"
 dotnet build LabManager.sln -nologo -v quiet -clp:ErrorsOnly
 
 echo "== test"
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 set +e
 dotnet test LabManager.sln --no-build -nologo -v quiet 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

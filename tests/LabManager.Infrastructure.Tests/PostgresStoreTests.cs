@@ -1,0 +1,222 @@
+using System.Text.Json;
+using LabManager.Core.Instances;
+using LabManager.Core.Ports;
+using LabManager.Infrastructure.Postgres;
+using LabManager.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace LabManager.Infrastructure.Tests;
+
+/// <summary>The PostgreSQL adapters against a real server, one fresh database per test.</summary>
+public sealed class PostgresStoreTests : IAsyncLifetime
+{
+    private static readonly QuotaPolicy Generous = new(5, 100, 100, TimeSpan.FromMinutes(10));
+    private TestDatabase _db = null!;
+    private ServiceProvider _services = null!;
+
+    private IInstanceStore Instances => _services.GetRequiredService<IInstanceStore>();
+    private ILabCatalog Catalog => _services.GetRequiredService<ILabCatalog>();
+
+    public async Task InitializeAsync()
+    {
+        _db = await TestDatabase.CreateAsync();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = _db.ConnectionString,
+            ["Catalog:File"] = RepoPaths.Catalog,
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddPostgres(configuration);
+        _services = services.BuildServiceProvider();
+        foreach (var hosted in _services.GetServices<IHostedService>())
+        {
+            await hosted.StartAsync(CancellationToken.None);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _services.DisposeAsync();
+        await _db.DisposeAsync();
+    }
+
+    private async Task<Core.Labs.Lab> LabAsync(string slug) => (await Catalog.ListAsync()).Single(l => l.Slug == slug);
+
+    private static UserRef User() => new(Guid.NewGuid(), "a@example.com", "A", false);
+
+    [Fact]
+    public async Task StartUp_MigratesAndLoadsCatalog_Idempotently()
+    {
+        foreach (var hosted in _services.GetServices<IHostedService>())
+        {
+            await hosted.StartAsync(CancellationToken.None);
+        }
+
+        Assert.Equal(1L, await _db.ScalarAsync<long>("SELECT count(*) FROM schemaversions"));
+        Assert.Equal(4L, await _db.ScalarAsync<long>("SELECT count(*) FROM labs"));
+        var fromFile = LabCatalogFile.Read(RepoPaths.Catalog);
+        var labs = await Catalog.ListAsync();
+        Assert.Equal(fromFile.Select(l => l.Slug).Order(), labs.Select(l => l.Slug).Order());
+        var dvwa = labs.Single(l => l.Slug == "dvwa-sql-injection");
+        var expected = fromFile.Single(l => l.Slug == "dvwa-sql-injection");
+        Assert.Equal(Canonical(expected), Canonical(dvwa));
+    }
+
+    [Fact]
+    public void CatalogFile_Invalid_RefusedWithReasons()
+    {
+        var path = Path.GetTempFileName();
+        File.WriteAllText(path, """[{"id":"6f1c2a9e-0d1b-4c57-9a61-3c2f5d0b7a09","slug":"x","name":"X","containerConfig":{"containers":[{"name":"bad name","image":"i"}]}}]""");
+        var ex = Assert.Throws<InvalidDataException>(() => LabCatalogFile.Read(path));
+        Assert.Contains("x: container name 'bad name'", ex.Message, StringComparison.Ordinal);
+        File.Delete(path);
+    }
+
+    [Fact]
+    public async Task Instance_AddUpdateGet_RoundTripsEveryField()
+    {
+        var lab = await LabAsync("owasp-juice-shop");
+        var user = User();
+        var started = await Instances.TryStartAsync(new StartRequest(Guid.NewGuid(), user, lab, DateTimeOffset.UtcNow, Generous));
+        var instance = Assert.IsType<StartOutcome.Created>(started).Instance;
+        var now = DateTimeOffset.UtcNow;
+        var changed = instance.MoveTo(LabInstanceStatus.Provisioning, now) with
+        {
+            CloudInstanceId = "vm-1",
+            PublicIp = "203.0.113.9",
+            InternalIp = "10.0.0.9",
+            AccessUrl = "http://203.0.113.9:3000/",
+            Ports = [3000, 22],
+            StartedAt = now,
+            ExpiresAt = now.AddHours(1),
+            ErrorMessage = "none",
+            RestartCount = 2,
+        };
+
+        await Instances.UpdateAsync(changed);
+        var read = (await Instances.GetAsync(instance.Id))!;
+
+        Assert.Equal(Truncate(changed), Truncate(read));
+        Assert.Equal([3000, 22], read.Ports);
+        Assert.Equal(instance.Id, Assert.Single(await Instances.ListByUserAsync(user.Id)).Id);
+        Assert.Contains(await Instances.ListAsync(activeOnly: true, 10), i => i.Id == instance.Id);
+        Assert.Null(await Instances.GetAsync(Guid.NewGuid()));
+    }
+
+    [Fact]
+    public async Task TryStart_SameLabAgain_ReturnsExisting()
+    {
+        var lab = await LabAsync("network-recon");
+        var user = User();
+        var first = Assert.IsType<StartOutcome.Created>(await Instances.TryStartAsync(new StartRequest(Guid.NewGuid(), user, lab, DateTimeOffset.UtcNow, Generous)));
+        var again = Assert.IsType<StartOutcome.Existing>(await Instances.TryStartAsync(new StartRequest(Guid.NewGuid(), user, lab, DateTimeOffset.UtcNow, Generous)));
+        Assert.Equal(first.Instance.Id, again.Instance.Id);
+        Assert.Equal(1L, await _db.ScalarAsync<long>("SELECT count(*) FROM lab_instances"));
+    }
+
+    [Fact]
+    public async Task TryStart_UserQuotaFull_RefusedAndNothingWritten()
+    {
+        var labs = await Catalog.ListAsync();
+        var user = User();
+        var quotas = Generous with { MaxActivePerUser = 2 };
+        var outcomes = new List<StartOutcome>();
+        foreach (var lab in labs.Take(3))
+        {
+            outcomes.Add(await Instances.TryStartAsync(new StartRequest(Guid.NewGuid(), user, lab, DateTimeOffset.UtcNow, quotas)));
+        }
+
+        Assert.IsType<StartOutcome.Created>(outcomes[0]);
+        Assert.IsType<StartOutcome.Created>(outcomes[1]);
+        Assert.Equal(new StartOutcome.QuotaExceeded("user", 2), outcomes[2]);
+        Assert.Equal(2L, await _db.ScalarAsync<long>("SELECT count(*) FROM lab_instances"));
+    }
+
+    [Fact]
+    public async Task TryStart_StoppingInstance_CountsAgainstLabQuota()
+    {
+        var lab = await LabAsync("dvwa-sql-injection");
+        var user = User();
+        var created = Assert.IsType<StartOutcome.Created>(await Instances.TryStartAsync(new StartRequest(Guid.NewGuid(), user, lab, DateTimeOffset.UtcNow, Generous)));
+        await Instances.UpdateAsync(created.Instance.MoveTo(LabInstanceStatus.Stopping, DateTimeOffset.UtcNow));
+
+        var outcome = await Instances.TryStartAsync(new StartRequest(Guid.NewGuid(), user, lab, DateTimeOffset.UtcNow, Generous));
+
+        Assert.Equal(new StartOutcome.QuotaExceeded("lab", 1), outcome);
+    }
+
+    [Fact]
+    public async Task TryStart_TooManyStartsInWindow_RateLimitedWithRetryAfter()
+    {
+        var labs = await Catalog.ListAsync();
+        var user = User();
+        var quotas = Generous with { MaxStartsPerWindow = 2, StartWindow = TimeSpan.FromMinutes(1) };
+        var now = DateTimeOffset.UtcNow;
+        Assert.IsType<StartOutcome.Created>(await Instances.TryStartAsync(new StartRequest(Guid.NewGuid(), user, labs[0], now, quotas)));
+        Assert.IsType<StartOutcome.Created>(await Instances.TryStartAsync(new StartRequest(Guid.NewGuid(), user, labs[1], now.AddSeconds(10), quotas)));
+
+        var limited = Assert.IsType<StartOutcome.RateLimited>(await Instances.TryStartAsync(new StartRequest(Guid.NewGuid(), user, labs[2], now.AddSeconds(20), quotas)));
+
+        Assert.InRange(limited.RetryAfter, TimeSpan.FromSeconds(39), TimeSpan.FromSeconds(41));
+        Assert.IsType<StartOutcome.Created>(await Instances.TryStartAsync(new StartRequest(Guid.NewGuid(), user, labs[2], now.AddSeconds(61), quotas)));
+    }
+
+    [Fact]
+    public async Task TryStart_200Concurrent_NeverMoreThanGlobalQuota()
+    {
+        var lab = await LabAsync("owasp-juice-shop");
+        var quotas = Generous with { MaxActiveGlobal = 7 };
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 200).Select(_ =>
+            Instances.TryStartAsync(new StartRequest(Guid.NewGuid(), User(), lab, DateTimeOffset.UtcNow, quotas))));
+
+        Assert.Equal(7, outcomes.Count(o => o is StartOutcome.Created));
+        Assert.Equal(193, outcomes.Count(o => o == new StartOutcome.QuotaExceeded("global", 7)));
+        Assert.Equal(7L, await _db.ScalarAsync<long>("SELECT count(*) FROM lab_instances"));
+    }
+
+    [Fact]
+    public async Task LearningTracker_StartAndEnd_Accumulate()
+    {
+        var lab = await LabAsync("crypto-padding-oracle");
+        var user = User();
+        var instance = Assert.IsType<StartOutcome.Created>(await Instances.TryStartAsync(new StartRequest(Guid.NewGuid(), user, lab, DateTimeOffset.UtcNow, Generous))).Instance;
+        var tracker = _services.GetRequiredService<ILearningTracker>();
+
+        for (var i = 0; i < 2; i++)
+        {
+            await tracker.LabStartedAsync(user.Id, lab.Id, instance.Id, DateTimeOffset.UtcNow);
+            await tracker.LabEndedAsync(new LabSessionSummary(user.Id, lab.Id, instance.Id, "stopped", DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, TimeSpan.FromMinutes(30), 0.007m));
+        }
+
+        Assert.Equal(2, await _db.ScalarAsync<int>("SELECT sessions FROM user_progress"));
+        Assert.Equal(3600L, await _db.ScalarAsync<long>("SELECT total_seconds FROM user_progress"));
+        Assert.Equal(0.014m, await _db.ScalarAsync<decimal>("SELECT total_cost FROM user_progress"));
+        Assert.Equal("stopped", await _db.ScalarAsync<string>("SELECT last_outcome FROM user_progress"));
+    }
+
+    // Records holding lists compare by reference, and jsonb reorders keys: compare as JSON with sorted environments.
+    private static string Canonical(Core.Labs.Lab lab) => JsonSerializer.Serialize(lab with
+    {
+        ContainerConfig = lab.ContainerConfig with
+        {
+            Containers = [.. lab.ContainerConfig.Containers.Select(c => c with { Environment = new SortedDictionary<string, string>(c.Environment.ToDictionary(), StringComparer.Ordinal) })],
+        },
+    }, DbJson.Options);
+
+    // PostgreSQL keeps microseconds.
+    private static LabInstance Truncate(LabInstance i) => i with
+    {
+        CreatedAt = Micro(i.CreatedAt),
+        StartedAt = i.StartedAt is { } s ? Micro(s) : null,
+        ExpiresAt = i.ExpiresAt is { } e ? Micro(e) : null,
+        EndedAt = i.EndedAt is { } n ? Micro(n) : null,
+        Ports = [],
+    };
+
+    private static DateTimeOffset Micro(DateTimeOffset t) => new(t.Ticks - (t.Ticks % 10), t.Offset);
+}
