@@ -40,7 +40,8 @@ public sealed class DurableLabSessionControl(DurableTaskClient client, IOptions<
 
     public async Task<SessionProgress?> GetProgressAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
-        var state = await client.GetInstanceAsync(instanceId.ToString(), getInputsAndOutputs: false, cancellationToken);
+        // Some backends only return the custom status with the inputs and outputs.
+        var state = await client.GetInstanceAsync(instanceId.ToString(), getInputsAndOutputs: true, cancellationToken);
         if (state is null)
         {
             return null;

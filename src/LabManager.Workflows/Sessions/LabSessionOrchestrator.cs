@@ -105,6 +105,8 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                 return (up.Ending, null);
             }
 
+            // The step is committed with this episode, before the activity below makes the instance "running".
+            Step("running", "Lab is ready");
             var now = Now;
             var live = new LiveSession(vm.VmId, up.Vm!.MainIp, up.AccessUrl, _vmCreatedAt.Value, now, now + input.SessionLength, now + input.MaxLifetime, 0, []);
             await UpdateAsync(new InstanceChange(input.InstanceId, now)
@@ -282,6 +284,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                 return (up.Ending, null);
             }
 
+            Step("running", "Lab is ready");
             await UpdateAsync(new InstanceChange(input.InstanceId, Now)
             {
                 Status = LabInstanceStatus.Running,

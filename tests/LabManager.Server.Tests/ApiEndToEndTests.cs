@@ -1,0 +1,325 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using LabManager.Core.Instances;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using static LabManager.Server.Tests.ServerFixture;
+
+namespace LabManager.Server.Tests;
+
+/// <summary>The API over HTTP against the Server, PostgreSQL and the emulator.</summary>
+public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<ServerFixture>
+{
+    private static readonly HttpClient Browser = new() { Timeout = TimeSpan.FromSeconds(5) };
+
+    [Fact]
+    public async Task Lifecycle_StartRunningStop_AccessUrlAnswersAndNoVmLeft()
+    {
+        var token = server.Token(Guid.NewGuid());
+        var (status, body, _) = await server.StartAsync(DvwaLab, token, """{"timeoutOverride": 600000}""");
+        Assert.Equal(HttpStatusCode.Created, status);
+        Assert.True(body["success"]!.GetValue<bool>());
+        Assert.Equal("Lab starting", body["message"]!.GetValue<string>());
+        var id = body["data"]!["id"]!.GetValue<string>();
+        Assert.Equal("starting", body["data"]!["status"]!.GetValue<string>());
+
+        var running = await server.WaitForStatusAsync(id, token, LabInstanceStatus.Running);
+        var url = running["accessUrl"]!.GetValue<string>();
+        Assert.EndsWith("/login.php", url, StringComparison.Ordinal);
+        Assert.Contains(running["cloudInstanceId"]!.GetValue<string>(), await Browser.GetStringAsync(url), StringComparison.Ordinal);
+        var started = running["startedAt"]!.GetValue<DateTimeOffset>();
+        Assert.Equal(started.AddMinutes(10), running["expiresAt"]!.GetValue<DateTimeOffset>(), TimeSpan.FromMilliseconds(1));
+        Assert.True(running["progress"]?["step"] is not null, running.ToJsonString());
+        Assert.Equal("running", running["progress"]!["step"]!.GetValue<string>());
+
+        var (stopStatus, stopBody, _) = await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
+        Assert.Equal(HttpStatusCode.Accepted, stopStatus);
+        Assert.Equal("Stopping", stopBody["message"]!.GetValue<string>());
+        var stopped = await server.WaitForStatusAsync(id, token, LabInstanceStatus.Stopped);
+        Assert.NotNull(stopped["endedAt"]);
+        await server.AssertNoVmLeftAsync([id]);
+
+        var (again, againBody, _) = await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
+        Assert.Equal(HttpStatusCode.Conflict, again);
+        Assert.Equal("The instance already ended (stopped)", againBody["message"]!.GetValue<string>());
+        var (_, list, _) = await server.SendAsync(HttpMethod.Get, "/api/labs/instances/list", token);
+        Assert.Equal(id, Assert.Single(list["data"]!.AsArray())!["id"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Start_SameLabWhileStarting_ReturnsExistingInstance()
+    {
+        var token = server.Token(Guid.NewGuid());
+        var (first, firstBody, _) = await server.StartAsync(NetworkLab, token);
+        var (second, secondBody, _) = await server.StartAsync(NetworkLab, token);
+
+        Assert.Equal(HttpStatusCode.Created, first);
+        Assert.Equal(HttpStatusCode.OK, second);
+        var id = firstBody["data"]!["id"]!.GetValue<string>();
+        Assert.Equal(id, secondBody["data"]!["id"]!.GetValue<string>());
+        Assert.Equal("This lab is already starting or running for you", secondBody["message"]!.GetValue<string>());
+
+        await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
+        await server.WaitForStatusAsync(id, token, LabInstanceStatus.Stopped);
+        await server.AssertNoVmLeftAsync([id]);
+        var inspection = await server.Emulator.InspectAsync();
+        Assert.Equal(1, inspection.Creates[LabInstance.VmLabel(Guid.Parse(id))]);
+    }
+
+    [Theory]
+    [InlineData("", 4)]
+    [InlineData("?category=web", 2)]
+    [InlineData("?difficulty=advanced", 1)]
+    [InlineData("?search=JUICE", 1)]
+    [InlineData("?search=owasp-top-10&difficulty=beginner", 1)]
+    [InlineData("?category=hardware", 0)]
+    public async Task ListLabs_Filters_NoTokenNeeded(string query, int count)
+    {
+        var (status, body, _) = await server.SendAsync(HttpMethod.Get, "/api/labs" + query);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(count, body["data"]!.AsArray().Count);
+    }
+
+    [Fact]
+    public async Task ListLabs_HintsShowCostNotText()
+    {
+        var (_, body, _) = await server.SendAsync(HttpMethod.Get, "/api/labs?search=dvwa");
+        var hint = body["data"]![0]!["exercises"]![0]!["hints"]![0]!.AsObject();
+        Assert.Equal(5, hint["cost"]!.GetValue<int>());
+        Assert.False(hint.ContainsKey("text"));
+    }
+
+    [Fact]
+    public async Task GetLab_WithToken_IncludesCallersInstances()
+    {
+        var user = Guid.NewGuid();
+        var token = server.Token(user);
+        var (anonStatus, anon, _) = await server.SendAsync(HttpMethod.Get, $"/api/labs/{CryptoLab}");
+        Assert.Equal(HttpStatusCode.OK, anonStatus);
+        Assert.Empty(anon["data"]!["instances"]!.AsArray());
+        Assert.Equal("crypto-padding-oracle", anon["data"]!["lab"]!["slug"]!.GetValue<string>());
+
+        var (_, started, _) = await server.StartAsync(CryptoLab, token);
+        var id = started["data"]!["id"]!.GetValue<string>();
+        await server.WaitForStatusAsync(id, token, LabInstanceStatus.Running);
+        var (_, mine, _) = await server.SendAsync(HttpMethod.Get, $"/api/labs/{CryptoLab}", token);
+        Assert.Equal(id, Assert.Single(mine["data"]!["instances"]!.AsArray())!["id"]!.GetValue<string>());
+        Assert.True(mine["data"]!["isRunning"]!.GetValue<bool>());
+
+        await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
+        await server.WaitForStatusAsync(id, token, LabInstanceStatus.Stopped);
+        await server.AssertNoVmLeftAsync([id]);
+    }
+
+    public static TheoryData<string, string?> BadTokens()
+    {
+        var now = DateTime.UtcNow;
+        var handler = new JsonWebTokenHandler();
+        string Sign(string key, string audience, DateTime expires) => handler.CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = "labmanager",
+            Audience = audience,
+            Claims = new Dictionary<string, object> { ["sub"] = Guid.NewGuid().ToString() },
+            IssuedAt = expires.AddHours(-1),
+            NotBefore = expires.AddHours(-1),
+            Expires = expires,
+            SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(key)), SecurityAlgorithms.HmacSha256),
+        });
+        static string B64(string json) => Base64UrlEncoder.Encode(json);
+        var unsigned = B64("""{"alg":"none","typ":"JWT"}""") + "." + B64($$"""{"sub":"{{Guid.NewGuid()}}","iss":"labmanager","aud":"labmanager-api","exp":{{new DateTimeOffset(now.AddHours(1)).ToUnixTimeSeconds()}}}""") + ".";
+        return new()
+        {
+            { "missing", null },
+            { "garbage", "not-a-token" },
+            { "expired", Sign(SigningKey, "labmanager-api", now.AddMinutes(-5)) },
+            { "forged", Sign("another-key-that-is-long-enough-0123456789", "labmanager-api", now.AddHours(1)) },
+            { "wrong audience", Sign(SigningKey, "someone-else", now.AddHours(1)) },
+            { "alg none", unsigned },
+        };
+    }
+
+    [Theory]
+    [MemberData(nameof(BadTokens))]
+    public async Task Start_BadToken_401AndNothingChanged(string kind, string? token)
+    {
+        var before = await server.InstanceCountAsync();
+
+        var (status, body, response) = await server.StartAsync(DvwaLab, token!);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.False(body["success"]!.GetValue<bool>());
+        Assert.Equal(kind switch { "missing" => "A bearer token is required", "expired" => "The token has expired", _ => "The token is not valid" },
+            body["message"]!.GetValue<string>());
+        Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
+        Assert.Equal(before, await server.InstanceCountAsync());
+    }
+
+    [Fact]
+    public async Task OtherUsersInstance_404OnEveryRoute()
+    {
+        var owner = server.Token(Guid.NewGuid());
+        var other = server.Token(Guid.NewGuid());
+        var (_, started, _) = await server.StartAsync(JuiceShopLab, owner);
+        var id = started["data"]!["id"]!.GetValue<string>();
+
+        foreach (var (method, path) in new[]
+        {
+            (HttpMethod.Get, $"/api/labs/instances/{id}"), (HttpMethod.Post, $"/api/labs/instances/{id}/stop"),
+            (HttpMethod.Post, $"/api/labs/instances/{id}/restart"), (HttpMethod.Post, $"/api/labs/instances/{id}/reset"),
+        })
+        {
+            var (status, body, _) = await server.SendAsync(method, path, other);
+            Assert.Equal(HttpStatusCode.NotFound, status);
+            Assert.Equal("Instance not found", body["message"]!.GetValue<string>());
+        }
+
+        var (extend, _, _) = await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/extend", other, """{"minutes": 10}""");
+        Assert.Equal(HttpStatusCode.NotFound, extend);
+        Assert.Empty((await server.SendAsync(HttpMethod.Get, "/api/labs/instances/list", other)).Body["data"]!.AsArray());
+
+        await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", owner);
+        await server.WaitForStatusAsync(id, owner, LabInstanceStatus.Stopped);
+        await server.AssertNoVmLeftAsync([id]);
+    }
+
+    [Fact]
+    public async Task AdminRoutes_UserGets403_AdminListsAndForceStops()
+    {
+        var learner = Guid.NewGuid();
+        var learnerToken = server.Token(learner);
+        var admin = server.Token(Guid.NewGuid(), admin: true);
+        foreach (var (method, path) in new[] { (HttpMethod.Get, "/api/admin/instances"), (HttpMethod.Post, $"/api/admin/instances/{Guid.NewGuid()}/stop"), (HttpMethod.Post, "/api/admin/cleanup") })
+        {
+            var (status, body, _) = await server.SendAsync(method, path, learnerToken);
+            Assert.Equal(HttpStatusCode.Forbidden, status);
+            Assert.Equal("This route needs the admin role", body["message"]!.GetValue<string>());
+        }
+
+        var (_, started, _) = await server.StartAsync(DvwaLab, learnerToken);
+        var id = started["data"]!["id"]!.GetValue<string>();
+        await server.WaitForStatusAsync(id, learnerToken, LabInstanceStatus.Running);
+
+        var (listStatus, list, _) = await server.SendAsync(HttpMethod.Get, "/api/admin/instances", admin);
+        Assert.Equal(HttpStatusCode.OK, listStatus);
+        Assert.Contains(list["data"]!.AsArray(), i => i!["id"]!.GetValue<string>() == id && i["userId"]!.GetValue<string>() == learner.ToString());
+
+        var (stopStatus, _, _) = await server.SendAsync(HttpMethod.Post, $"/api/admin/instances/{id}/stop", admin);
+        Assert.Equal(HttpStatusCode.Accepted, stopStatus);
+        await server.WaitForStatusAsync(id, learnerToken, LabInstanceStatus.Stopped);
+        await server.AssertNoVmLeftAsync([id]);
+        var (missing, _, _) = await server.SendAsync(HttpMethod.Post, $"/api/admin/instances/{Guid.NewGuid()}/stop", admin);
+        Assert.Equal(HttpStatusCode.NotFound, missing);
+        var (cleanup, _, _) = await server.SendAsync(HttpMethod.Post, "/api/admin/cleanup", admin);
+        Assert.Equal(HttpStatusCode.Accepted, cleanup);
+    }
+
+    [Theory]
+    [InlineData("/api/labs/" + DvwaLab + "/start", """{"timeoutOverride": 600000""", 400, "The request body is not valid JSON for this route")]
+    [InlineData("/api/labs/" + DvwaLab + "/start", """{"timeoutOverride": "soon"}""", 400, "The request body is not valid JSON for this route")]
+    [InlineData("/api/labs/" + DvwaLab + "/start", """{"timeout": 600000}""", 400, "The request body is not valid JSON for this route")]
+    [InlineData("/api/labs/" + DvwaLab + "/start", """[1,2]""", 400, "The request body is not valid JSON for this route")]
+    [InlineData("/api/labs/" + DvwaLab + "/start", """{"timeoutOverride": 1000}""", 400, "timeoutOverride must be between 300000 and 14400000 ms")]
+    [InlineData("/api/labs/" + DvwaLab + "/start", """{"timeoutOverride": 99999999999}""", 400, "timeoutOverride must be between 300000 and 14400000 ms")]
+    [InlineData("/api/labs/not-a-uuid/start", "{}", 400, "The lab id must be a UUID")]
+    [InlineData("/api/labs/00000000-0000-0000-0000-000000000001/start", "{}", 404, "Lab not found")]
+    [InlineData("/api/labs/instances/123/stop", null, 400, "The instance id must be a UUID")]
+    [InlineData("/api/labs/instances/" + DvwaLab + "/extend", """{"minutes": 0}""", 400, "minutes must be between 1 and 120")]
+    public async Task BadInput_ClearErrorAndNothingChanged(string path, string? body, int expected, string message)
+    {
+        var before = await server.InstanceCountAsync();
+
+        var (status, json, _) = await server.SendAsync(HttpMethod.Post, path, server.Token(Guid.NewGuid()), body);
+
+        Assert.Equal(expected, (int)status);
+        Assert.False(json["success"]!.GetValue<bool>());
+        Assert.Equal(message, json["message"]!.GetValue<string>());
+        Assert.Equal(before, await server.InstanceCountAsync());
+    }
+
+    [Fact]
+    public async Task OversizeBody_413AndNothingChanged()
+    {
+        var before = await server.InstanceCountAsync();
+        var body = $$"""{"timeoutOverride": 600000, "pad": "{{new string('x', 20_000)}}"}""";
+
+        var (status, json, _) = await server.StartAsync(DvwaLab, server.Token(Guid.NewGuid()), body);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+        Assert.Equal("The request body is larger than 16384 bytes", json["message"]!.GetValue<string>());
+        Assert.Equal(before, await server.InstanceCountAsync());
+    }
+
+    [Fact]
+    public async Task RestartResetExtend_NotRunning_409()
+    {
+        var token = server.Token(Guid.NewGuid());
+        var (_, started, _) = await server.StartAsync(JuiceShopLab, token);
+        var id = started["data"]!["id"]!.GetValue<string>();
+        await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
+        await server.WaitForStatusAsync(id, token, LabInstanceStatus.Stopped);
+
+        foreach (var (verb, body) in new[] { ("restart", (string?)null), ("reset", null), ("extend", """{"minutes": 5}""") })
+        {
+            var (status, json, _) = await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/{verb}", token, body);
+            Assert.Equal(HttpStatusCode.Conflict, status);
+            Assert.StartsWith("Only a running lab can be", json["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        }
+
+        await server.AssertNoVmLeftAsync([id]);
+    }
+
+    [Fact]
+    public async Task RestartAndExtend_Running_Accepted()
+    {
+        var token = server.Token(Guid.NewGuid());
+        var (_, started, _) = await server.StartAsync(DvwaLab, token);
+        var id = started["data"]!["id"]!.GetValue<string>();
+        var running = await server.WaitForStatusAsync(id, token, LabInstanceStatus.Running);
+
+        var (extend, _, _) = await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/extend", token, """{"minutes": 15}""");
+        Assert.Equal(HttpStatusCode.Accepted, extend);
+        var expected = running["expiresAt"]!.GetValue<DateTimeOffset>().AddMinutes(15);
+        for (var i = 0; i < 100 && (await server.SendAsync(HttpMethod.Get, $"/api/labs/instances/{id}", token)).Body["data"]!["expiresAt"]!.GetValue<DateTimeOffset>() != expected; i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(expected, (await server.SendAsync(HttpMethod.Get, $"/api/labs/instances/{id}", token)).Body["data"]!["expiresAt"]!.GetValue<DateTimeOffset>());
+        var (restart, _, _) = await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/restart", token);
+        Assert.Equal(HttpStatusCode.Accepted, restart);
+        await server.WaitForStatusAsync(id, token, LabInstanceStatus.Provisioning);
+        var again = await server.WaitForStatusAsync(id, token, LabInstanceStatus.Running);
+        Assert.Equal(1, again["restartCount"]!.GetValue<int>());
+
+        await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
+        await server.WaitForStatusAsync(id, token, LabInstanceStatus.Stopped);
+        await server.AssertNoVmLeftAsync([id]);
+    }
+
+    [Fact]
+    public async Task Health_AllChecksOk()
+    {
+        var (status, body, _) = await server.SendAsync(HttpMethod.Get, "/health");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(new JsonObject { ["postgres"] = "ok", ["durable"] = "ok", ["cloud"] = "ok" }.ToJsonString(), body["data"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task OpenApi_ListsEveryRoute()
+    {
+        var doc = JsonNode.Parse(await server.Http.GetStringAsync("/openapi/v1.json"))!;
+        var paths = doc["paths"]!.AsObject().Select(p => p.Key).ToHashSet();
+        Assert.All(Api.ApiRoutes.All, r => Assert.Contains(r.Pattern, paths));
+    }
+
+    [Fact]
+    public async Task DevToken_MintsAWorkingToken()
+    {
+        var (status, body, _) = await server.SendAsync(HttpMethod.Post, "/api/dev/token", body: """{"name": "Ada"}""");
+        Assert.Equal(HttpStatusCode.OK, status);
+        var token = body["data"]!["token"]!.GetValue<string>();
+        var (list, _, _) = await server.SendAsync(HttpMethod.Get, "/api/labs/instances/list", token);
+        Assert.Equal(HttpStatusCode.OK, list);
+    }
+}

@@ -1,0 +1,141 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using LabManager.Api.Auth;
+using LabManager.Core.Instances;
+using LabManager.Testing;
+using LabManager.VultrEmulator;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace LabManager.Server.Tests;
+
+/// <summary>
+/// A running Server on 127.0.0.1 with a fresh PostgreSQL database, the embedded emulator (short delays) and short
+/// workflow timings. Derived fixtures change settings.
+/// </summary>
+public class ServerFixture : IAsyncLifetime
+{
+    public const string DvwaLab = "6f1c2a9e-0d1b-4c57-9a61-3c2f5d0b7a01";
+    public const string JuiceShopLab = "6f1c2a9e-0d1b-4c57-9a61-3c2f5d0b7a02";
+    public const string NetworkLab = "6f1c2a9e-0d1b-4c57-9a61-3c2f5d0b7a03";
+    public const string CryptoLab = "6f1c2a9e-0d1b-4c57-9a61-3c2f5d0b7a04";
+    public const string SigningKey = "test-signing-key-0123456789abcdef0123456789";
+
+    private WebApplication? _app;
+
+    public TestDatabase Db { get; private set; } = null!;
+    public HttpClient Http { get; private set; } = null!;
+    public VultrEmulatorApp Emulator => _app!.Services.GetRequiredService<VultrEmulatorApp>();
+    public TokenService Tokens => _app!.Services.GetRequiredService<TokenService>();
+
+    /// <summary>Settings on top of the defaults, as <c>Key=value</c>.</summary>
+    protected virtual IEnumerable<string> Settings => ["Api:MaxStartsPerWindow=1000", "Api:MaxContainersPerUser=3"];
+
+    public async Task InitializeAsync()
+    {
+        Db = await TestDatabase.CreateAsync();
+        string[] defaults =
+        [
+            $"ConnectionStrings:Postgres={Db.ConnectionString}",
+            $"Auth:SigningKey={SigningKey}",
+            "Auth:DevTokens=true",
+            $"Catalog:File={RepoPaths.Catalog}",
+            "Logging:LogLevel:Default=Warning",
+            "Emulator:PendingSeconds=0.3", "Emulator:BootSeconds=0.3", "Emulator:InstallSeconds=0.3", "Emulator:CloudInitSeconds=0.3", "Emulator:RebootSeconds=0.3",
+            "LabSessions:Timings:VmPollInitial=00:00:00.2", "LabSessions:Timings:VmPollMax=00:00:01", "LabSessions:Timings:LabProbeInterval=00:00:00.2",
+            "LabSessions:Timings:RetryInterval=00:00:00.2", "LabSessions:Timings:ProvisioningDeadline=00:00:30", "LabSessions:Timings:LabReadyDeadline=00:00:30",
+            "Vultr:RetryDelay=00:00:00.2",
+        ];
+        var args = new List<string> { "--urls", "http://127.0.0.1:0" };
+        args.AddRange(defaults.Concat(Settings).Select(s => "--" + s));
+        var (app, address) = await ServerApp.StartAsync([.. args]);
+        _app = app;
+        Http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public async Task DisposeAsync()
+    {
+        Http.Dispose();
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+
+        await Db.DisposeAsync();
+    }
+
+    public string Token(Guid userId, bool admin = false) => Tokens.MintDevToken(userId, "learner", admin, TimeSpan.FromHours(1));
+
+    /// <summary>Sends a request; the body, when given, is sent as JSON text as-is.</summary>
+    public async Task<(HttpStatusCode Status, JsonObject Body, HttpResponseMessage Response)> SendAsync(
+        HttpMethod method, string path, string? token = null, string? body = null)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (token is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        }
+
+        var response = await Http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, text.Length == 0 ? [] : JsonNode.Parse(text)!.AsObject(), response);
+    }
+
+    public Task<(HttpStatusCode Status, JsonObject Body, HttpResponseMessage Response)> StartAsync(string labId, string token, string? body = null) =>
+        SendAsync(HttpMethod.Post, $"/api/labs/{labId}/start", token, body);
+
+    /// <summary>Polls <c>GET /api/labs/instances/{id}</c> until the status is reached; fails on another end state.</summary>
+    public async Task<JsonObject> WaitForStatusAsync(string instanceId, string token, LabInstanceStatus status, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            var (_, body, _) = await SendAsync(HttpMethod.Get, $"/api/labs/instances/{instanceId}", token);
+            var data = body["data"]!.AsObject();
+            var current = LabInstanceTransitions.ParseWire(data["status"]!.GetValue<string>());
+            if (current == status)
+            {
+                return data;
+            }
+
+            if (current.IsTerminal() || cts.IsCancellationRequested)
+            {
+                Assert.Fail($"Instance is {current} ({data["errorMessage"]}) while waiting for {status}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Waits until the emulator holds no VM labelled for these instances.</summary>
+    public async Task AssertNoVmLeftAsync(IEnumerable<string> instanceIds, TimeSpan? timeout = null)
+    {
+        var labels = instanceIds.Select(id => LabInstance.VmLabel(Guid.Parse(id))).ToHashSet();
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            var left = (await Emulator.InspectAsync()).Vms.Where(v => labels.Contains(v.Label)).ToList();
+            if (left.Count == 0)
+            {
+                return;
+            }
+
+            if (cts.IsCancellationRequested)
+            {
+                Assert.Fail($"{left.Count} VM(s) left: {string.Join(", ", left.Select(v => v.Label))}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    public Task<long> InstanceCountAsync() => Db.ScalarAsync<long>("SELECT count(*) FROM lab_instances");
+}
