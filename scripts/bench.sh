@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
-PG_PORT=${LABMANAGER_BENCH_PG_PORT:-55434}
+PG_PORT=${LABMANAGER_BENCH_PG_PORT:-$(free_port 55434)}
 work=$(mktemp -d /tmp/labmanager-bench.XXXXXX)
 trap 'pg_down "$work/postgres"; rm -rf "$work"' EXIT INT TERM
 pg_up "$work/postgres" "$PG_PORT"

@@ -16,7 +16,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 export Logging__LogLevel__Default=Warning
 
 started=$(date +%s)
-PG_PORT=${LABMANAGER_TEST_PG_PORT:-55433}
+PG_PORT=${LABMANAGER_TEST_PG_PORT:-$(free_port 55433)}
 work=$(mktemp -d /tmp/labmanager-test.XXXXXX)
 log=$work/test.log
 cleanup() { pg_down "$work/postgres"; rm -rf "$work"; }

@@ -43,3 +43,10 @@ pg_down() {
   PG_DIR_ROOT=$(dirname "$dir")
   [ -f "$dir/postmaster.pid" ] && pg_as "$bin/pg_ctl" -D "$dir" -m fast -w stop >/dev/null || true
 }
+
+# free_port START: the first port from START on that nothing on 127.0.0.1 answers.
+free_port() {
+  local port=$1
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+  echo "$port"
+}
