@@ -11,8 +11,17 @@ PG_PORT=${LABMANAGER_PG_PORT:-55432}
 STATE=$PWD/.local
 mkdir -p "$STATE"
 
+echo "== build"
+dotnet build src/LabManager.Server -c Release -nologo -v quiet -clp:ErrorsOnly
 pg_up "$STATE/postgres" "$PG_PORT"
-trap 'pg_down "$STATE/postgres"' EXIT INT TERM
+server=
+stop() {
+  set +e
+  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  pg_down "$STATE/postgres"
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
 [ -f "$STATE/signing-key" ] || head -c 48 /dev/urandom | base64 -w0 > "$STATE/signing-key"
 
 export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=labmanager"
@@ -25,4 +34,7 @@ LabManager on http://127.0.0.1:$PORT  (PostgreSQL on 127.0.0.1:$PG_PORT, data in
   a token:  curl -s -X POST http://127.0.0.1:$PORT/api/dev/token -d '{}'
   the labs: curl -s http://127.0.0.1:$PORT/api/labs
 MSG
-dotnet run --project src/LabManager.Server -c Release -- --urls "http://127.0.0.1:$PORT"
+bin=$PWD/src/LabManager.Server/bin/Release/net10.0
+dotnet "$bin/LabManager.Server.dll" --contentRoot "$bin" --urls "http://127.0.0.1:$PORT" &
+server=$!
+wait "$server"

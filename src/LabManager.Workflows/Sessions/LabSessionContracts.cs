@@ -31,15 +31,16 @@ public sealed record ExtendRequest(TimeSpan By);
 public sealed record SessionTimings
 {
     /// <summary>First wait between VM status polls; doubles up to <see cref="VmPollMax"/>.</summary>
-    public TimeSpan VmPollInitial { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan VmPollInitial { get; init; } = TimeSpan.FromSeconds(2);
 
-    public TimeSpan VmPollMax { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Longest wait between polls: bounds how late a ready VM is noticed (a poll is one Vultr call).</summary>
+    public TimeSpan VmPollMax { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How long a VM may take to be active/running/ok.</summary>
     public TimeSpan ProvisioningDeadline { get; init; } = TimeSpan.FromMinutes(10);
 
     /// <summary>Wait between probes of the lab's access URL.</summary>
-    public TimeSpan LabProbeInterval { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan LabProbeInterval { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>How long the lab may take to answer once the VM is up (cloud-init, image pulls).</summary>
     public TimeSpan LabReadyDeadline { get; init; } = TimeSpan.FromMinutes(10);
