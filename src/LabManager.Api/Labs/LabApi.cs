@@ -156,16 +156,7 @@ public sealed class LabApi(
     }
 
     public Task<ApiResult> StopAsync(ApiRequest request, CancellationToken ct) =>
-        WithOwnInstanceAsync(request, async instance =>
-        {
-            if (instance.Status.IsTerminal())
-            {
-                return ApiResult.Conflict($"The instance already ended ({instance.Status.ToWire()})");
-            }
-
-            await sessions.StopAsync(instance.Id, "user", ct);
-            return ApiResult.Accepted(InstanceView.From(instance), "Stopping");
-        }, ct);
+        WithInstanceAsync(request, admin: false, instance => StopInstanceAsync(instance, "user", ct), ct);
 
     public Task<ApiResult> RestartAsync(ApiRequest request, CancellationToken ct) =>
         WhileRunningAsync(request, "restarted", id => sessions.RestartAsync(id, ct), "Restarting", ct);
@@ -198,7 +189,7 @@ public sealed class LabApi(
     }
 
     public Task<ApiResult> GetInstanceAsync(ApiRequest request, CancellationToken ct) =>
-        WithOwnInstanceAsync(request, async instance =>
+        WithInstanceAsync(request, admin: false, async instance =>
             ApiResult.Ok(InstanceView.From(instance, await sessions.GetProgressAsync(instance.Id, ct))), ct);
 
     public async Task<ApiResult> AdminListInstancesAsync(ApiRequest request, CancellationToken ct)
@@ -213,34 +204,8 @@ public sealed class LabApi(
         return ApiResult.Ok((await instances.ListAsync(activeOnly, 1000, ct)).Select(i => InstanceView.From(i)).ToList());
     }
 
-    public async Task<ApiResult> AdminStopAsync(ApiRequest request, CancellationToken ct)
-    {
-        var (_, denied) = await AuthenticateAsync(request, ct, admin: true);
-        if (denied is not null)
-        {
-            return denied;
-        }
-
-        var (id, badId) = ParseId(request, "id", "instance");
-        if (badId is not null)
-        {
-            return badId;
-        }
-
-        var instance = await instances.GetAsync(id, ct);
-        if (instance is null)
-        {
-            return ApiResult.NotFound("Instance");
-        }
-
-        if (instance.Status.IsTerminal())
-        {
-            return ApiResult.Conflict($"The instance already ended ({instance.Status.ToWire()})");
-        }
-
-        await sessions.StopAsync(instance.Id, "admin", ct);
-        return ApiResult.Accepted(InstanceView.From(instance), "Force-stopping");
-    }
+    public Task<ApiResult> AdminStopAsync(ApiRequest request, CancellationToken ct) =>
+        WithInstanceAsync(request, admin: true, instance => StopInstanceAsync(instance, "admin", ct), ct);
 
     public async Task<ApiResult> AdminCleanupAsync(ApiRequest request, CancellationToken ct)
     {
@@ -248,7 +213,9 @@ public sealed class LabApi(
         return denied ?? ApiResult.Accepted(new { ran = false }, "Reconciliation is not available yet; sessions end and destroy their own VMs");
     }
 
-    public async Task<ApiResult> DevTokenAsync(ApiRequest request, CancellationToken ct)
+    public Task<ApiResult> DevTokenAsync(ApiRequest request, CancellationToken ct) => Task.FromResult(DevToken(request));
+
+    private ApiResult DevToken(ApiRequest request)
     {
         if (!authOptions.Value.DevTokens)
         {
@@ -264,12 +231,11 @@ public sealed class LabApi(
         var userId = body!.UserId ?? Guid.NewGuid();
         var lifetime = TimeSpan.FromHours(8);
         var token = tokens.MintDevToken(userId, body.Name, body.Admin, lifetime);
-        await Task.CompletedTask;
         return ApiResult.Ok(new { token, userId, admin = body.Admin, expiresIn = (int)lifetime.TotalSeconds }, "Development token: never enable this route in production");
     }
 
     private async Task<ApiResult> WhileRunningAsync(ApiRequest request, string verb, Func<Guid, Task> send, string message, CancellationToken ct) =>
-        await WithOwnInstanceAsync(request, async instance =>
+        await WithInstanceAsync(request, admin: false, async instance =>
         {
             if (instance.Status != LabInstanceStatus.Running)
             {
@@ -280,10 +246,13 @@ public sealed class LabApi(
             return ApiResult.Accepted(InstanceView.From(instance), message);
         }, ct);
 
-    /// <summary>Authenticates, parses <c>{id}</c>, loads the instance and checks the caller owns it (another user's → 404).</summary>
-    private async Task<ApiResult> WithOwnInstanceAsync(ApiRequest request, Func<LabInstance, Task<ApiResult>> action, CancellationToken ct)
+    /// <summary>
+    /// Authenticates, parses <c>{id}</c> and loads the instance: any instance for an admin route, otherwise only the
+    /// caller's own (another user's answers 404, like a missing one).
+    /// </summary>
+    private async Task<ApiResult> WithInstanceAsync(ApiRequest request, bool admin, Func<LabInstance, Task<ApiResult>> action, CancellationToken ct)
     {
-        var (user, denied) = await AuthenticateAsync(request, ct);
+        var (user, denied) = await AuthenticateAsync(request, ct, admin);
         if (denied is not null)
         {
             return denied;
@@ -296,7 +265,18 @@ public sealed class LabApi(
         }
 
         var instance = await instances.GetAsync(id, ct);
-        return instance is null || instance.UserId != user!.Id ? ApiResult.NotFound("Instance") : await action(instance);
+        return instance is null || (!admin && instance.UserId != user!.Id) ? ApiResult.NotFound("Instance") : await action(instance);
+    }
+
+    private async Task<ApiResult> StopInstanceAsync(LabInstance instance, string reason, CancellationToken ct)
+    {
+        if (instance.Status.IsTerminal())
+        {
+            return ApiResult.Conflict($"The instance already ended ({instance.Status.ToWire()})");
+        }
+
+        await sessions.StopAsync(instance.Id, reason, ct);
+        return ApiResult.Accepted(InstanceView.From(instance), reason == "admin" ? "Force-stopping" : "Stopping");
     }
 
     private async Task<(UserRef? User, ApiResult? Denied)> AuthenticateAsync(ApiRequest request, CancellationToken ct, bool admin = false)
