@@ -1,11 +1,13 @@
 using LabManager.Core.Ports;
 using LabManager.Workflows.Instances;
+using LabManager.Workflows.Reconciliation;
 using LabManager.Workflows.Readiness;
 using LabManager.Workflows.Sessions;
 using LabManager.Workflows.Vm;
 using Microsoft.DurableTask;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace LabManager.Workflows;
 
@@ -19,6 +21,18 @@ public static class WorkflowsServiceCollectionExtensions
         services.AddHttpClient(ProbeLabActivity.HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseProxy = false });
         services.AddSingleton<ILabSessionControl, DurableLabSessionControl>();
+        services.AddSingleton<IReconciler, Reconciler>();
+        services.TryAddSingleton(TimeProvider.System);
+
+        // Activities are also resolved directly by hosts that wrap them (the Functions app).
+        services.AddTransient<CreateVmActivity>();
+        services.AddTransient<GetVmActivity>();
+        services.AddTransient<DestroyVmActivity>();
+        services.AddTransient<RebootVmActivity>();
+        services.AddTransient<ReinstallVmActivity>();
+        services.AddTransient<ProbeLabActivity>();
+        services.AddTransient<UpdateInstanceActivity>();
+        services.AddTransient<RecordProgressActivity>();
         return services;
     }
 

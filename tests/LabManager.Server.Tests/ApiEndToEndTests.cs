@@ -210,8 +210,11 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
         await server.AssertNoVmLeftAsync([id]);
         var (missing, _, _) = await server.SendAsync(HttpMethod.Post, $"/api/admin/instances/{Guid.NewGuid()}/stop", admin);
         Assert.Equal(HttpStatusCode.NotFound, missing);
-        var (cleanup, _, _) = await server.SendAsync(HttpMethod.Post, "/api/admin/cleanup", admin);
-        Assert.Equal(HttpStatusCode.Accepted, cleanup);
+        var vms = (await server.Emulator.InspectAsync()).Vms.Count;
+        var (cleanup, report, _) = await server.SendAsync(HttpMethod.Post, "/api/admin/cleanup", admin);
+        Assert.Equal(HttpStatusCode.OK, cleanup);
+        Assert.Equal(0, report["data"]!["actions"]!.GetValue<int>());
+        Assert.Equal(vms, report["data"]!["taggedVms"]!.GetValue<int>());
     }
 
     [Theory]

@@ -15,6 +15,7 @@ public sealed class LabApi(
     ILabCatalog catalog,
     IInstanceStore instances,
     ILabSessionControl sessions,
+    IReconciler reconciler,
     IOptions<ApiOptions> options,
     IOptions<AuthOptions> authOptions,
     TimeProvider time,
@@ -210,7 +211,7 @@ public sealed class LabApi(
     public async Task<ApiResult> AdminCleanupAsync(ApiRequest request, CancellationToken ct)
     {
         var (_, denied) = await AuthenticateAsync(request, ct, admin: true);
-        return denied ?? ApiResult.Accepted(new { ran = false }, "Reconciliation is not available yet; sessions end and destroy their own VMs");
+        return denied ?? ApiResult.Ok(await reconciler.RunAsync(ct), "Reconciliation ran");
     }
 
     public Task<ApiResult> DevTokenAsync(ApiRequest request, CancellationToken ct) => Task.FromResult(DevToken(request));

@@ -31,7 +31,10 @@ public sealed record InstanceChange(Guid InstanceId, DateTimeOffset At)
 public sealed class UpdateInstanceActivity(IInstanceStore store, INotifier notifier, ILogger<UpdateInstanceActivity> logger)
     : TaskActivity<InstanceChange, bool>
 {
-    public override async Task<bool> RunAsync(TaskActivityContext context, InstanceChange input)
+    public override Task<bool> RunAsync(TaskActivityContext context, InstanceChange input) => ExecuteAsync(input);
+
+    /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
+    public async Task<bool> ExecuteAsync(InstanceChange input)
     {
         var instance = await store.GetAsync(input.InstanceId) ?? throw new InvalidOperationException($"Instance {input.InstanceId} does not exist");
         if (input.Status is { } status && status != instance.Status)
@@ -78,7 +81,10 @@ public sealed record ProgressInput(Guid InstanceId, DateTimeOffset At, string? O
 public sealed class RecordProgressActivity(IInstanceStore store, ILabCatalog catalog, ILearningTracker tracker)
     : TaskActivity<ProgressInput, bool>
 {
-    public override async Task<bool> RunAsync(TaskActivityContext context, ProgressInput input)
+    public override Task<bool> RunAsync(TaskActivityContext context, ProgressInput input) => ExecuteAsync(input);
+
+    /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
+    public async Task<bool> ExecuteAsync(ProgressInput input)
     {
         var instance = await store.GetAsync(input.InstanceId) ?? throw new InvalidOperationException($"Instance {input.InstanceId} does not exist");
         if (input.Outcome is null)

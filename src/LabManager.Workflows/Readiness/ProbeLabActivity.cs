@@ -21,7 +21,10 @@ public sealed class ProbeLabActivity(ILabCatalog catalog, IHttpClientFactory htt
     /// <summary>Name of the HttpClient used for probes (no redirects, short timeout).</summary>
     public const string HttpClientName = "lab-probe";
 
-    public override async Task<ProbeLabResult> RunAsync(TaskActivityContext context, ProbeLabInput input)
+    public override Task<ProbeLabResult> RunAsync(TaskActivityContext context, ProbeLabInput input) => ExecuteAsync(input);
+
+    /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
+    public async Task<ProbeLabResult> ExecuteAsync(ProbeLabInput input)
     {
         var lab = await catalog.GetAsync(input.LabId) ?? throw new InvalidOperationException($"Lab {input.LabId} does not exist");
         var url = lab.ContainerConfig.BuildAccessUrl(input.Ip);

@@ -20,7 +20,10 @@ public sealed record DestroyVmInput(Guid InstanceId, string? VmId);
 public sealed class CreateVmActivity(ICloudProvider cloud, ILabCatalog catalog, IOptions<LabSessionOptions> options, ILogger<CreateVmActivity> logger)
     : TaskActivity<CreateVmInput, VmSnapshot>
 {
-    public override async Task<VmSnapshot> RunAsync(TaskActivityContext context, CreateVmInput input)
+    public override Task<VmSnapshot> RunAsync(TaskActivityContext context, CreateVmInput input) => ExecuteAsync(input);
+
+    /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
+    public async Task<VmSnapshot> ExecuteAsync(CreateVmInput input)
     {
         var lab = await catalog.GetAsync(input.LabId) ?? throw new InvalidOperationException($"Lab {input.LabId} does not exist");
         var phoneHome = options.Value.PhoneHomeUrl?.Replace("{instanceId}", input.InstanceId.ToString(), StringComparison.Ordinal);
@@ -36,14 +39,20 @@ public sealed class CreateVmActivity(ICloudProvider cloud, ILabCatalog catalog, 
 /// <summary>Reads a VM's state; <see cref="VmSnapshot.Exists"/> is false when it is gone.</summary>
 public sealed class GetVmActivity(ICloudProvider cloud) : TaskActivity<string, VmSnapshot>
 {
-    public override async Task<VmSnapshot> RunAsync(TaskActivityContext context, string input) =>
+    public override Task<VmSnapshot> RunAsync(TaskActivityContext context, string input) => ExecuteAsync(input);
+
+    /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
+    public async Task<VmSnapshot> ExecuteAsync(string input) =>
         await cloud.GetVmAsync(input) is { } vm ? CreateVmActivity.ToSnapshot(vm) : new VmSnapshot(input, false, false, "gone", "0.0.0.0", "");
 }
 
 /// <summary>Deletes the VM and confirms it is gone; throws while it is not, so the retry policy tries again.</summary>
 public sealed class DestroyVmActivity(ICloudProvider cloud, ILogger<DestroyVmActivity> logger) : TaskActivity<DestroyVmInput, bool>
 {
-    public override async Task<bool> RunAsync(TaskActivityContext context, DestroyVmInput input)
+    public override Task<bool> RunAsync(TaskActivityContext context, DestroyVmInput input) => ExecuteAsync(input);
+
+    /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
+    public async Task<bool> ExecuteAsync(DestroyVmInput input)
     {
         var vmId = input.VmId ?? (await cloud.FindVmByLabelAsync(LabInstance.VmLabel(input.InstanceId)))?.Id;
         if (vmId is null)
@@ -65,7 +74,10 @@ public sealed class DestroyVmActivity(ICloudProvider cloud, ILogger<DestroyVmAct
 
 public sealed class RebootVmActivity(ICloudProvider cloud) : TaskActivity<string, bool>
 {
-    public override async Task<bool> RunAsync(TaskActivityContext context, string input)
+    public override Task<bool> RunAsync(TaskActivityContext context, string input) => ExecuteAsync(input);
+
+    /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
+    public async Task<bool> ExecuteAsync(string input)
     {
         await cloud.RebootVmAsync(input);
         return true;
@@ -74,7 +86,10 @@ public sealed class RebootVmActivity(ICloudProvider cloud) : TaskActivity<string
 
 public sealed class ReinstallVmActivity(ICloudProvider cloud) : TaskActivity<string, bool>
 {
-    public override async Task<bool> RunAsync(TaskActivityContext context, string input)
+    public override Task<bool> RunAsync(TaskActivityContext context, string input) => ExecuteAsync(input);
+
+    /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
+    public async Task<bool> ExecuteAsync(string input)
     {
         await cloud.ReinstallVmAsync(input);
         return true;

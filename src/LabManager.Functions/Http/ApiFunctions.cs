@@ -1,0 +1,78 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask.Client;
+
+namespace LabManager.Functions.Http;
+
+/// <summary>
+/// One HTTP trigger per entry of <see cref="Api.ApiRoutes"/>, same name, method and route; each only hands over to the API.
+/// Authentication is the API's own (JWT), so the triggers are anonymous at the Functions level.
+/// </summary>
+public static class ApiFunctions
+{
+    [Function("ListLabs")]
+    public static Task<IActionResult> ListLabs(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "labs")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("ListLabs", request, client);
+
+    [Function("ListInstances")]
+    public static Task<IActionResult> ListInstances(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "labs/instances/list")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("ListInstances", request, client);
+
+    [Function("GetInstance")]
+    public static Task<IActionResult> GetInstance(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "labs/instances/{id}")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("GetInstance", request, client);
+
+    [Function("StopInstance")]
+    public static Task<IActionResult> StopInstance(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "labs/instances/{id}/stop")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("StopInstance", request, client);
+
+    [Function("RestartInstance")]
+    public static Task<IActionResult> RestartInstance(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "labs/instances/{id}/restart")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("RestartInstance", request, client);
+
+    [Function("ResetInstance")]
+    public static Task<IActionResult> ResetInstance(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "labs/instances/{id}/reset")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("ResetInstance", request, client);
+
+    [Function("ExtendInstance")]
+    public static Task<IActionResult> ExtendInstance(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "labs/instances/{id}/extend")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("ExtendInstance", request, client);
+
+    [Function("GetLab")]
+    public static Task<IActionResult> GetLab(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "labs/{id}")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("GetLab", request, client);
+
+    [Function("StartLab")]
+    public static Task<IActionResult> StartLab(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "labs/{id}/start")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("StartLab", request, client);
+
+    [Function("AdminListInstances")]
+    public static Task<IActionResult> AdminListInstances(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "admin/instances")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminListInstances", request, client);
+
+    [Function("AdminStopInstance")]
+    public static Task<IActionResult> AdminStopInstance(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "admin/instances/{id}/stop")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminStopInstance", request, client);
+
+    [Function("AdminCleanup")]
+    public static Task<IActionResult> AdminCleanup(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "admin/cleanup")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminCleanup", request, client);
+
+    [Function("DevToken")]
+    public static Task<IActionResult> DevToken(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "dev/token")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("DevToken", request, client);
+}

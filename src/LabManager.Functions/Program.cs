@@ -1,0 +1,25 @@
+using LabManager.Api;
+using LabManager.Core.Ports;
+using LabManager.Functions.Http;
+using LabManager.Infrastructure;
+using LabManager.Infrastructure.Notifications;
+using LabManager.Workflows;
+using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+var builder = FunctionsApplication.CreateBuilder(args);
+builder.ConfigureFunctionsWebApplication();
+
+// The same wiring as the Server; only the durable client comes from the Functions binding.
+builder.Services.AddPostgres(builder.Configuration);
+builder.Services.AddVultrCloudProvider(builder.Configuration);
+builder.Services.AddLabWorkflows(builder.Configuration);
+builder.Services.AddLabApi(builder.Configuration);
+builder.Services.AddSingleton<INotifier, LoggingNotifier>();
+builder.Services.AddSingleton<DurableClientSlot>();
+builder.Services.AddSingleton<DurableTaskClient>(sp => sp.GetRequiredService<DurableClientSlot>().Client
+    ?? throw new InvalidOperationException("No durable client yet: it arrives with the first HTTP call"));
+
+builder.Build().Run();

@@ -1,0 +1,56 @@
+using LabManager.Core.Ports;
+using LabManager.Workflows.Instances;
+using LabManager.Workflows.Readiness;
+using LabManager.Workflows.Sessions;
+using LabManager.Workflows.Vm;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask;
+
+namespace LabManager.Functions.Sessions;
+
+/// <summary>The lab-session orchestrator and its activities as Durable Functions triggers, each delegating to LabManager.Workflows.</summary>
+public sealed class LabSessionFunctions(
+    CreateVmActivity createVm,
+    GetVmActivity getVm,
+    DestroyVmActivity destroyVm,
+    RebootVmActivity rebootVm,
+    ReinstallVmActivity reinstallVm,
+    ProbeLabActivity probeLab,
+    UpdateInstanceActivity updateInstance,
+    RecordProgressActivity recordProgress)
+{
+    [Function(nameof(LabSessionOrchestrator))]
+    public static Task<LabSessionResult> LabSession([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new LabSessionOrchestrator().RunAsync(context, context.GetInput<LabSessionInput>()!);
+
+    [Function(nameof(CreateVmActivity))]
+    public Task<VmSnapshot> CreateVm([ActivityTrigger] CreateVmInput input) => createVm.ExecuteAsync(input);
+
+    [Function(nameof(GetVmActivity))]
+    public Task<VmSnapshot> GetVm([ActivityTrigger] string vmId) => getVm.ExecuteAsync(vmId);
+
+    [Function(nameof(DestroyVmActivity))]
+    public Task<bool> DestroyVm([ActivityTrigger] DestroyVmInput input) => destroyVm.ExecuteAsync(input);
+
+    [Function(nameof(RebootVmActivity))]
+    public Task<bool> RebootVm([ActivityTrigger] string vmId) => rebootVm.ExecuteAsync(vmId);
+
+    [Function(nameof(ReinstallVmActivity))]
+    public Task<bool> ReinstallVm([ActivityTrigger] string vmId) => reinstallVm.ExecuteAsync(vmId);
+
+    [Function(nameof(ProbeLabActivity))]
+    public Task<ProbeLabResult> ProbeLab([ActivityTrigger] ProbeLabInput input) => probeLab.ExecuteAsync(input);
+
+    [Function(nameof(UpdateInstanceActivity))]
+    public Task<bool> UpdateInstance([ActivityTrigger] InstanceChange input) => updateInstance.ExecuteAsync(input);
+
+    [Function(nameof(RecordProgressActivity))]
+    public Task<bool> RecordProgress([ActivityTrigger] ProgressInput input) => recordProgress.ExecuteAsync(input);
+}
+
+/// <summary>Runs reconciliation on the schedule in the <c>SWEEP_SCHEDULE</c> app setting (every 5 minutes: <c>0 */5 * * * *</c>).</summary>
+public sealed class ReconciliationFunctions(IReconciler reconciler)
+{
+    [Function("ReconciliationSweep")]
+    public Task Sweep([TimerTrigger("%SWEEP_SCHEDULE%")] TimerInfo timer, CancellationToken cancellationToken) => reconciler.RunAsync(cancellationToken);
+}
