@@ -1,40 +1,57 @@
 #!/usr/bin/env bash
-# Runs LabManager on this machine: a local PostgreSQL cluster (under .local/), the Server on
-# http://127.0.0.1:5080 with the embedded Vultr emulator, migrations and the lab catalog.
-# Set Vultr__ApiKey to use real Vultr instead of the emulator. Ctrl-C stops everything.
+# Runs LabManager on this machine, all on 127.0.0.1: PostgreSQL and Azurite (data kept in .local/),
+# the Vultr API emulator on :5090 as its own process, and the Server on :5080 with its workflows on the
+# durable Azure Storage backend (Azurite), so restarting the Server mid-lifecycle loses nothing.
+# Set Vultr__ApiKey (and leave Vultr__BaseUrl alone) to use real Vultr instead. Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
+source scripts/lib/azurite.sh
 
 PORT=${LABMANAGER_PORT:-5080}
+EMULATOR_PORT=${LABMANAGER_EMULATOR_PORT:-5090}
 PG_PORT=${LABMANAGER_PG_PORT:-55432}
+AZ_PORT=${LABMANAGER_AZURITE_PORT:-10000}
 STATE=$PWD/.local
 mkdir -p "$STATE"
 
 echo "== build"
 dotnet build src/LabManager.Server -c Release -nologo -v quiet -clp:ErrorsOnly
-pg_up "$STATE/postgres" "$PG_PORT"
-server=
+bin=$PWD/src/LabManager.Server/bin/Release/net10.0
+emulator_bin=$PWD/src/LabManager.VultrEmulator/bin/Release/net10.0
+
+server= emulator=
 stop() {
   set +e
-  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  for pid in $server $emulator; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+  azurite_down
   pg_down "$STATE/postgres"
 }
 trap stop EXIT
 trap 'exit 130' INT TERM
+
+pg_up "$STATE/postgres" "$PG_PORT"
+azurite_up "$STATE/azurite" "$AZ_PORT"
 [ -f "$STATE/signing-key" ] || head -c 48 /dev/urandom | base64 -w0 > "$STATE/signing-key"
 
+if [ -z "${Vultr__ApiKey:-}" ]; then
+  dotnet "$emulator_bin/LabManager.VultrEmulator.dll" --urls "http://127.0.0.1:$EMULATOR_PORT" --Logging:LogLevel:Default=Warning &
+  emulator=$!
+  export Vultr__BaseUrl="http://127.0.0.1:$EMULATOR_PORT/v2" Vultr__ApiKey=local-emulator-key
+fi
+
 export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=labmanager"
+export Durable__Backend=AzureStorage Durable__StorageConnectionString=$AZURITE_CONNECTION
 export Auth__SigningKey=$(cat "$STATE/signing-key")
 export Auth__DevTokens=true
 export Catalog__File=$PWD/catalog/labs.json
 
 cat <<MSG
-LabManager on http://127.0.0.1:$PORT  (PostgreSQL on 127.0.0.1:$PG_PORT, data in .local/)
+LabManager on http://127.0.0.1:$PORT
+  PostgreSQL 127.0.0.1:$PG_PORT, Azurite 127.0.0.1:$AZ_PORT-$((AZ_PORT + 2)) (data in .local/), Vultr: ${Vultr__BaseUrl:-https://api.vultr.com/v2}
   a token:  curl -s -X POST http://127.0.0.1:$PORT/api/dev/token -d '{}'
   the labs: curl -s http://127.0.0.1:$PORT/api/labs
 MSG
-bin=$PWD/src/LabManager.Server/bin/Release/net10.0
 dotnet "$bin/LabManager.Server.dll" --contentRoot "$bin" --urls "http://127.0.0.1:$PORT" &
 server=$!
 wait "$server"

@@ -4,11 +4,13 @@ using LabManager.Api.Labs;
 using LabManager.Core.Ports;
 using LabManager.Infrastructure;
 using LabManager.Infrastructure.Notifications;
+using LabManager.Server.Durable;
 using LabManager.VultrEmulator;
 using LabManager.Workflows;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask.Worker;
 using Microsoft.DurableTask.Testing;
 using Npgsql;
 
@@ -44,7 +46,18 @@ public static class ServerApp
         builder.Services.AddLabWorkflows(builder.Configuration);
         builder.Services.AddLabApi(builder.Configuration);
         builder.Services.AddSingleton<INotifier, LoggingNotifier>();
-        builder.Services.AddInMemoryDurableTask(registry => registry.AddLabWorkflows());
+        var durable = builder.Configuration.GetSection(DurableOptions.Section).Get<DurableOptions>() ?? new DurableOptions();
+        if (durable.UsesAzureStorage)
+        {
+            var sidecar = await AzureStorageSidecar.StartAsync(durable, builder.Configuration.GetSection("Logging"));
+            builder.Services.AddSingleton(sidecar);
+            builder.Services.AddDurableTaskWorker(b => b.AddTasks(registry => registry.AddLabWorkflows()).UseGrpc(sidecar.Address));
+            builder.Services.AddDurableTaskClient(b => b.UseGrpc(sidecar.Address));
+        }
+        else
+        {
+            builder.Services.AddInMemoryDurableTask(registry => registry.AddLabWorkflows());
+        }
         builder.Services.AddOpenApi();
 
         var app = builder.Build();
