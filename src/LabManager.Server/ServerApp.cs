@@ -3,8 +3,8 @@ using LabManager.Api.Http;
 using LabManager.Api.Labs;
 using LabManager.Core.Ports;
 using LabManager.Infrastructure;
-using LabManager.Infrastructure.Notifications;
 using LabManager.Server.Durable;
+using LabManager.Server.Realtime;
 using LabManager.VultrEmulator;
 using LabManager.Workflows;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -45,7 +45,8 @@ public static class ServerApp
         builder.Services.AddVultrCloudProvider(builder.Configuration);
         builder.Services.AddLabWorkflows(builder.Configuration);
         builder.Services.AddLabApi(builder.Configuration);
-        builder.Services.AddSingleton<INotifier, LoggingNotifier>();
+        builder.Services.AddSignalR().AddJsonProtocol(o => o.PayloadSerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
+        builder.Services.AddSingleton<INotifier, SignalRNotifier>();
         var durable = builder.Configuration.GetSection(DurableOptions.Section).Get<DurableOptions>() ?? new DurableOptions();
         if (durable.UsesAzureStorage)
         {
@@ -68,6 +69,8 @@ public static class ServerApp
 
         app.UseExceptionHandler(error => error.Run(http =>
             Write(http, ApiResult.Error(500, "Something went wrong on our side; it has been logged"))));
+        app.UseHubAuthentication();
+        app.MapHub<LabsHub>(LabsHub.Path);
         app.MapOpenApi();
         app.MapGet("/health", HealthAsync);
         foreach (var route in ApiRoutes.All)

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 
 namespace LabManager.Infrastructure.Notifications;
 
-/// <summary>Writes status changes and notifications to the log; the stand-in until a realtime channel is configured.</summary>
+/// <summary>Writes status changes and notifications to the log: the Functions app's notifier until it publishes through Azure SignalR Service.</summary>
 public sealed class LoggingNotifier(ILogger<LoggingNotifier> logger) : INotifier
 {
     public Task StatusChangedAsync(LabStatusEvent statusEvent, CancellationToken cancellationToken = default)

@@ -1,0 +1,26 @@
+using LabManager.Core.Ports;
+using Microsoft.AspNetCore.SignalR;
+
+namespace LabManager.Server.Realtime;
+
+/// <summary>
+/// <see cref="INotifier"/> over the Server's hub: the owner gets the full <c>lab:status</c>; the lab's subscribers get it
+/// without the message and access URL. Sending never waits on a browser: it only queues to the connections.
+/// </summary>
+public sealed class SignalRNotifier(IHubContext<LabsHub> hub, ILogger<SignalRNotifier> logger) : INotifier
+{
+    public async Task StatusChangedAsync(LabStatusEvent statusEvent, CancellationToken cancellationToken = default)
+    {
+        var e = statusEvent;
+        var full = new StatusMessage(e.InstanceId, e.LabId, e.Status.ToString().ToLowerInvariant(), e.Message, e.AccessUrl, e.ExpiresAt);
+        await hub.Clients.Group(LabsHub.UserGroup(e.UserId)).SendAsync(LabsHub.StatusMethod, full, cancellationToken);
+        await hub.Clients.Group(LabsHub.LabGroup(e.LabId)).SendAsync(LabsHub.StatusMethod, full with { Message = null, AccessUrl = null }, cancellationToken);
+        logger.LogInformation("lab:status {InstanceId} → {Status}", e.InstanceId, full.Status);
+    }
+
+    public Task NotifyAsync(Guid userId, LabNotification notification, CancellationToken cancellationToken = default) =>
+        hub.Clients.Group(LabsHub.UserGroup(userId)).SendAsync(LabsHub.NotificationMethod, notification, cancellationToken);
+}
+
+/// <summary>The <c>lab:status</c> payload.</summary>
+public sealed record StatusMessage(Guid InstanceId, Guid LabId, string Status, string? Message, string? AccessUrl, DateTimeOffset? ExpiresAt);
