@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs LabManager on this machine, all on 127.0.0.1: PostgreSQL and Azurite (data kept in .local/),
+# Runs LabManager on this machine, all on 127.0.0.1: PostgreSQL and Azurite (data kept in .local/), Redis,
 # the Vultr API emulator on :5090 as its own process, and the Server on :5080 with its workflows on the
 # durable Azure Storage backend (Azurite), so restarting the Server mid-lifecycle loses nothing.
 # Set Vultr__ApiKey (and leave Vultr__BaseUrl alone) to use real Vultr instead. Ctrl-C stops everything.
@@ -7,11 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
 source scripts/lib/azurite.sh
+source scripts/lib/redis.sh
 
 PORT=${LABMANAGER_PORT:-5080}
 EMULATOR_PORT=${LABMANAGER_EMULATOR_PORT:-5090}
 PG_PORT=${LABMANAGER_PG_PORT:-55432}
 AZ_PORT=${LABMANAGER_AZURITE_PORT:-10000}
+REDIS_PORT=${LABMANAGER_REDIS_PORT:-6379}
 STATE=$PWD/.local
 mkdir -p "$STATE"
 
@@ -24,6 +26,7 @@ server= emulator=
 stop() {
   set +e
   for pid in $server $emulator; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+  redis_down
   azurite_down
   pg_down "$STATE/postgres"
 }
@@ -32,6 +35,7 @@ trap 'exit 130' INT TERM
 
 pg_up "$STATE/postgres" "$PG_PORT"
 azurite_up "$STATE/azurite" "$AZ_PORT"
+redis_up "$REDIS_PORT"
 [ -f "$STATE/signing-key" ] || head -c 48 /dev/urandom | base64 -w0 > "$STATE/signing-key"
 
 if [ -z "${Vultr__ApiKey:-}" ]; then
@@ -41,6 +45,7 @@ if [ -z "${Vultr__ApiKey:-}" ]; then
 fi
 
 export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=labmanager"
+export ConnectionStrings__Redis="127.0.0.1:$REDIS_PORT"
 export Durable__Backend=AzureStorage Durable__StorageConnectionString=$AZURITE_CONNECTION
 export Auth__SigningKey=$(cat "$STATE/signing-key")
 export Auth__DevTokens=true
@@ -48,7 +53,8 @@ export Catalog__File=$PWD/catalog/labs.json
 
 cat <<MSG
 LabManager on http://127.0.0.1:$PORT
-  PostgreSQL 127.0.0.1:$PG_PORT, Azurite 127.0.0.1:$AZ_PORT-$((AZ_PORT + 2)) (data in .local/), Vultr: ${Vultr__BaseUrl:-https://api.vultr.com/v2}
+  PostgreSQL 127.0.0.1:$PG_PORT, Azurite 127.0.0.1:$AZ_PORT-$((AZ_PORT + 2)) (data in .local/), Redis 127.0.0.1:$REDIS_PORT
+  Vultr: ${Vultr__BaseUrl:-https://api.vultr.com/v2}; live status: ws://127.0.0.1:$PORT/hubs/labs (SignalR)
   a token:  curl -s -X POST http://127.0.0.1:$PORT/api/dev/token -d '{}'
   the labs: curl -s http://127.0.0.1:$PORT/api/labs
 MSG

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds LabManager and runs every test. Does its own set-up on a fresh machine: a throwaway
-# PostgreSQL cluster (installed from Debian's packages if missing) and Azurite (npm ci), both on
-# 127.0.0.1; the tests start the rest (the Vultr emulator, the Server, the Durable engines) themselves.
+# PostgreSQL cluster and redis-server (installed from Debian's packages if missing) and Azurite (npm ci),
+# all on 127.0.0.1; the tests start the rest (the Vultr emulator, the Server, the Durable engines) themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
 source scripts/lib/azurite.sh
+source scripts/lib/redis.sh
 
 if ! command -v dotnet >/dev/null 2>&1; then
   echo "test: the .NET 10 SDK (dotnet) is required" >&2
@@ -20,7 +21,7 @@ started=$(date +%s)
 PG_PORT=${LABMANAGER_TEST_PG_PORT:-$(free_port 55433)}
 work=$(mktemp -d /tmp/labmanager-test.XXXXXX)
 log=$work/test.log
-cleanup() { azurite_down; pg_down "$work/postgres"; rm -rf "$work"; }
+cleanup() { redis_down; azurite_down; pg_down "$work/postgres"; rm -rf "$work"; }
 trap cleanup EXIT INT TERM
 echo "== postgres on 127.0.0.1:$PG_PORT"
 pg_up "$work/postgres" "$PG_PORT"
@@ -29,6 +30,10 @@ AZ_PORT=$(free_port 10100)
 echo "== azurite on 127.0.0.1:$AZ_PORT-$((AZ_PORT + 2))"
 azurite_up "$work/azurite" "$AZ_PORT"
 export LABMANAGER_TEST_AZURITE=$AZURITE_CONNECTION
+REDIS_PORT=$(free_port 6390)
+echo "== redis on 127.0.0.1:$REDIS_PORT"
+redis_up "$REDIS_PORT"
+export LABMANAGER_TEST_REDIS=127.0.0.1:$REDIS_PORT
 
 echo "== build"
 dotnet build LabManager.sln -nologo -v quiet -clp:ErrorsOnly

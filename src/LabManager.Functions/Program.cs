@@ -14,6 +14,7 @@ builder.ConfigureFunctionsWebApplication();
 
 // The same wiring as the Server; only the durable client comes from the Functions binding.
 builder.Services.AddPostgres(builder.Configuration);
+builder.Services.AddRedisCache(builder.Configuration);
 builder.Services.AddVultrCloudProvider(builder.Configuration);
 builder.Services.AddLabWorkflows(builder.Configuration);
 builder.Services.AddLabApi(builder.Configuration);

@@ -2,6 +2,8 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using LabManager.Core.Ports;
 using LabManager.Infrastructure.Postgres;
+using LabManager.Infrastructure.Redis;
+using Microsoft.Extensions.Logging;
 using LabManager.Infrastructure.Vultr;
 using Npgsql;
 using Microsoft.Extensions.Configuration;
@@ -32,9 +34,27 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<PostgresOptions>>().Value.ConnectionString));
         services.AddSingleton<PostgresLabCatalog>();
         services.AddSingleton<ILabCatalog>(sp => sp.GetRequiredService<PostgresLabCatalog>());
-        services.AddSingleton<IInstanceStore, PostgresInstanceStore>();
+        services.AddSingleton<PostgresInstanceStore>();
+        services.AddSingleton<IInstanceStore>(sp => sp.GetRequiredService<PostgresInstanceStore>());
         services.AddSingleton<ILearningTracker, PostgresLearningTracker>();
         services.AddHostedService<DatabaseInitializer>();
+        return services;
+    }
+
+    /// <summary>
+    /// The Redis cache in front of the instance store and the catalog, when <c>ConnectionStrings:Redis</c> is set
+    /// (call after <see cref="AddPostgres"/>). Without it, nothing changes.
+    /// </summary>
+    public static IServiceCollection AddRedisCache(this IServiceCollection services, IConfiguration configuration)
+    {
+        if (configuration.GetConnectionString("Redis") is not { Length: > 0 } redis)
+        {
+            return services;
+        }
+
+        services.AddSingleton<IInstanceCache>(sp => new RedisCache(redis, sp.GetRequiredService<ILogger<RedisCache>>()));
+        services.AddSingleton<IInstanceStore>(sp => new CachedInstanceStore(sp.GetRequiredService<PostgresInstanceStore>(), sp.GetRequiredService<IInstanceCache>()));
+        services.AddSingleton<ILabCatalog>(sp => new CachedLabCatalog(sp.GetRequiredService<PostgresLabCatalog>(), sp.GetRequiredService<IInstanceCache>()));
         return services;
     }
 

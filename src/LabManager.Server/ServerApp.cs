@@ -42,6 +42,7 @@ public static class ServerApp
         }
 
         builder.Services.AddPostgres(builder.Configuration);
+        builder.Services.AddRedisCache(builder.Configuration);
         builder.Services.AddVultrCloudProvider(builder.Configuration);
         builder.Services.AddLabWorkflows(builder.Configuration);
         builder.Services.AddLabApi(builder.Configuration);

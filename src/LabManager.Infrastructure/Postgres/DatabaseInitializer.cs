@@ -1,3 +1,4 @@
+using LabManager.Core.Ports;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -5,7 +6,8 @@ using Microsoft.Extensions.Options;
 namespace LabManager.Infrastructure.Postgres;
 
 /// <summary>At start-up: applies migrations, then loads the lab catalog file (idempotent: upsert by slug).</summary>
-public sealed class DatabaseInitializer(IOptions<PostgresOptions> options, PostgresLabCatalog catalog, ILogger<DatabaseInitializer> logger) : IHostedService
+public sealed class DatabaseInitializer(
+    IOptions<PostgresOptions> options, PostgresLabCatalog catalog, IEnumerable<IInstanceCache> caches, ILogger<DatabaseInitializer> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -16,6 +18,11 @@ public sealed class DatabaseInitializer(IOptions<PostgresOptions> options, Postg
             foreach (var lab in labs)
             {
                 await catalog.UpsertAsync(lab, cancellationToken);
+            }
+
+            foreach (var cache in caches)
+            {
+                await cache.RemoveCatalogAsync(cancellationToken);
             }
 
             logger.LogInformation("Lab catalog loaded: {Count} labs from {File}", labs.Count, file);

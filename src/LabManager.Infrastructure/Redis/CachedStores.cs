@@ -1,0 +1,61 @@
+using LabManager.Core.Instances;
+using LabManager.Core.Labs;
+using LabManager.Core.Ports;
+
+namespace LabManager.Infrastructure.Redis;
+
+/// <summary>Instance reads from the cache first; every change goes to the store and removes the cached copy.</summary>
+public sealed class CachedInstanceStore(IInstanceStore store, IInstanceCache cache) : IInstanceStore
+{
+    public async Task<LabInstance?> GetAsync(Guid instanceId, CancellationToken cancellationToken = default)
+    {
+        if (await cache.GetInstanceAsync(instanceId, cancellationToken) is { } cached)
+        {
+            return cached;
+        }
+
+        var instance = await store.GetAsync(instanceId, cancellationToken);
+        if (instance is not null)
+        {
+            await cache.SetInstanceAsync(instance, cancellationToken);
+        }
+
+        return instance;
+    }
+
+    public Task AddAsync(LabInstance instance, CancellationToken cancellationToken = default) => store.AddAsync(instance, cancellationToken);
+
+    public async Task UpdateAsync(LabInstance instance, CancellationToken cancellationToken = default)
+    {
+        await store.UpdateAsync(instance, cancellationToken);
+        await cache.RemoveInstanceAsync(instance.Id, cancellationToken);
+    }
+
+    public Task<IReadOnlyList<LabInstance>> ListByUserAsync(Guid userId, CancellationToken cancellationToken = default) =>
+        store.ListByUserAsync(userId, cancellationToken);
+
+    public Task<IReadOnlyList<LabInstance>> ListAsync(bool activeOnly, int limit, CancellationToken cancellationToken = default) =>
+        store.ListAsync(activeOnly, limit, cancellationToken);
+
+    public Task<StartOutcome> TryStartAsync(StartRequest request, CancellationToken cancellationToken = default) =>
+        store.TryStartAsync(request, cancellationToken);
+}
+
+/// <summary>The active catalog from the cache, filled from the store on a miss; removed when the catalog is loaded.</summary>
+public sealed class CachedLabCatalog(ILabCatalog catalog, IInstanceCache cache) : ILabCatalog
+{
+    public async Task<Lab?> GetAsync(Guid labId, CancellationToken cancellationToken = default) =>
+        (await ListAsync(cancellationToken)).FirstOrDefault(l => l.Id == labId) ?? await catalog.GetAsync(labId, cancellationToken);
+
+    public async Task<IReadOnlyList<Lab>> ListAsync(CancellationToken cancellationToken = default)
+    {
+        if (await cache.GetCatalogAsync(cancellationToken) is { } cached)
+        {
+            return cached;
+        }
+
+        var labs = await catalog.ListAsync(cancellationToken);
+        await cache.SetCatalogAsync(labs, cancellationToken);
+        return labs;
+    }
+}

@@ -1,0 +1,98 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using LabManager.Core.Instances;
+using LabManager.Core.Labs;
+using LabManager.Core.Ports;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace LabManager.Infrastructure.Redis;
+
+/// <summary>
+/// <see cref="IInstanceCache"/> on one Redis connection. Never fails a request: while Redis is unreachable every call is a
+/// miss (logged), and the multiplexer reconnects in the background.
+/// </summary>
+public sealed class RedisCache : IInstanceCache, IDisposable
+{
+    /// <summary>How long instance details are kept; every status change removes them sooner.</summary>
+    public static readonly TimeSpan InstanceTtl = TimeSpan.FromMinutes(5);
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
+    private readonly ConnectionMultiplexer _redis;
+    private readonly ILogger<RedisCache> _logger;
+    private long _lastWarning;
+
+    public RedisCache(string connectionString, ILogger<RedisCache> logger)
+    {
+        _logger = logger;
+        var options = ConfigurationOptions.Parse(connectionString);
+        options.AbortOnConnectFail = false;
+        options.ConnectTimeout = 1000;
+        options.SyncTimeout = 500;
+        options.AsyncTimeout = 500;
+        _redis = ConnectionMultiplexer.Connect(options);
+    }
+
+    /// <summary>Every key starts with this prefix, so the cache can share a Redis with other applications.</summary>
+    public static string Key(string kind, string id = "") => id.Length == 0 ? $"labmanager:{kind}" : $"labmanager:{kind}:{id}";
+
+    public Task<LabInstance?> GetInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default) =>
+        GetAsync<LabInstance>(Key("instance", instanceId.ToString()));
+
+    public Task SetInstanceAsync(LabInstance instance, CancellationToken cancellationToken = default) =>
+        SetAsync(Key("instance", instance.Id.ToString()), instance, InstanceTtl);
+
+    public Task RemoveInstanceAsync(Guid instanceId, CancellationToken cancellationToken = default) =>
+        Run(db => db.KeyDeleteAsync(Key("instance", instanceId.ToString())));
+
+    public async Task<IReadOnlyList<Lab>?> GetCatalogAsync(CancellationToken cancellationToken = default) =>
+        await GetAsync<List<Lab>>(Key("catalog"));
+
+    public Task SetCatalogAsync(IReadOnlyList<Lab> labs, CancellationToken cancellationToken = default) => SetAsync(Key("catalog"), labs, null);
+
+    public Task RemoveCatalogAsync(CancellationToken cancellationToken = default) => Run(db => db.KeyDeleteAsync(Key("catalog")));
+
+    public void Dispose() => _redis.Dispose();
+
+    private async Task<T?> GetAsync<T>(string key)
+        where T : class
+    {
+        var value = await Run(db => db.StringGetAsync(key));
+        return value is { IsNullOrEmpty: false } v ? JsonSerializer.Deserialize<T>(v.ToString(), Json) : null;
+    }
+
+    private Task<RedisValue?> SetAsync<T>(string key, T value, TimeSpan? ttl) =>
+        Run(db => db.StringSetAsync(key, JsonSerializer.Serialize(value, Json), ttl is { } t ? new Expiration(t) : Expiration.Default));
+
+    private async Task<RedisValue?> Run(Func<IDatabase, Task<RedisValue>> call)
+    {
+        if (!_redis.IsConnected)
+        {
+            Warn("not connected");
+            return null;
+        }
+
+        try
+        {
+            return await call(_redis.GetDatabase());
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            Warn(ex.Message);
+            return null;
+        }
+    }
+
+    private Task<RedisValue?> Run(Func<IDatabase, Task<bool>> call) => Run(async db => (RedisValue)await call(db));
+
+    // One warning per 30 s: an outage should be visible in the logs, not flood them.
+    private void Warn(string reason)
+    {
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref _lastWarning);
+        if (now - last > 30_000 && Interlocked.CompareExchange(ref _lastWarning, now, last) == last)
+        {
+            _logger.LogWarning("Redis unavailable ({Reason}); serving from PostgreSQL", reason);
+        }
+    }
+}
