@@ -8,8 +8,9 @@ using LabManager.Server;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
-// API latency: N × GET /api/labs and N × POST /api/labs/{id}/start (N distinct learners) against a real Server
-// with PostgreSQL and the embedded emulator, one request at a time. Usage: LabManager.Bench [--requests N]
+// API latency against a real Server with PostgreSQL and the embedded emulator, one request at a time:
+// N × GET /api/labs, N × POST /api/labs/{id}/start (N distinct learners), and N × GET /api/labs/instances/{id}
+// without and with the Redis cache (LABMANAGER_BENCH_REDIS). Usage: LabManager.Bench [--requests N]
 var requests = args.Length == 2 && args[0] == "--requests" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1000;
 var server = Environment.GetEnvironmentVariable("LABMANAGER_BENCH_POSTGRES") ?? throw new InvalidOperationException("LABMANAGER_BENCH_POSTGRES is not set: use ./scripts/bench.sh");
 var database = "lm_bench_" + Guid.NewGuid().ToString("N")[..8];
@@ -22,7 +23,7 @@ while (!File.Exists(Path.Combine(root, "LabManager.sln")))
     root = Path.GetDirectoryName(root)!;
 }
 
-var (app, address) = await ServerApp.StartAsync(
+string[] serverArgs =
 [
     "--urls", "http://127.0.0.1:0",
     $"--ConnectionStrings:Postgres={connection}",
@@ -31,9 +32,10 @@ var (app, address) = await ServerApp.StartAsync(
     "--Logging:LogLevel:Default=Warning",
     $"--Api:MaxGlobalInstances={requests + 10}",
     "--Emulator:PendingSeconds=2", "--Emulator:BootSeconds=2", "--Emulator:InstallSeconds=2", "--Emulator:CloudInitSeconds=1",
-]);
+];
+var (app, address) = await ServerApp.StartAsync(serverArgs);
 var tokens = app.Services.GetRequiredService<TokenService>();
-using var http = new HttpClient { BaseAddress = address };
+var http = new HttpClient { BaseAddress = address };
 
 async Task<double> TimeAsync(HttpRequestMessage request, int expected)
 {
@@ -68,6 +70,36 @@ for (var i = 0; i < requests; i++)
     starts.Add(await TimeAsync(Start(), 201));
 }
 
+async Task<List<double>> InstanceReadsAsync()
+{
+    var token = tokens.MintDevToken(Guid.NewGuid(), null, false, TimeSpan.FromHours(1));
+    var start = new HttpRequestMessage(HttpMethod.Post, $"/api/labs/{Lab}/start") { Content = new StringContent("{}", Encoding.UTF8, "application/json") };
+    start.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+    using var started = await http.SendAsync(start);
+    var id = JsonDocument.Parse(await started.Content.ReadAsStringAsync()).RootElement.GetProperty("data").GetProperty("id").GetString();
+    HttpRequestMessage Get()
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, $"/api/labs/instances/{id}");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return request;
+    }
+
+    for (var i = 0; i < 50; i++)
+    {
+        await TimeAsync(Get(), 200);
+    }
+
+    var reads = new List<double>();
+    for (var i = 0; i < requests; i++)
+    {
+        reads.Add(await TimeAsync(Get(), 200));
+    }
+
+    return reads;
+}
+
+var readsWithoutRedis = await InstanceReadsAsync();
+
 static string Row(string name, List<double> ms)
 {
     ms.Sort();
@@ -80,10 +112,22 @@ Console.WriteLine("| request | n | p50 | p95 | p99 | max |");
 Console.WriteLine("|---|---|---|---|---|---|");
 Console.WriteLine(Row("GET /api/labs", list));
 Console.WriteLine(Row("POST /api/labs/{id}/start", starts));
+Console.WriteLine(Row("GET /api/labs/instances/{id}", readsWithoutRedis));
 
 // The sessions started above hold emulator VMs inside this process; stopping the process ends them with it.
 await app.StopAsync();
 await app.DisposeAsync();
+if (Environment.GetEnvironmentVariable("LABMANAGER_BENCH_REDIS") is { Length: > 0 } redis)
+{
+    (app, address) = await ServerApp.StartAsync([.. serverArgs, $"--ConnectionStrings:Redis={redis}"]);
+    tokens = app.Services.GetRequiredService<TokenService>();
+    http.Dispose();
+    http = new HttpClient { BaseAddress = address };
+    Console.WriteLine(Row("GET /api/labs/instances/{id} with Redis", await InstanceReadsAsync()));
+    await app.StopAsync();
+    await app.DisposeAsync();
+}
+
 NpgsqlConnection.ClearAllPools();
 await using var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(server) { Database = "postgres" }.ConnectionString);
 await admin.OpenAsync();
