@@ -1,8 +1,6 @@
 using LabManager.Api;
-using LabManager.Core.Ports;
 using LabManager.Functions.Http;
 using LabManager.Infrastructure;
-using LabManager.Infrastructure.Notifications;
 using LabManager.Workflows;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.DurableTask.Client;
@@ -18,7 +16,7 @@ builder.Services.AddRedisCache(builder.Configuration);
 builder.Services.AddVultrCloudProvider(builder.Configuration);
 builder.Services.AddLabWorkflows(builder.Configuration);
 builder.Services.AddLabApi(builder.Configuration);
-builder.Services.AddSingleton<INotifier, LoggingNotifier>();
+builder.Services.AddAzureSignalRNotifier(builder.Configuration);
 builder.Services.AddSingleton<DurableClientSlot>();
 builder.Services.AddSingleton<DurableTaskClient>(sp => sp.GetRequiredService<DurableClientSlot>().Client
     ?? throw new InvalidOperationException("No durable client yet: it arrives with the first HTTP call"));

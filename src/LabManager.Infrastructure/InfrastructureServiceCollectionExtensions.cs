@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
 using LabManager.Core.Ports;
+using LabManager.Infrastructure.Notifications;
 using LabManager.Infrastructure.Postgres;
 using LabManager.Infrastructure.Redis;
 using Microsoft.Extensions.Logging;
@@ -56,6 +57,28 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton<IInstanceStore>(sp => new CachedInstanceStore(sp.GetRequiredService<PostgresInstanceStore>(), sp.GetRequiredService<IInstanceCache>()));
         services.AddSingleton<ILabCatalog>(sp => new CachedLabCatalog(sp.GetRequiredService<PostgresLabCatalog>(), sp.GetRequiredService<IInstanceCache>()));
         return services;
+    }
+
+    /// <summary>
+    /// The notifier through Azure SignalR Service when <c>ConnectionStrings:AzureSignalR</c> is set (the Functions app);
+    /// otherwise the log. Returns the parsed connection, or null.
+    /// </summary>
+    public static AzureSignalRConnection? AddAzureSignalRNotifier(this IServiceCollection services, IConfiguration configuration)
+    {
+        if (configuration.GetConnectionString("AzureSignalR") is not { Length: > 0 } connectionString)
+        {
+            services.AddSingleton<INotifier, LoggingNotifier>();
+            return null;
+        }
+
+        var connection = AzureSignalRConnection.Parse(connectionString);
+        services.AddSingleton(connection);
+        services.AddTransient(_ => new AzureSignalRAuthHandler(connection));
+        services.AddRefitGeneratedClient<IAzureSignalRApi>(new RefitSettings(new SystemTextJsonContentSerializer(new JsonSerializerOptions(JsonSerializerDefaults.Web))))
+            .ConfigureHttpClient(c => c.BaseAddress = connection.Endpoint)
+            .AddHttpMessageHandler<AzureSignalRAuthHandler>();
+        services.AddSingleton<INotifier, AzureSignalRNotifier>();
+        return connection;
     }
 
     /// <summary>The Vultr cloud provider, configured from section <c>Vultr</c> (validated at start).</summary>

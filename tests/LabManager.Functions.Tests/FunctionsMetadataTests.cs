@@ -45,6 +45,25 @@ public sealed class FunctionsMetadataTests
         }
     }
 
+    private static readonly Dictionary<string, string> Realtime = new()
+    {
+        ["Negotiate"] = "realtime/negotiate",
+        ["SubscribeLab"] = "realtime/labs/{id}/subscribe",
+        ["UnsubscribeLab"] = "realtime/labs/{id}/unsubscribe",
+    };
+
+    [Fact]
+    public void RealtimeTriggers_NegotiateAndSubscriptions()
+    {
+        foreach (var (name, route) in Realtime)
+        {
+            var trigger = Trigger(name);
+            Assert.Equal("httpTrigger", trigger["type"]!.GetValue<string>());
+            Assert.Equal(route, trigger["route"]!.GetValue<string>());
+            Assert.Equal(["post"], trigger["methods"]!.AsArray().Select(m => m!.GetValue<string>()));
+        }
+    }
+
     [Fact]
     public void Orchestrator_HasOrchestrationTrigger()
     {
@@ -70,7 +89,8 @@ public sealed class FunctionsMetadataTests
     [Fact]
     public void Metadata_NoUnexpectedFunctions()
     {
-        var expected = ApiRoutes.All.Select(r => r.Name).Concat(ActivityNames()).Append(nameof(LabSessionOrchestrator)).Append("ReconciliationSweep").Order();
+        var expected = ApiRoutes.All.Select(r => r.Name).Concat(ActivityNames()).Concat(Realtime.Keys)
+            .Append(nameof(LabSessionOrchestrator)).Append("ReconciliationSweep").Order();
         Assert.Equal(expected, Functions.Keys.Order());
     }
 
