@@ -33,6 +33,7 @@ public static class WorkflowsServiceCollectionExtensions
         services.AddTransient<ProbeLabActivity>();
         services.AddTransient<UpdateInstanceActivity>();
         services.AddTransient<RecordProgressActivity>();
+        services.AddTransient<NotifyExpiryActivity>();
         return services;
     }
 
@@ -46,5 +47,6 @@ public static class WorkflowsServiceCollectionExtensions
         .AddActivity<ReinstallVmActivity>()
         .AddActivity<ProbeLabActivity>()
         .AddActivity<UpdateInstanceActivity>()
-        .AddActivity<RecordProgressActivity>();
+        .AddActivity<RecordProgressActivity>()
+        .AddActivity<NotifyExpiryActivity>();
 }

@@ -28,6 +28,9 @@ public sealed class LabSessionFaultTests(LabSessionHost host) : IClassFixture<La
         Assert.Contains("installingbooting", instance.ErrorMessage, StringComparison.Ordinal);
         Assert.Equal((1, 1), await host.AssertNoVmLeftAsync(id));
         Assert.Equal(0, host.Tracker.StartsOf(id));
+        var error = Assert.Single(host.Notifier.NotificationsOf(instance.UserId));
+        Assert.Equal("error", error.Type);
+        Assert.Equal(instance.ErrorMessage, error.Message);
         Assert.Equal("error", Assert.Single(host.Tracker.EndsOf(id)).Outcome);
     }
 

@@ -157,6 +157,25 @@ public sealed class LabSessionOrchestratorTests(LabSessionHost host, ITestOutput
         Assert.Equal((1, 1), await host.AssertNoVmLeftAsync(id));
     }
 
+    [Fact]
+    public async Task ExpiryWarning_SentOncePerExpiry_BeforeTheEnd()
+    {
+        var timings = LabSessionHost.FastTimings with { ExpiryWarning = TimeSpan.FromSeconds(2) };
+        var id = await host.StartAsync(sessionLength: TimeSpan.FromSeconds(4), timings: timings);
+        var running = await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
+
+        await WaitUntilAsync(id, _ => host.Notifier.NotificationsOf(running.UserId).Count == 1);
+        var warning = Assert.Single(host.Notifier.NotificationsOf(running.UserId));
+        Assert.Equal(LabInstanceStatus.Running, (await host.Store.GetAsync(id))!.Status);
+        Assert.Equal("warning", warning.Type);
+        Assert.Equal("Your lab expires in 1 minute; extend it to keep working", warning.Message);
+        Assert.Equal(id.ToString(), warning.Metadata!["instanceId"]);
+
+        Assert.Equal(LabInstanceStatus.Expired, (await host.WaitForEndAsync(id)).Status);
+        Assert.Single(host.Notifier.NotificationsOf(running.UserId));
+        Assert.Equal((1, 1), await host.AssertNoVmLeftAsync(id));
+    }
+
     private async Task<LabInstance> WaitUntilAsync(Guid id, Func<LabInstance, bool> condition)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));

@@ -17,7 +17,8 @@ public sealed class LabSessionFunctions(
     ReinstallVmActivity reinstallVm,
     ProbeLabActivity probeLab,
     UpdateInstanceActivity updateInstance,
-    RecordProgressActivity recordProgress)
+    RecordProgressActivity recordProgress,
+    NotifyExpiryActivity notifyExpiry)
 {
     [Function(nameof(LabSessionOrchestrator))]
     public static Task<LabSessionResult> LabSession([OrchestrationTrigger] TaskOrchestrationContext context) =>
@@ -46,6 +47,9 @@ public sealed class LabSessionFunctions(
 
     [Function(nameof(RecordProgressActivity))]
     public Task<bool> RecordProgress([ActivityTrigger] ProgressInput input) => recordProgress.ExecuteAsync(input);
+
+    [Function(nameof(NotifyExpiryActivity))]
+    public Task<bool> NotifyExpiry([ActivityTrigger] ExpiryWarning input) => notifyExpiry.ExecuteAsync(input);
 }
 
 /// <summary>Runs reconciliation on the schedule in the <c>SWEEP_SCHEDULE</c> app setting (every 5 minutes: <c>0 */5 * * * *</c>).</summary>

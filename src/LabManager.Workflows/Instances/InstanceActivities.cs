@@ -65,8 +65,38 @@ public sealed class UpdateInstanceActivity(IInstanceStore store, INotifier notif
             logger.LogInformation("Instance {InstanceId} is {Status}: {Message}", instance.Id, instance.Status.ToWire(), input.Message ?? instance.ErrorMessage);
             await notifier.StatusChangedAsync(new LabStatusEvent(
                 instance.UserId, instance.Id, instance.LabId, instance.Status, input.Message ?? instance.ErrorMessage, instance.AccessUrl, instance.ExpiresAt));
+            if (input.Status == LabInstanceStatus.Error)
+            {
+                await notifier.NotifyAsync(instance.UserId, new LabNotification("error", instance.ErrorMessage ?? "The lab failed", Metadata(instance)));
+            }
         }
 
+        return true;
+    }
+
+    internal static Dictionary<string, string> Metadata(LabInstance instance) => new()
+    {
+        ["instanceId"] = instance.Id.ToString(),
+        ["labId"] = instance.LabId.ToString(),
+        ["expiresAt"] = instance.ExpiresAt?.ToString("o") ?? "",
+    };
+}
+
+/// <summary>Input of <see cref="NotifyExpiryActivity"/>: the instance and when it expires.</summary>
+public sealed record ExpiryWarning(Guid InstanceId, DateTimeOffset ExpiresAt, DateTimeOffset At);
+
+/// <summary>Warns the learner that the lab expires soon (<c>lab:notification</c>, type <c>warning</c>).</summary>
+public sealed class NotifyExpiryActivity(IInstanceStore store, INotifier notifier) : TaskActivity<ExpiryWarning, bool>
+{
+    public override Task<bool> RunAsync(TaskActivityContext context, ExpiryWarning input) => ExecuteAsync(input);
+
+    /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
+    public async Task<bool> ExecuteAsync(ExpiryWarning input)
+    {
+        var instance = await store.GetAsync(input.InstanceId) ?? throw new InvalidOperationException($"Instance {input.InstanceId} does not exist");
+        var minutes = Math.Max(1, (int)Math.Round((input.ExpiresAt - input.At).TotalMinutes));
+        await notifier.NotifyAsync(instance.UserId, new LabNotification(
+            "warning", $"Your lab expires in {minutes} minute{(minutes == 1 ? "" : "s")}; extend it to keep working", UpdateInstanceActivity.Metadata(instance)));
         return true;
     }
 }

@@ -45,6 +45,9 @@ public sealed record SessionTimings
     /// <summary>How long the lab may take to answer once the VM is up (cloud-init, image pulls).</summary>
     public TimeSpan LabReadyDeadline { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>How long before expiry the learner is warned (<c>lab:notification</c>); zero for no warning.</summary>
+    public TimeSpan ExpiryWarning { get; init; } = TimeSpan.FromMinutes(5);
+
     /// <summary>First wait between activity retries.</summary>
     public TimeSpan RetryInterval { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -81,7 +84,8 @@ public sealed record LiveSession(
     DateTimeOffset ExpiresAt,
     DateTimeOffset MaxExpiresAt,
     int RestartCount,
-    IReadOnlyList<TimeSpan> EarlierVmLifetimes);
+    IReadOnlyList<TimeSpan> EarlierVmLifetimes,
+    DateTimeOffset? WarnedFor = null);
 
 /// <summary>How the session ended.</summary>
 public sealed record LabSessionResult(LabInstanceStatus Status, string? Error, bool VmDestroyed);

@@ -197,8 +197,18 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                         return new Ending(LabInstanceStatus.Expired, "The session's time is up");
                     }
 
+                    // Wake first for the expiry warning, once per expiry time (an extension earns a new one).
+                    var warnAt = live.ExpiresAt - input.Timings.ExpiryWarning;
+                    var warn = input.Timings.ExpiryWarning > TimeSpan.Zero && live.WarnedFor != live.ExpiresAt;
+                    if (warn && Now >= warnAt)
+                    {
+                        await ctx.CallActivityAsync<bool>(nameof(NotifyExpiryActivity), new ExpiryWarning(input.InstanceId, live.ExpiresAt, Now), _retry);
+                        live = live with { WarnedFor = live.ExpiresAt };
+                        warn = false;
+                    }
+
                     using var cts = new CancellationTokenSource();
-                    var timer = ctx.CreateTimer(live.ExpiresAt.UtcDateTime, cts.Token);
+                    var timer = ctx.CreateTimer((warn ? warnAt : live.ExpiresAt).UtcDateTime, cts.Token);
                     winner = await Task.WhenAny(timer, _inbox.Stop, _inbox.Extend, _inbox.Restart, _inbox.Reset, _inbox.LabReady);
                     if (winner != timer)
                     {
