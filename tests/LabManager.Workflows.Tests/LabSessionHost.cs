@@ -41,9 +41,6 @@ public class LabSessionHost : IAsyncLifetime
     public MemoryLoggerProvider Logs { get; } = new();
     public DurableTaskClient Client => _durable!.Client;
 
-    /// <summary>Extra settings (e.g. the phone-home URL) a derived fixture adds.</summary>
-    protected virtual IDictionary<string, string?> Settings => new Dictionary<string, string?>();
-
     public async Task InitializeAsync()
     {
         Emulator = await VultrEmulatorApp.StartAsync(o =>
@@ -60,11 +57,6 @@ public class LabSessionHost : IAsyncLifetime
             ["Vultr:ApiKey"] = Emulator.ApiKey,
             ["Vultr:RetryDelay"] = "00:00:00.200",
         };
-        foreach (var (k, v) in Settings)
-        {
-            settings[k] = v;
-        }
-
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         _durable = await DurableTaskTestHost.StartAsync(
             registry => registry.AddLabWorkflows(),
