@@ -60,6 +60,7 @@ public static class ServerApp
         {
             builder.Services.AddInMemoryDurableTask(registry => registry.AddLabWorkflows());
         }
+        builder.Services.AddHostedService<ReconciliationService>();
         builder.Services.AddOpenApi();
 
         var app = builder.Build();

@@ -19,6 +19,9 @@ public sealed class LabSessionOptions
     /// <summary>Poll intervals and deadlines of every session.</summary>
     public SessionTimings Timings { get; set; } = new();
 
+    /// <summary>How old a tagged VM without a live instance must be before reconciliation destroys it.</summary>
+    public TimeSpan OrphanGracePeriod { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Timeout of one readiness probe.</summary>
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(5);
 }

@@ -40,6 +40,7 @@ public class LabSessionHost : IAsyncLifetime
     public Lab Lab { get; } = TestLabs.Web();
     public MemoryLoggerProvider Logs { get; } = new();
     public DurableTaskClient Client => _durable!.Client;
+    public IServiceProvider Services => _durable!.Services;
 
     public async Task InitializeAsync()
     {

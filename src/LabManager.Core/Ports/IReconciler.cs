@@ -7,4 +7,15 @@ public interface IReconciler
 }
 
 /// <summary>What one reconciliation run found and did.</summary>
-public sealed record ReconciliationReport(DateTimeOffset StartedAt, TimeSpan Duration, int TaggedVms, int ActiveInstances, int VmsWithoutActiveInstance, int Actions);
+public sealed record ReconciliationReport(
+    DateTimeOffset StartedAt,
+    TimeSpan Duration,
+    int TaggedVms,
+    int ActiveInstances,
+    int OrphansDestroyed,
+    int ExpiredEnded,
+    int VanishedVms,
+    int LostWorkflows)
+{
+    public int Actions => OrphansDestroyed + ExpiredEnded + VanishedVms + LostWorkflows;
+}

@@ -1,26 +1,91 @@
+using LabManager.Core.Instances;
 using LabManager.Core.Ports;
+using LabManager.Workflows.Sessions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace LabManager.Workflows.Reconciliation;
 
 /// <summary>
-/// Compares the VMs tagged for LabManager with the active instances and reports what it finds. It takes no action yet:
-/// every session destroys its own VM; acting on orphans is the reconciliation sweep's next step.
+/// Compares the VMs tagged for LabManager with the instances and their workflows, and repairs what disagrees:
+/// destroys orphan VMs (no live instance) older than the grace period; ends running instances past their expiry;
+/// ends in error instances whose VM vanished or whose workflow was lost (destroying the VM). Untagged VMs are never listed,
+/// so never touched.
 /// </summary>
-public sealed class Reconciler(ICloudProvider cloud, IInstanceStore instances, IOptions<LabSessionOptions> options, TimeProvider time, ILogger<Reconciler> logger)
-    : IReconciler
+public sealed class Reconciler(
+    ICloudProvider cloud,
+    IInstanceStore instances,
+    ILabSessionControl sessions,
+    INotifier notifier,
+    IOptions<LabSessionOptions> options,
+    TimeProvider time,
+    ILogger<Reconciler> logger) : IReconciler
 {
+    private static readonly TimeSpan ExpirySlack = TimeSpan.FromMinutes(1);
+
     public async Task<ReconciliationReport> RunAsync(CancellationToken cancellationToken = default)
     {
         var started = time.GetUtcNow();
         var vms = await cloud.ListVmsAsync(options.Value.VmTag, cancellationToken);
+        int orphans = 0, expired = 0, vanished = 0, lost = 0;
+        var withVm = new HashSet<Guid>();
+        foreach (var vm in vms)
+        {
+            var instance = InstanceIdOf(vm.Label) is { } id ? await instances.GetAsync(id, cancellationToken) : null;
+            if (instance is null || instance.Status.IsTerminal())
+            {
+                if (time.GetUtcNow() - vm.DateCreated >= options.Value.OrphanGracePeriod)
+                {
+                    await cloud.DeleteVmAsync(vm.Id, cancellationToken);
+                    logger.LogWarning("Reconciliation destroyed orphan VM {VmId} ({Label}): {Why}", vm.Id, vm.Label, instance is null ? "no instance" : $"instance {instance.Status.ToWire()}");
+                    orphans++;
+                }
+
+                continue;
+            }
+
+            withVm.Add(instance.Id);
+            var progress = await sessions.GetProgressAsync(instance.Id, cancellationToken);
+            if (progress is null || progress.RuntimeStatus is "Failed" or "Terminated" or "Completed")
+            {
+                await cloud.DeleteVmAsync(vm.Id, cancellationToken);
+                await EndInErrorAsync(instance, "The lab's workflow was lost; its VM was destroyed", cancellationToken);
+                lost++;
+            }
+            else if (instance.Status == LabInstanceStatus.Running && instance.ExpiresAt < time.GetUtcNow() - ExpirySlack)
+            {
+                await sessions.StopAsync(instance.Id, StopRequest.Expired, cancellationToken);
+                logger.LogWarning("Reconciliation ended instance {InstanceId}, expired at {ExpiresAt:o}", instance.Id, instance.ExpiresAt);
+                expired++;
+            }
+        }
+
         var active = await instances.ListAsync(activeOnly: true, int.MaxValue, cancellationToken);
-        var known = active.Where(i => i.CloudInstanceId is not null).Select(i => i.CloudInstanceId!).ToHashSet();
-        var unmatched = vms.Count(v => !known.Contains(v.Id));
-        var report = new ReconciliationReport(started, time.GetUtcNow() - started, vms.Count, active.Count, unmatched, 0);
-        logger.LogInformation("Reconciliation: {Vms} tagged VMs, {Active} active instances, {Unmatched} VMs without an active instance ({Ms:F0} ms)",
-            report.TaggedVms, report.ActiveInstances, report.VmsWithoutActiveInstance, report.Duration.TotalMilliseconds);
+        // A running instance whose VM is not tagged any more was deleted outside LabManager. (Provisioning ones may be
+        // between two VMs during a reset, so they are left to their workflow's own deadlines.)
+        foreach (var instance in active.Where(i => i.Status == LabInstanceStatus.Running && !withVm.Contains(i.Id)))
+        {
+            await EndInErrorAsync(instance, "The lab's VM was deleted outside LabManager", cancellationToken);
+            await sessions.StopAsync(instance.Id, "reconciliation", cancellationToken);
+            vanished++;
+        }
+
+        var report = new ReconciliationReport(started, time.GetUtcNow() - started, vms.Count, active.Count, orphans, expired, vanished, lost);
+        logger.LogInformation(
+            "Reconciliation: {Vms} tagged VMs, {Active} active instances; destroyed {Orphans} orphans, ended {Expired} expired, {Vanished} with a vanished VM, {Lost} with a lost workflow ({Ms:F0} ms)",
+            report.TaggedVms, report.ActiveInstances, orphans, expired, vanished, lost, report.Duration.TotalMilliseconds);
         return report;
     }
+
+    private async Task EndInErrorAsync(LabInstance instance, string reason, CancellationToken cancellationToken)
+    {
+        var ended = instance.MoveTo(LabInstanceStatus.Error, time.GetUtcNow()) with { ErrorMessage = reason };
+        await instances.UpdateAsync(ended, cancellationToken);
+        await notifier.StatusChangedAsync(new LabStatusEvent(ended.UserId, ended.Id, ended.LabId, ended.Status, reason), cancellationToken);
+        await notifier.NotifyAsync(ended.UserId, new LabNotification("error", reason, new Dictionary<string, string> { ["instanceId"] = ended.Id.ToString() }), cancellationToken);
+        logger.LogWarning("Reconciliation ended instance {InstanceId} in error: {Reason}", ended.Id, reason);
+    }
+
+    private static Guid? InstanceIdOf(string label) =>
+        label.StartsWith("lab-", StringComparison.Ordinal) && Guid.TryParse(label.AsSpan(4), out var id) ? id : null;
 }

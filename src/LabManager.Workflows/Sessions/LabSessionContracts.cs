@@ -22,7 +22,11 @@ public static class LabEvents
 }
 
 /// <summary>Payload of <see cref="LabEvents.Stop"/>. <paramref name="Reason"/>: <c>user</c>, <c>admin</c>, <c>reconciliation</c>, <c>expired</c>.</summary>
-public sealed record StopRequest(string Reason = "user");
+public sealed record StopRequest(string Reason = "user")
+{
+    /// <summary>The reason that ends the session as expired rather than stopped.</summary>
+    public const string Expired = "expired";
+}
 
 /// <summary>Payload of <see cref="LabEvents.Extend"/>.</summary>
 public sealed record ExtendRequest(TimeSpan By);

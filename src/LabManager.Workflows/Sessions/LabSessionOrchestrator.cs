@@ -349,7 +349,9 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         private Ending StoppedBy()
         {
             var request = _inbox.TakeStop();
-            return new Ending(LabInstanceStatus.Stopped, $"Stopped by {request.Reason}");
+            return request.Reason == StopRequest.Expired
+                ? new Ending(LabInstanceStatus.Expired, "The session's time is up")
+                : new Ending(LabInstanceStatus.Stopped, $"Stopped by {request.Reason}");
         }
 
         private static BringUp Failed(string error) => new(new Ending(LabInstanceStatus.Error, "The lab could not be started", error), null, null);

@@ -1,0 +1,100 @@
+using LabManager.Core.Instances;
+using LabManager.Core.Ports;
+using LabManager.Workflows.Reconciliation;
+using LabManager.Workflows.Sessions;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace LabManager.Workflows.Tests;
+
+/// <summary>Each reconciliation rule against the emulator, with VMs, rows and workflows arranged to need it.</summary>
+public sealed class ReconcilerTests(LabSessionHost host) : IClassFixture<LabSessionHost>
+{
+    private ICloudProvider Cloud => host.Services.GetRequiredService<ICloudProvider>();
+
+    private Reconciler Reconciler(TimeSpan? grace = null)
+    {
+        var options = Options.Create(new LabSessionOptions { OrphanGracePeriod = grace ?? TimeSpan.Zero });
+        return new Reconciler(Cloud, host.Store, new DurableLabSessionControl(host.Client, options), host.Notifier, options, TimeProvider.System,
+            NullLogger<Reconciler>.Instance);
+    }
+
+    private static VmSpec Spec(string label, params string[] tags) => new(label, "ewr", "vc2-1c-1gb", "#!/bin/bash\n", tags);
+
+    [Fact]
+    public async Task Orphans_DestroyedAfterGrace_UntaggedAndLiveOnesSurvive()
+    {
+        var id = await host.StartAsync(TimeSpan.FromMinutes(30));
+        var live = await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
+        var orphan = await Cloud.CreateVmAsync(Spec(LabInstance.VmLabel(Guid.NewGuid()), "labmanager"));
+        var foreign = await Cloud.CreateVmAsync(Spec("someone-elses-server"));
+
+        var young = await Reconciler(grace: TimeSpan.FromHours(1)).RunAsync();
+        Assert.Equal(0, young.OrphansDestroyed);
+        var report = await Reconciler().RunAsync();
+
+        Assert.Equal(1, report.OrphansDestroyed);
+        Assert.Equal(0, report.VanishedVms + report.LostWorkflows + report.ExpiredEnded);
+        var vms = (await host.Emulator.InspectAsync()).Vms.Select(v => v.Id).ToList();
+        Assert.DoesNotContain(orphan.Id, vms);
+        Assert.Contains(foreign.Id, vms);
+        Assert.Contains(live.CloudInstanceId, vms);
+
+        await Cloud.DeleteVmAsync(foreign.Id);
+        await host.Client.RaiseEventAsync(id.ToString(), LabEvents.Stop, new StopRequest());
+        await host.WaitForEndAsync(id);
+        Assert.Equal((1, 1), await host.AssertNoVmLeftAsync(id));
+    }
+
+    [Fact]
+    public async Task VmDeletedOutside_InstanceEndsInErrorAndUserIsTold()
+    {
+        var id = await host.StartAsync(TimeSpan.FromMinutes(30));
+        var running = await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
+        await Cloud.DeleteVmAsync(running.CloudInstanceId!);
+
+        var report = await Reconciler().RunAsync();
+
+        Assert.Equal(1, report.VanishedVms);
+        var ended = (await host.Store.GetAsync(id))!;
+        Assert.Equal(LabInstanceStatus.Error, ended.Status);
+        Assert.Equal("The lab's VM was deleted outside LabManager", ended.ErrorMessage);
+        Assert.Contains(host.Notifier.NotificationsOf(running.UserId), n => n.Type == "error" && n.Message == ended.ErrorMessage);
+        await host.WaitForEndAsync(id);
+        Assert.Equal(LabInstanceStatus.Error, (await host.Store.GetAsync(id))!.Status);
+        await host.AssertNoVmLeftAsync(id);
+    }
+
+    [Fact]
+    public async Task ExpiredButRunning_EndedAsExpired()
+    {
+        var id = await host.StartAsync(TimeSpan.FromMinutes(30));
+        var running = await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
+        await host.Store.UpdateAsync(running with { ExpiresAt = DateTimeOffset.UtcNow.AddMinutes(-5) });
+
+        var report = await Reconciler().RunAsync();
+
+        Assert.Equal(1, report.ExpiredEnded);
+        Assert.Equal(LabInstanceStatus.Expired, (await host.WaitForEndAsync(id)).Status);
+        Assert.Equal((1, 1), await host.AssertNoVmLeftAsync(id));
+    }
+
+    [Fact]
+    public async Task WorkflowLost_VmDestroyedAndInstanceInError()
+    {
+        var id = await host.StartAsync(TimeSpan.FromMinutes(30));
+        var running = await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
+        await host.Client.TerminateInstanceAsync(id.ToString());
+        await host.Client.WaitForInstanceCompletionAsync(id.ToString());
+
+        var report = await Reconciler().RunAsync();
+
+        Assert.Equal(1, report.LostWorkflows);
+        var ended = (await host.Store.GetAsync(id))!;
+        Assert.Equal(LabInstanceStatus.Error, ended.Status);
+        Assert.Equal("The lab's workflow was lost; its VM was destroyed", ended.ErrorMessage);
+        Assert.DoesNotContain((await host.Emulator.InspectAsync()).Vms, v => v.Id == running.CloudInstanceId);
+    }
+}
