@@ -23,6 +23,7 @@ public static class ApiRoutes
         new("GET", "/api/admin/instances", "AdminListInstances", (api, r, ct) => api.AdminListInstancesAsync(r, ct)),
         new("POST", "/api/admin/instances/{id}/stop", "AdminStopInstance", (api, r, ct) => api.AdminStopAsync(r, ct)),
         new("POST", "/api/admin/cleanup", "AdminCleanup", (api, r, ct) => api.AdminCleanupAsync(r, ct)),
+        new("GET", "/api/admin/reconciliation", "AdminReconciliationRuns", (api, r, ct) => api.AdminReconciliationRunsAsync(r, ct)),
         new("POST", "/api/dev/token", "DevToken", (api, r, ct) => api.DevTokenAsync(r, ct)),
     ];
 }

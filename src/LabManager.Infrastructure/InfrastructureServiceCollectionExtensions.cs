@@ -38,6 +38,7 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton<PostgresInstanceStore>();
         services.AddSingleton<IInstanceStore>(sp => sp.GetRequiredService<PostgresInstanceStore>());
         services.AddSingleton<ILearningTracker, PostgresLearningTracker>();
+        services.AddSingleton<IReconciliationLog, PostgresReconciliationLog>();
         services.AddHostedService<DatabaseInitializer>();
         return services;
     }

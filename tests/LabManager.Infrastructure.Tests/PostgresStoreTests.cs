@@ -56,7 +56,9 @@ public sealed class PostgresStoreTests : IAsyncLifetime
             await hosted.StartAsync(CancellationToken.None);
         }
 
-        Assert.Equal(1L, await _db.ScalarAsync<long>("SELECT count(*) FROM schemaversions"));
+        var scripts = typeof(DatabaseMigrator).Assembly.GetManifestResourceNames().Count(n => n.EndsWith(".sql", StringComparison.Ordinal));
+        Assert.Equal(2, scripts);
+        Assert.Equal((long)scripts, await _db.ScalarAsync<long>("SELECT count(*) FROM schemaversions"));
         Assert.Equal(4L, await _db.ScalarAsync<long>("SELECT count(*) FROM labs"));
         var fromFile = LabCatalogFile.Read(RepoPaths.Catalog);
         var labs = await Catalog.ListAsync();
@@ -197,6 +199,31 @@ public sealed class PostgresStoreTests : IAsyncLifetime
         Assert.Equal(3600L, await _db.ScalarAsync<long>("SELECT total_seconds FROM user_progress"));
         Assert.Equal(0.014m, await _db.ScalarAsync<decimal>("SELECT total_cost FROM user_progress"));
         Assert.Equal("stopped", await _db.ScalarAsync<string>("SELECT last_outcome FROM user_progress"));
+    }
+
+    [Fact]
+    public async Task ReconciliationLog_OneLockHolder_RunsRecordedNewestFirst()
+    {
+        var log = _services.GetRequiredService<IReconciliationLog>();
+        await using (var first = await log.TryLockAsync())
+        {
+            Assert.NotNull(first);
+            Assert.Null(await log.TryLockAsync());
+        }
+
+        await using (var again = await log.TryLockAsync())
+        {
+            Assert.NotNull(again);
+        }
+
+        var older = new ReconciliationReport(DateTimeOffset.UtcNow.AddMinutes(-5), TimeSpan.FromMilliseconds(120), 3, 2, 1, 0, 0, 0);
+        var newer = older with { StartedAt = DateTimeOffset.UtcNow, LostWorkflows = 1 };
+        await log.RecordAsync(older);
+        await log.RecordAsync(newer);
+
+        var recent = await log.RecentAsync(10);
+        Assert.Equal([Micro(newer.StartedAt), Micro(older.StartedAt)], recent.Select(r => r.StartedAt));
+        Assert.Equal(newer with { StartedAt = recent[0].StartedAt }, recent[0]);
     }
 
     // Records holding lists compare by reference, and jsonb reorders keys: compare as JSON with sorted environments.

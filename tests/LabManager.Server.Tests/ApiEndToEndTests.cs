@@ -215,6 +215,10 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
         Assert.Equal(HttpStatusCode.OK, cleanup);
         Assert.Equal(0, report["data"]!["actions"]!.GetValue<int>());
         Assert.Equal(vms, report["data"]!["taggedVms"]!.GetValue<int>());
+        var (runsStatus, runs, _) = await server.SendAsync(HttpMethod.Get, "/api/admin/reconciliation", admin);
+        Assert.Equal(HttpStatusCode.OK, runsStatus);
+        Assert.Equal(report["data"]!["startedAt"]!.GetValue<DateTimeOffset>(), runs["data"]![0]!["startedAt"]!.GetValue<DateTimeOffset>(), TimeSpan.FromMilliseconds(1));
+        Assert.Equal(HttpStatusCode.Forbidden, (await server.SendAsync(HttpMethod.Get, "/api/admin/reconciliation", learnerToken)).Status);
     }
 
     [Theory]

@@ -87,3 +87,31 @@ public sealed class RecordingLearningTracker : ILearningTracker
         return Task.CompletedTask;
     }
 }
+
+/// <summary>Runs kept in a list; the lock is a semaphore of one.</summary>
+public sealed class InMemoryReconciliationLog : IReconciliationLog
+{
+    private readonly SemaphoreSlim _lock = new(1, 1);
+    private readonly ConcurrentQueue<ReconciliationReport> _runs = new();
+
+    public async Task<IAsyncDisposable?> TryLockAsync(CancellationToken cancellationToken = default) =>
+        await _lock.WaitAsync(0, cancellationToken) ? new Release(_lock) : null;
+
+    public Task RecordAsync(ReconciliationReport report, CancellationToken cancellationToken = default)
+    {
+        _runs.Enqueue(report);
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<ReconciliationReport>> RecentAsync(int count, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<ReconciliationReport>>([.. _runs.Reverse().Take(count)]);
+
+    private sealed class Release(SemaphoreSlim semaphore) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync()
+        {
+            semaphore.Release();
+            return ValueTask.CompletedTask;
+        }
+    }
+}

@@ -1,5 +1,6 @@
 using LabManager.Core.Instances;
 using LabManager.Core.Ports;
+using LabManager.Testing;
 using LabManager.Workflows.Reconciliation;
 using LabManager.Workflows.Sessions;
 using Microsoft.DurableTask.Client;
@@ -14,11 +15,26 @@ public sealed class ReconcilerTests(LabSessionHost host) : IClassFixture<LabSess
 {
     private ICloudProvider Cloud => host.Services.GetRequiredService<ICloudProvider>();
 
+    private readonly InMemoryReconciliationLog _log = new();
+
     private Reconciler Reconciler(TimeSpan? grace = null)
     {
         var options = Options.Create(new LabSessionOptions { OrphanGracePeriod = grace ?? TimeSpan.Zero });
-        return new Reconciler(Cloud, host.Store, new DurableLabSessionControl(host.Client, options), host.Notifier, options, TimeProvider.System,
+        return new Reconciler(Cloud, host.Store, new DurableLabSessionControl(host.Client, options), host.Notifier, _log, options, TimeProvider.System,
             NullLogger<Reconciler>.Instance);
+    }
+
+    [Fact]
+    public async Task Run_WhileAnotherHoldsTheLock_Skipped_OtherwiseRecorded()
+    {
+        await using (await _log.TryLockAsync())
+        {
+            Assert.Null(await Reconciler().RunAsync());
+        }
+
+        var report = await Reconciler().RunAsync();
+        Assert.NotNull(report);
+        Assert.Equal(report, Assert.Single(await _log.RecentAsync(10)));
     }
 
     private static VmSpec Spec(string label, params string[] tags) => new(label, "ewr", "vc2-1c-1gb", "#!/bin/bash\n", tags);
@@ -31,9 +47,9 @@ public sealed class ReconcilerTests(LabSessionHost host) : IClassFixture<LabSess
         var orphan = await Cloud.CreateVmAsync(Spec(LabInstance.VmLabel(Guid.NewGuid()), "labmanager"));
         var foreign = await Cloud.CreateVmAsync(Spec("someone-elses-server"));
 
-        var young = await Reconciler(grace: TimeSpan.FromHours(1)).RunAsync();
+        var young = (await Reconciler(grace: TimeSpan.FromHours(1)).RunAsync())!;
         Assert.Equal(0, young.OrphansDestroyed);
-        var report = await Reconciler().RunAsync();
+        var report = (await Reconciler().RunAsync())!;
 
         Assert.Equal(1, report.OrphansDestroyed);
         Assert.Equal(0, report.VanishedVms + report.LostWorkflows + report.ExpiredEnded);
@@ -55,7 +71,7 @@ public sealed class ReconcilerTests(LabSessionHost host) : IClassFixture<LabSess
         var running = await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
         await Cloud.DeleteVmAsync(running.CloudInstanceId!);
 
-        var report = await Reconciler().RunAsync();
+        var report = (await Reconciler().RunAsync())!;
 
         Assert.Equal(1, report.VanishedVms);
         var ended = (await host.Store.GetAsync(id))!;
@@ -74,7 +90,7 @@ public sealed class ReconcilerTests(LabSessionHost host) : IClassFixture<LabSess
         var running = await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
         await host.Store.UpdateAsync(running with { ExpiresAt = DateTimeOffset.UtcNow.AddMinutes(-5) });
 
-        var report = await Reconciler().RunAsync();
+        var report = (await Reconciler().RunAsync())!;
 
         Assert.Equal(1, report.ExpiredEnded);
         Assert.Equal(LabInstanceStatus.Expired, (await host.WaitForEndAsync(id)).Status);
@@ -89,7 +105,7 @@ public sealed class ReconcilerTests(LabSessionHost host) : IClassFixture<LabSess
         await host.Client.TerminateInstanceAsync(id.ToString());
         await host.Client.WaitForInstanceCompletionAsync(id.ToString());
 
-        var report = await Reconciler().RunAsync();
+        var report = (await Reconciler().RunAsync())!;
 
         Assert.Equal(1, report.LostWorkflows);
         var ended = (await host.Store.GetAsync(id))!;

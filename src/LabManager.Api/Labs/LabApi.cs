@@ -16,6 +16,7 @@ public sealed class LabApi(
     IInstanceStore instances,
     ILabSessionControl sessions,
     IReconciler reconciler,
+    IReconciliationLog reconciliationLog,
     IOptions<ApiOptions> options,
     IOptions<AuthOptions> authOptions,
     TimeProvider time,
@@ -211,7 +212,20 @@ public sealed class LabApi(
     public async Task<ApiResult> AdminCleanupAsync(ApiRequest request, CancellationToken ct)
     {
         var (_, denied) = await AuthenticateAsync(request, ct, admin: true);
-        return denied ?? ApiResult.Ok(await reconciler.RunAsync(ct), "Reconciliation ran");
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        return await reconciler.RunAsync(ct) is { } report
+            ? ApiResult.Ok(report, "Reconciliation ran")
+            : ApiResult.Conflict("A reconciliation is already running; try again shortly");
+    }
+
+    public async Task<ApiResult> AdminReconciliationRunsAsync(ApiRequest request, CancellationToken ct)
+    {
+        var (_, denied) = await AuthenticateAsync(request, ct, admin: true);
+        return denied ?? ApiResult.Ok(await reconciliationLog.RecentAsync(20, ct));
     }
 
     public Task<ApiResult> DevTokenAsync(ApiRequest request, CancellationToken ct) => Task.FromResult(DevToken(request));

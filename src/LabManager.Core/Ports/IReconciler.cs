@@ -3,7 +3,20 @@ namespace LabManager.Core.Ports;
 /// <summary>The one reconciliation entry point: the timer trigger, the Server's sweep and <c>POST /api/admin/cleanup</c> call it.</summary>
 public interface IReconciler
 {
-    Task<ReconciliationReport> RunAsync(CancellationToken cancellationToken = default);
+    /// <summary>Runs once; null when another run (on any instance of the app) holds the lock.</summary>
+    Task<ReconciliationReport?> RunAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>The runs of reconciliation: one at a time across every instance of the app, each recorded.</summary>
+public interface IReconciliationLog
+{
+    /// <summary>The lock, released on dispose; null while another run holds it.</summary>
+    Task<IAsyncDisposable?> TryLockAsync(CancellationToken cancellationToken = default);
+
+    Task RecordAsync(ReconciliationReport report, CancellationToken cancellationToken = default);
+
+    /// <summary>The latest runs, newest first.</summary>
+    Task<IReadOnlyList<ReconciliationReport>> RecentAsync(int count, CancellationToken cancellationToken = default);
 }
 
 /// <summary>What one reconciliation run found and did.</summary>

@@ -71,6 +71,11 @@ public static class ApiFunctions
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "admin/cleanup")] HttpRequest request,
         [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminCleanup", request, client);
 
+    [Function("AdminReconciliationRuns")]
+    public static Task<IActionResult> AdminReconciliationRuns(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "admin/reconciliation")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminReconciliationRuns", request, client);
+
     [Function("DevToken")]
     public static Task<IActionResult> DevToken(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "dev/token")] HttpRequest request,

@@ -17,14 +17,22 @@ public sealed class Reconciler(
     IInstanceStore instances,
     ILabSessionControl sessions,
     INotifier notifier,
+    IReconciliationLog log,
     IOptions<LabSessionOptions> options,
     TimeProvider time,
     ILogger<Reconciler> logger) : IReconciler
 {
     private static readonly TimeSpan ExpirySlack = TimeSpan.FromMinutes(1);
 
-    public async Task<ReconciliationReport> RunAsync(CancellationToken cancellationToken = default)
+    public async Task<ReconciliationReport?> RunAsync(CancellationToken cancellationToken = default)
     {
+        await using var lease = await log.TryLockAsync(cancellationToken);
+        if (lease is null)
+        {
+            logger.LogInformation("Reconciliation skipped: another run is in progress");
+            return null;
+        }
+
         var started = time.GetUtcNow();
         var vms = await cloud.ListVmsAsync(options.Value.VmTag, cancellationToken);
         int orphans = 0, expired = 0, vanished = 0, lost = 0;
@@ -74,6 +82,7 @@ public sealed class Reconciler(
         logger.LogInformation(
             "Reconciliation: {Vms} tagged VMs, {Active} active instances; destroyed {Orphans} orphans, ended {Expired} expired, {Vanished} with a vanished VM, {Lost} with a lost workflow ({Ms:F0} ms)",
             report.TaggedVms, report.ActiveInstances, orphans, expired, vanished, lost, report.Duration.TotalMilliseconds);
+        await log.RecordAsync(report, cancellationToken);
         return report;
     }
 
