@@ -20,6 +20,7 @@ public static class ApiRoutes
         new("POST", "/api/labs/instances/{id}/extend", "ExtendInstance", (api, r, ct) => api.ExtendAsync(r, ct)),
         new("GET", "/api/labs/{id}", "GetLab", (api, r, ct) => api.GetLabAsync(r, ct)),
         new("POST", "/api/labs/{id}/start", "StartLab", (api, r, ct) => api.StartLabAsync(r, ct)),
+        new("GET", "/api/users/me/stats", "MyStats", (api, r, ct) => api.MyStatsAsync(r, ct)),
         new("GET", "/api/admin/instances", "AdminListInstances", (api, r, ct) => api.AdminListInstancesAsync(r, ct)),
         new("POST", "/api/admin/instances/{id}/stop", "AdminStopInstance", (api, r, ct) => api.AdminStopAsync(r, ct)),
         new("POST", "/api/admin/cleanup", "AdminCleanup", (api, r, ct) => api.AdminCleanupAsync(r, ct)),

@@ -45,6 +45,9 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
         Assert.Equal("The instance already ended (stopped)", againBody["message"]!.GetValue<string>());
         var (_, list, _) = await server.SendAsync(HttpMethod.Get, "/api/labs/instances/list", token);
         Assert.Equal(id, Assert.Single(list["data"]!.AsArray())!["id"]!.GetValue<string>());
+        var (_, stats, _) = await server.SendAsync(HttpMethod.Get, "/api/users/me/stats", token);
+        Assert.Equal("""{"total":1,"active":0,"stopped":1,"expired":0,"error":0}""", stats["data"]!.ToJsonString());
+        Assert.Equal(HttpStatusCode.Unauthorized, (await server.SendAsync(HttpMethod.Get, "/api/users/me/stats")).Status);
     }
 
     [Fact]

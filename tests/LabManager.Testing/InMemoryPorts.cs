@@ -28,6 +28,13 @@ public sealed class InMemoryInstanceStore : IInstanceStore
     public Task<IReadOnlyList<LabInstance>> ListAsync(bool activeOnly, int limit, CancellationToken cancellationToken = default) =>
         Task.FromResult<IReadOnlyList<LabInstance>>([.. _instances.Values.Where(i => !activeOnly || i.Status.IsActive()).OrderByDescending(i => i.CreatedAt).Take(limit)]);
 
+    public Task<UserStats> StatsAsync(Guid userId, CancellationToken cancellationToken = default)
+    {
+        var mine = _instances.Values.Where(i => i.UserId == userId).ToList();
+        return Task.FromResult(new UserStats(mine.Count, mine.Count(i => i.Status.IsActive()), mine.Count(i => i.Status == LabInstanceStatus.Stopped),
+            mine.Count(i => i.Status == LabInstanceStatus.Expired), mine.Count(i => i.Status == LabInstanceStatus.Error)));
+    }
+
     /// <summary>Not used by the workflow tests; the real, atomic version is the PostgreSQL store.</summary>
     public Task<StartOutcome> TryStartAsync(StartRequest request, CancellationToken cancellationToken = default) =>
         throw new NotSupportedException("Use PostgresInstanceStore for quota checks");

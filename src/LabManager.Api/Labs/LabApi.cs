@@ -190,6 +190,12 @@ public sealed class LabApi(
         return denied ?? ApiResult.Ok((await instances.ListByUserAsync(user!.Id, ct)).Select(i => InstanceView.From(i)).ToList());
     }
 
+    public async Task<ApiResult> MyStatsAsync(ApiRequest request, CancellationToken ct)
+    {
+        var (user, denied) = await AuthenticateAsync(request, ct);
+        return denied ?? ApiResult.Ok(await instances.StatsAsync(user!.Id, ct));
+    }
+
     public Task<ApiResult> GetInstanceAsync(ApiRequest request, CancellationToken ct) =>
         WithInstanceAsync(request, admin: false, async instance =>
             ApiResult.Ok(InstanceView.From(instance, await sessions.GetProgressAsync(instance.Id, ct))), ct);

@@ -20,6 +20,9 @@ public interface IInstanceStore
     /// <summary>Every instance, newest first; only active ones when <paramref name="activeOnly"/>.</summary>
     Task<IReadOnlyList<LabInstance>> ListAsync(bool activeOnly, int limit, CancellationToken cancellationToken = default);
 
+    /// <summary>How many instances a user has had, by outcome.</summary>
+    Task<UserStats> StatsAsync(Guid userId, CancellationToken cancellationToken = default);
+
     /// <summary>
     /// Admits a start under the quotas, atomically: the checks and the insert happen as one, so concurrent
     /// starts never admit more than the quotas allow. An active instance of the same lab is returned instead
@@ -27,6 +30,9 @@ public interface IInstanceStore
     /// </summary>
     Task<StartOutcome> TryStartAsync(StartRequest request, CancellationToken cancellationToken = default);
 }
+
+/// <summary>A learner's lab counts: all, active now, stopped, expired, and ended in error.</summary>
+public sealed record UserStats(int Total, int Active, int Stopped, int Expired, int Error);
 
 /// <summary>Who is starting which lab; <see cref="InstanceId"/> becomes the new instance's id.</summary>
 public sealed record StartRequest(Guid InstanceId, UserRef User, Lab Lab, DateTimeOffset Now, QuotaPolicy Quotas);

@@ -56,6 +56,11 @@ public static class ApiFunctions
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "labs/{id}/start")] HttpRequest request,
         [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("StartLab", request, client);
 
+    [Function("MyStats")]
+    public static Task<IActionResult> MyStats(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "users/me/stats")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("MyStats", request, client);
+
     [Function("AdminListInstances")]
     public static Task<IActionResult> AdminListInstances(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "admin/instances")] HttpRequest request,

@@ -65,6 +65,19 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
         return [.. rows.Select(r => r.ToInstance())];
     }
 
+    public async Task<UserStats> StatsAsync(Guid userId, CancellationToken cancellationToken = default)
+    {
+        const string sql = $"""
+            SELECT count(*)::int, (count(*) FILTER (WHERE status IN {Active}))::int, (count(*) FILTER (WHERE status = 'stopped'))::int,
+                   (count(*) FILTER (WHERE status = 'expired'))::int, (count(*) FILTER (WHERE status = 'error'))::int
+            FROM lab_instances WHERE user_id = @userId
+            """;
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        var (total, active, stopped, expired, error) = await connection.QuerySingleAsync<(int, int, int, int, int)>(
+            new CommandDefinition(sql, new { userId }, cancellationToken: cancellationToken));
+        return new UserStats(total, active, stopped, expired, error);
+    }
+
     public async Task<StartOutcome> TryStartAsync(StartRequest request, CancellationToken cancellationToken = default)
     {
         var (user, lab, now, quotas) = (request.User, request.Lab, request.Now.ToUniversalTime(), request.Quotas);

@@ -39,6 +39,8 @@ public sealed class CachedInstanceStore(IInstanceStore store, IInstanceCache cac
 
     public Task<StartOutcome> TryStartAsync(StartRequest request, CancellationToken cancellationToken = default) =>
         store.TryStartAsync(request, cancellationToken);
+
+    public Task<UserStats> StatsAsync(Guid userId, CancellationToken cancellationToken = default) => store.StatsAsync(userId, cancellationToken);
 }
 
 /// <summary>The active catalog from the cache, filled from the store on a miss; removed when the catalog is loaded.</summary>
