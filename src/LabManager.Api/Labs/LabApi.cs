@@ -59,9 +59,10 @@ public sealed class LabApi(
 
     public async Task<ApiResult> GetLabAsync(ApiRequest request, CancellationToken ct)
     {
-        if (ParseId(request, "id", "lab") is { Error: { } bad })
+        var (labId, badId) = ParseId(request, "id", "lab");
+        if (badId is not null)
         {
-            return bad;
+            return badId;
         }
 
         // The catalog is public; a token, when sent, must be valid and adds the caller's instances.
@@ -77,7 +78,7 @@ public sealed class LabApi(
             user = caller;
         }
 
-        var lab = await catalog.GetAsync(ParseId(request, "id", "lab").Id, ct);
+        var lab = await catalog.GetAsync(labId, ct);
         if (lab is not { IsActive: true })
         {
             return ApiResult.NotFound("Lab");

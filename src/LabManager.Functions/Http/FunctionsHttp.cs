@@ -38,7 +38,8 @@ internal static class FunctionsHttp
         return ToAction(request, await route.Handle(services.GetRequiredService<LabApi>(), apiRequest, request.HttpContext.RequestAborted));
     }
 
-    private static JsonResult ToAction(HttpRequest request, ApiResult result)
+    /// <summary>The response for an API result: its status, envelope and headers.</summary>
+    public static JsonResult ToAction(HttpRequest request, ApiResult result)
     {
         foreach (var (name, value) in result.Headers ?? new Dictionary<string, string>())
         {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LabManager.Api.Auth;
 using LabManager.Api.Http;
+using LabManager.Functions.Http;
 using LabManager.Infrastructure.Notifications;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -21,12 +22,12 @@ public sealed class RealtimeFunctions(TokenService tokens, IServiceProvider serv
         var (user, error) = await tokens.ValidateAsync(request.Headers.Authorization.FirstOrDefault(), request.HttpContext.RequestAborted);
         if (user is null)
         {
-            return Json(ApiResult.Unauthorized(error!));
+            return FunctionsHttp.ToAction(request, ApiResult.Unauthorized(error!));
         }
 
         if (services.GetService(typeof(AzureSignalRConnection)) is not AzureSignalRConnection connection)
         {
-            return Json(ApiResult.Error(503, "Live status is not configured (ConnectionStrings:AzureSignalR)"));
+            return FunctionsHttp.ToAction(request, ApiResult.Error(503, "Live status is not configured (ConnectionStrings:AzureSignalR)"));
         }
 
         var url = connection.ClientUrl(AzureSignalRNotifier.Hub);
@@ -49,28 +50,28 @@ public sealed class RealtimeFunctions(TokenService tokens, IServiceProvider serv
         var (user, error) = await tokens.ValidateAsync(request.Headers.Authorization.FirstOrDefault(), request.HttpContext.RequestAborted);
         if (user is null)
         {
-            return Json(ApiResult.Unauthorized(error!));
+            return FunctionsHttp.ToAction(request, ApiResult.Unauthorized(error!));
         }
 
         if (!Guid.TryParse(id, out var labId))
         {
-            return Json(ApiResult.BadRequest("The lab id must be a UUID"));
+            return FunctionsHttp.ToAction(request, ApiResult.BadRequest("The lab id must be a UUID"));
         }
 
         var body = await ApiRequest.ReadBodyAsync(request.Body, request.HttpContext.RequestAborted);
         var connectionId = body is null ? null : TryConnectionId(body);
         if (string.IsNullOrEmpty(connectionId))
         {
-            return Json(ApiResult.BadRequest("The body must be {\"connectionId\": \"...\"}"));
+            return FunctionsHttp.ToAction(request, ApiResult.BadRequest("The body must be {\"connectionId\": \"...\"}"));
         }
 
         if (services.GetService(typeof(IAzureSignalRApi)) is not IAzureSignalRApi api)
         {
-            return Json(ApiResult.Error(503, "Live status is not configured (ConnectionStrings:AzureSignalR)"));
+            return FunctionsHttp.ToAction(request, ApiResult.Error(503, "Live status is not configured (ConnectionStrings:AzureSignalR)"));
         }
 
         await change(api, AzureSignalRNotifier.LabGroup(labId), connectionId, request.HttpContext.RequestAborted);
-        return Json(ApiResult.Ok(new { labId, connectionId }));
+        return FunctionsHttp.ToAction(request, ApiResult.Ok(new { labId, connectionId }));
     }
 
     private static string? TryConnectionId(string body)
@@ -85,6 +86,4 @@ public sealed class RealtimeFunctions(TokenService tokens, IServiceProvider serv
             return null;
         }
     }
-
-    private static JsonResult Json(ApiResult result) => new(result.Body, ApiResult.Json) { StatusCode = result.Status };
 }

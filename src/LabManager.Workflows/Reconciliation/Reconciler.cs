@@ -1,5 +1,6 @@
 using LabManager.Core.Instances;
 using LabManager.Core.Ports;
+using LabManager.Workflows.Instances;
 using LabManager.Workflows.Sessions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -91,7 +92,7 @@ public sealed class Reconciler(
         var ended = instance.MoveTo(LabInstanceStatus.Error, time.GetUtcNow()) with { ErrorMessage = reason };
         await instances.UpdateAsync(ended, cancellationToken);
         await notifier.StatusChangedAsync(new LabStatusEvent(ended.UserId, ended.Id, ended.LabId, ended.Status, reason), cancellationToken);
-        await notifier.NotifyAsync(ended.UserId, new LabNotification("error", reason, new Dictionary<string, string> { ["instanceId"] = ended.Id.ToString() }), cancellationToken);
+        await notifier.NotifyAsync(ended.UserId, new LabNotification("error", reason, UpdateInstanceActivity.Metadata(ended)), cancellationToken);
         logger.LogWarning("Reconciliation ended instance {InstanceId} in error: {Reason}", ended.Id, reason);
     }
 
