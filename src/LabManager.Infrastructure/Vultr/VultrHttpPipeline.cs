@@ -27,20 +27,19 @@ internal static class VultrHttpPipeline
         builder.AddTimeout(TimeSpan.FromSeconds(30));
     }
 
-    /// <summary>One bucket per process: tokens refill every 200 ms, so no one-second window sees more than the limit.</summary>
-    public static TokenBucketRateLimiter CreateLimiter(VultrOptions options)
+    /// <summary>
+    /// One bucket per process holding a single token, refilled every 1/N s: calls go out evenly spaced, so bunched timer
+    /// ticks on a busy machine cannot add up to a burst above Vultr's limit in any clock second.
+    /// </summary>
+    public static TokenBucketRateLimiter CreateLimiter(VultrOptions options) => new(new TokenBucketRateLimiterOptions
     {
-        var perTick = Math.Max(1, options.MaxRequestsPerSecond / 5);
-        return new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = perTick,
-            TokensPerPeriod = perTick,
-            ReplenishmentPeriod = TimeSpan.FromMilliseconds(200),
-            QueueLimit = 10_000,
-            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-            AutoReplenishment = true,
-        });
-    }
+        TokenLimit = 1,
+        TokensPerPeriod = 1,
+        ReplenishmentPeriod = TimeSpan.FromSeconds(1.0 / options.MaxRequestsPerSecond),
+        QueueLimit = 10_000,
+        QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+        AutoReplenishment = true,
+    });
 
     /// <summary>
     /// 429 is always safe to retry: the call was not processed. A 5xx or a lost connection is retried except

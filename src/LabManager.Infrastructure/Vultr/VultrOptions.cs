@@ -15,9 +15,12 @@ public sealed class VultrOptions
     [Required(ErrorMessage = "Vultr:ApiKey is required")]
     public string ApiKey { get; set; } = "";
 
-    /// <summary>Client-side limit; Vultr answers 429 above 30 requests/s.</summary>
+    /// <summary>
+    /// Client-side limit; Vultr answers 429 above 30 requests/s. The default leaves headroom for calls that a busy machine
+    /// or the network delays and delivers bunched.
+    /// </summary>
     [Range(1, 30)]
-    public int MaxRequestsPerSecond { get; set; } = 25;
+    public int MaxRequestsPerSecond { get; set; } = 20;
 
     /// <summary>Retries of a 429, 5xx or network failure before the call fails.</summary>
     [Range(0, 10)]
