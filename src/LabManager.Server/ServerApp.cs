@@ -7,6 +7,8 @@ using LabManager.Server.Durable;
 using LabManager.Server.Realtime;
 using LabManager.VultrEmulator;
 using LabManager.Workflows;
+using LabManager.Workflows.Reconciliation;
+using OpenTelemetry.Metrics;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.DurableTask.Client;
@@ -61,6 +63,15 @@ public static class ServerApp
             builder.Services.AddInMemoryDurableTask(registry => registry.AddLabWorkflows());
         }
         builder.Services.AddHostedService<ReconciliationService>();
+        // The LabManager meter: scraped at /metrics, and pushed over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics =>
+        {
+            metrics.AddMeter(LabMetrics.MeterName).AddPrometheusExporter();
+            if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+            {
+                metrics.AddOtlpExporter();
+            }
+        });
         builder.Services.AddOpenApi();
 
         var app = builder.Build();
@@ -75,6 +86,7 @@ public static class ServerApp
         app.MapHub<LabsHub>(LabsHub.Path);
         app.MapOpenApi();
         app.MapGet("/health", HealthAsync);
+        app.MapPrometheusScrapingEndpoint();
         foreach (var route in ApiRoutes.All)
         {
             app.MapMethods(route.Pattern, [route.Method], (HttpContext http, LabApi api) => HandleAsync(http, api, route)).WithName(route.Name);

@@ -22,6 +22,7 @@ public static class WorkflowsServiceCollectionExtensions
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseProxy = false });
         services.AddSingleton<ILabSessionControl, DurableLabSessionControl>();
         services.AddSingleton<IReconciler, Reconciler>();
+        services.AddSingleton<LabMetrics>();
         services.TryAddSingleton(TimeProvider.System);
 
         // Activities are also resolved directly by hosts that wrap them (the Functions app).

@@ -224,6 +224,29 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
         Assert.Equal(HttpStatusCode.Forbidden, (await server.SendAsync(HttpMethod.Get, "/api/admin/reconciliation", learnerToken)).Status);
     }
 
+    [Fact]
+    public async Task Cleanup_SyncsVmStatusIntoTheInstance_AndMetricsAreScraped()
+    {
+        var learnerToken = server.Token(Guid.NewGuid());
+        var (_, started, _) = await server.StartAsync(JuiceShopLab, learnerToken);
+        var id = started["data"]!["id"]!.GetValue<string>();
+        await server.WaitForStatusAsync(id, learnerToken, LabInstanceStatus.Running);
+
+        var (cleanup, _, _) = await server.SendAsync(HttpMethod.Post, "/api/admin/cleanup", server.Token(Guid.NewGuid(), admin: true));
+        Assert.Equal(HttpStatusCode.OK, cleanup);
+        var instance = (await server.SendAsync(HttpMethod.Get, $"/api/labs/instances/{id}", learnerToken)).Body["data"]!;
+        Assert.Equal("active/running/ok", instance["vmStatus"]!.GetValue<string>());
+
+        var metrics = await server.Http.GetStringAsync("/metrics");
+        Assert.Matches(@"labmanager_instances_active\{[^}]*status=""running""[^}]*\} [1-9]", metrics);
+        Assert.Matches(@"labmanager_vms\{[^}]*state=""active/running/ok""[^}]*\} [1-9]", metrics);
+        Assert.Matches(@"labmanager_reconciliation_duration_seconds_count(\{[^}]*\})? [1-9]", metrics);
+        Assert.Contains("labmanager_reconciliation_orphans_destroyed_total", metrics, StringComparison.Ordinal);
+
+        await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", learnerToken);
+        await server.WaitForStatusAsync(id, learnerToken, LabInstanceStatus.Stopped);
+    }
+
     [Theory]
     [InlineData("/api/labs/" + DvwaLab + "/start", """{"timeoutOverride": 600000""", 400, "The request body is not valid JSON for this route")]
     [InlineData("/api/labs/" + DvwaLab + "/start", """{"timeoutOverride": "soon"}""", 400, "The request body is not valid JSON for this route")]

@@ -16,9 +16,17 @@ public sealed class InMemoryInstanceStore : IInstanceStore
     public Task AddAsync(LabInstance instance, CancellationToken cancellationToken = default) =>
         _instances.TryAdd(instance.Id, instance) ? Task.CompletedTask : throw new InvalidOperationException($"Instance {instance.Id} exists");
 
+    /// <summary>Like the PostgreSQL store, an update leaves the VM status alone.</summary>
     public Task UpdateAsync(LabInstance instance, CancellationToken cancellationToken = default)
     {
-        _instances[instance.Id] = instance;
+        _instances.AddOrUpdate(instance.Id, instance, (_, old) => instance with { VmStatus = old.VmStatus, VmCheckedAt = old.VmCheckedAt });
+        return Task.CompletedTask;
+    }
+
+    public Task SetVmStatusAsync(Guid instanceId, string vmStatus, DateTimeOffset checkedAt, CancellationToken cancellationToken = default)
+    {
+        _instances.AddOrUpdate(instanceId, _ => throw new InvalidOperationException($"Instance {instanceId} does not exist"),
+            (_, old) => old with { VmStatus = vmStatus, VmCheckedAt = checkedAt });
         return Task.CompletedTask;
     }
 

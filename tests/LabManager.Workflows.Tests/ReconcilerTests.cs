@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using LabManager.Core.Instances;
 using LabManager.Core.Ports;
 using LabManager.Testing;
@@ -16,11 +17,12 @@ public sealed class ReconcilerTests(LabSessionHost host) : IClassFixture<LabSess
     private ICloudProvider Cloud => host.Services.GetRequiredService<ICloudProvider>();
 
     private readonly InMemoryReconciliationLog _log = new();
+    private readonly IMeterFactory _meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
 
     private Reconciler Reconciler(TimeSpan? grace = null)
     {
         var options = Options.Create(new LabSessionOptions { OrphanGracePeriod = grace ?? TimeSpan.Zero });
-        return new Reconciler(Cloud, host.Store, new DurableLabSessionControl(host.Client, options), host.Notifier, _log, options, TimeProvider.System,
+        return new Reconciler(Cloud, host.Store, new DurableLabSessionControl(host.Client, options), host.Notifier, _log, new LabMetrics(_meters), options, TimeProvider.System,
             NullLogger<Reconciler>.Instance);
     }
 
@@ -112,5 +114,41 @@ public sealed class ReconcilerTests(LabSessionHost host) : IClassFixture<LabSess
         Assert.Equal(LabInstanceStatus.Error, ended.Status);
         Assert.Equal("The lab's workflow was lost; its VM was destroyed", ended.ErrorMessage);
         Assert.DoesNotContain((await host.Emulator.InspectAsync()).Vms, v => v.Id == running.CloudInstanceId);
+    }
+
+    [Fact]
+    public async Task Run_CopiesVmStateIntoInstances_AndFeedsTheMeters()
+    {
+        var id = await host.StartAsync(TimeSpan.FromMinutes(30));
+        await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
+        await Cloud.CreateVmAsync(Spec(LabInstance.VmLabel(Guid.NewGuid()), "labmanager"));
+        var measured = new List<(string Instrument, double Value, string? Tag)>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Scope == _meters)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<int>((i, v, tags, _) => measured.Add((i.Name, v, tags.Length > 0 ? tags[0].Value?.ToString() : null)));
+        listener.SetMeasurementEventCallback<long>((i, v, _, _) => measured.Add((i.Name, v, null)));
+        listener.SetMeasurementEventCallback<double>((i, v, _, _) => measured.Add((i.Name, v, null)));
+        listener.Start();
+
+        var report = (await Reconciler().RunAsync())!;
+        listener.RecordObservableInstruments();
+
+        var synced = (await host.Store.GetAsync(id))!;
+        Assert.Equal("active/running/ok", synced.VmStatus);
+        Assert.NotNull(synced.VmCheckedAt);
+        Assert.Contains(("labmanager.reconciliation.orphans_destroyed", (double)report.OrphansDestroyed, null), measured);
+        Assert.Contains(measured, m => m.Instrument == "labmanager.reconciliation.duration" && Math.Abs(m.Value - report.Duration.TotalSeconds) < 1e-9);
+        var running = (await host.Store.ListAsync(activeOnly: true, 100)).Count(i => i.Status == LabInstanceStatus.Running);
+        Assert.Contains(("labmanager.instances.active", (double)running, "running"), measured);
+        Assert.Contains(measured, m => m.Instrument == "labmanager.vms" && m.Tag == "active/running/ok" && m.Value >= 1);
+
+        await host.Client.RaiseEventAsync(id.ToString(), LabEvents.Stop, new StopRequest());
+        await host.WaitForEndAsync(id);
     }
 }

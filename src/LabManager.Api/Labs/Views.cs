@@ -50,9 +50,11 @@ public sealed record InstanceView(
     DateTimeOffset? EndedAt,
     string? ErrorMessage,
     int RestartCount,
+    string? VmStatus,
+    DateTimeOffset? VmCheckedAt,
     SessionProgress? Progress = null)
 {
     public static InstanceView From(LabInstance i, SessionProgress? progress = null) => new(
         i.Id, i.LabId, i.UserId, i.Status, i.CloudInstanceId, i.PublicIp, i.AccessUrl, i.Ports, i.CreatedAt, i.StartedAt,
-        i.ExpiresAt, i.EndedAt, i.ErrorMessage, i.RestartCount, progress);
+        i.ExpiresAt, i.EndedAt, i.ErrorMessage, i.RestartCount, i.VmStatus, i.VmCheckedAt, progress);
 }

@@ -22,6 +22,11 @@ public sealed record LabInstance
     public string? ErrorMessage { get; init; }
     public int RestartCount { get; init; }
 
+    /// <summary>The VM's state (status/power/server) as the cloud last reported it to reconciliation, and when.</summary>
+    public string? VmStatus { get; init; }
+
+    public DateTimeOffset? VmCheckedAt { get; init; }
+
     /// <summary>This instance with a new status, after checking the move is allowed.</summary>
     public LabInstance MoveTo(LabInstanceStatus status, DateTimeOffset now)
     {

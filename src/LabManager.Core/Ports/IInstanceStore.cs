@@ -14,6 +14,9 @@ public interface IInstanceStore
     /// <summary>Replaces the stored instance with <paramref name="instance"/> (same id).</summary>
     Task UpdateAsync(LabInstance instance, CancellationToken cancellationToken = default);
 
+    /// <summary>Records the VM's state as the cloud reported it; touches nothing else of the instance.</summary>
+    Task SetVmStatusAsync(Guid instanceId, string vmStatus, DateTimeOffset checkedAt, CancellationToken cancellationToken = default);
+
     /// <summary>A user's instances, newest first.</summary>
     Task<IReadOnlyList<LabInstance>> ListByUserAsync(Guid userId, CancellationToken cancellationToken = default);
 

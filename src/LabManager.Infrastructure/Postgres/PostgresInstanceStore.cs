@@ -12,7 +12,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
 
     private const string SelectInstances = """
         SELECT id, user_id, lab_id, status, cloud_instance_id, public_ip, internal_ip, access_url, ports, created_at, started_at,
-               expires_at, ended_at, error_message, restart_count
+               expires_at, ended_at, error_message, restart_count, vm_status, vm_checked_at
         FROM lab_instances
         """;
 
@@ -46,6 +46,14 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
         {
             throw new InvalidOperationException($"Instance {instance.Id} does not exist");
         }
+    }
+
+    public async Task SetVmStatusAsync(Guid instanceId, string vmStatus, DateTimeOffset checkedAt, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE lab_instances SET vm_status = @vmStatus, vm_checked_at = @checkedAt WHERE id = @instanceId",
+            new { instanceId, vmStatus, checkedAt = checkedAt.UtcDateTime }, cancellationToken: cancellationToken));
     }
 
     public async Task<IReadOnlyList<LabInstance>> ListByUserAsync(Guid userId, CancellationToken cancellationToken = default)
@@ -163,6 +171,8 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
         public DateTime? EndedAt { get; set; }
         public string? ErrorMessage { get; set; }
         public int RestartCount { get; set; }
+        public string? VmStatus { get; set; }
+        public DateTime? VmCheckedAt { get; set; }
 
         public static InstanceRow From(LabInstance i) => new()
         {
@@ -200,6 +210,8 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
             EndedAt = EndedAt is { } n ? Utc(n) : null,
             ErrorMessage = ErrorMessage,
             RestartCount = RestartCount,
+            VmStatus = VmStatus,
+            VmCheckedAt = VmCheckedAt is { } v ? Utc(v) : null,
         };
 
         private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));

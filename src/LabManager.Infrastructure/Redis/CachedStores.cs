@@ -31,6 +31,12 @@ public sealed class CachedInstanceStore(IInstanceStore store, IInstanceCache cac
         await cache.RemoveInstanceAsync(instance.Id, cancellationToken);
     }
 
+    public async Task SetVmStatusAsync(Guid instanceId, string vmStatus, DateTimeOffset checkedAt, CancellationToken cancellationToken = default)
+    {
+        await store.SetVmStatusAsync(instanceId, vmStatus, checkedAt, cancellationToken);
+        await cache.RemoveInstanceAsync(instanceId, cancellationToken);
+    }
+
     public Task<IReadOnlyList<LabInstance>> ListByUserAsync(Guid userId, CancellationToken cancellationToken = default) =>
         store.ListByUserAsync(userId, cancellationToken);
 

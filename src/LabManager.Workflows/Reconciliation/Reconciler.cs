@@ -11,7 +11,7 @@ namespace LabManager.Workflows.Reconciliation;
 /// Compares the VMs tagged for LabManager with the instances and their workflows, and repairs what disagrees:
 /// destroys orphan VMs (no live instance) older than the grace period; ends running instances past their expiry;
 /// ends in error instances whose VM vanished or whose workflow was lost (destroying the VM). Untagged VMs are never listed,
-/// so never touched.
+/// so never touched. Each VM's state is copied into its instance's record, and the run feeds <see cref="LabMetrics"/>.
 /// </summary>
 public sealed class Reconciler(
     ICloudProvider cloud,
@@ -19,6 +19,7 @@ public sealed class Reconciler(
     ILabSessionControl sessions,
     INotifier notifier,
     IReconciliationLog log,
+    LabMetrics metrics,
     IOptions<LabSessionOptions> options,
     TimeProvider time,
     ILogger<Reconciler> logger) : IReconciler
@@ -54,6 +55,11 @@ public sealed class Reconciler(
             }
 
             withVm.Add(instance.Id);
+            if (instance.VmStatus != vm.Describe())
+            {
+                await instances.SetVmStatusAsync(instance.Id, vm.Describe(), time.GetUtcNow(), cancellationToken);
+            }
+
             var progress = await sessions.GetProgressAsync(instance.Id, cancellationToken);
             if (progress is null || progress.RuntimeStatus is "Failed" or "Terminated" or "Completed")
             {
@@ -84,6 +90,7 @@ public sealed class Reconciler(
             "Reconciliation: {Vms} tagged VMs, {Active} active instances; destroyed {Orphans} orphans, ended {Expired} expired, {Vanished} with a vanished VM, {Lost} with a lost workflow ({Ms:F0} ms)",
             report.TaggedVms, report.ActiveInstances, orphans, expired, vanished, lost, report.Duration.TotalMilliseconds);
         await log.RecordAsync(report, cancellationToken);
+        metrics.Record(report, active, vms);
         return report;
     }
 
