@@ -22,6 +22,7 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
     public Lock FirewallLock { get; } = new();
     public ConcurrentDictionary<string, int> Creates { get; } = new();
     public ConcurrentQueue<DeletedVm> Deleted { get; } = new();
+    /// <summary>Calls by kind (<see cref="EmulatorMiddleware.KindOf"/>), and the faults injected: answered_429, answered_5xx, create_answer_lost, vm_stuck.</summary>
     public ConcurrentDictionary<string, int> Requests { get; } = new();
     public RequestRate Rate { get; } = new(time);
 
@@ -52,6 +53,11 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
         }
 
         Creates.AddOrUpdate(label, 1, (_, n) => n + 1);
+        if (vm.Stuck)
+        {
+            Requests.AddOrUpdate("vm_stuck", 1, (_, n) => n + 1);
+        }
+
         return vm;
     }
 

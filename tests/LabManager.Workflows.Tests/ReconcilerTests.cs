@@ -151,4 +151,21 @@ public sealed class ReconcilerTests(LabSessionHost host) : IClassFixture<LabSess
         await host.Client.RaiseEventAsync(id.ToString(), LabEvents.Stop, new StopRequest());
         await host.WaitForEndAsync(id);
     }
+
+    [Fact]
+    public async Task StartingWithoutWorkflowOrVm_EndedInErrorOnceOlderThanTheGrace()
+    {
+        var stranded = new LabInstance { Id = Guid.NewGuid(), UserId = Guid.NewGuid(), LabId = host.Lab.Id, CreatedAt = DateTimeOffset.UtcNow.AddMinutes(-3) };
+        await host.Store.AddAsync(stranded);
+
+        Assert.Equal(0, (await Reconciler(grace: TimeSpan.FromMinutes(5)).RunAsync())!.LostWorkflows);
+        Assert.Equal(LabInstanceStatus.Starting, (await host.Store.GetAsync(stranded.Id))!.Status);
+        var report = (await Reconciler(grace: TimeSpan.FromMinutes(1)).RunAsync())!;
+
+        Assert.Equal(1, report.LostWorkflows);
+        var ended = (await host.Store.GetAsync(stranded.Id))!;
+        Assert.Equal(LabInstanceStatus.Error, ended.Status);
+        Assert.Equal("The lab's workflow was lost before its VM was made", ended.ErrorMessage);
+        Assert.Contains(host.Notifier.NotificationsOf(stranded.UserId), n => n.Type == "error");
+    }
 }

@@ -60,8 +60,7 @@ public sealed class Reconciler(
                 await instances.SetVmStatusAsync(instance.Id, vm.Describe(), time.GetUtcNow(), cancellationToken);
             }
 
-            var progress = await sessions.GetProgressAsync(instance.Id, cancellationToken);
-            if (progress is null || progress.RuntimeStatus is "Failed" or "Terminated" or "Completed")
+            if (await WorkflowLostAsync(instance, cancellationToken))
             {
                 await cloud.DeleteVmAsync(vm.Id, cancellationToken);
                 await EndInErrorAsync(instance, "The lab's workflow was lost; its VM was destroyed", cancellationToken);
@@ -76,13 +75,22 @@ public sealed class Reconciler(
         }
 
         var active = await instances.ListAsync(activeOnly: true, int.MaxValue, cancellationToken);
-        // A running instance whose VM is not tagged any more was deleted outside LabManager. (Provisioning ones may be
-        // between two VMs during a reset, so they are left to their workflow's own deadlines.)
-        foreach (var instance in active.Where(i => i.Status == LabInstanceStatus.Running && !withVm.Contains(i.Id)))
+        foreach (var instance in active.Where(i => !withVm.Contains(i.Id)))
         {
-            await EndInErrorAsync(instance, "The lab's VM was deleted outside LabManager", cancellationToken);
-            await sessions.StopAsync(instance.Id, "reconciliation", cancellationToken);
-            vanished++;
+            if (instance.Status == LabInstanceStatus.Running)
+            {
+                // Its VM is not tagged any more: it was deleted outside LabManager.
+                await EndInErrorAsync(instance, "The lab's VM was deleted outside LabManager", cancellationToken);
+                await sessions.StopAsync(instance.Id, "reconciliation", cancellationToken);
+                vanished++;
+            }
+            else if (time.GetUtcNow() - instance.CreatedAt >= options.Value.OrphanGracePeriod && await WorkflowLostAsync(instance, cancellationToken))
+            {
+                // No VM and no workflow (e.g. the process died between admitting the start and scheduling it): nothing would
+                // ever end it. Instances between two VMs (a reset) or not yet given one keep their live workflow, so are left alone.
+                await EndInErrorAsync(instance, "The lab's workflow was lost before its VM was made", cancellationToken);
+                lost++;
+            }
         }
 
         var report = new ReconciliationReport(started, time.GetUtcNow() - started, vms.Count, active.Count, orphans, expired, vanished, lost);
@@ -102,6 +110,9 @@ public sealed class Reconciler(
         await notifier.NotifyAsync(ended.UserId, new LabNotification("error", reason, UpdateInstanceActivity.Metadata(ended)), cancellationToken);
         logger.LogWarning("Reconciliation ended instance {InstanceId} in error: {Reason}", ended.Id, reason);
     }
+
+    private async Task<bool> WorkflowLostAsync(LabInstance instance, CancellationToken cancellationToken) =>
+        await sessions.GetProgressAsync(instance.Id, cancellationToken) is not { RuntimeStatus: not ("Failed" or "Terminated" or "Completed") };
 
     private static Guid? InstanceIdOf(string label) =>
         label.StartsWith("lab-", StringComparison.Ordinal) && Guid.TryParse(label.AsSpan(4), out var id) ? id : null;
