@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# Measures API latency (see bench/LabManager.Bench) against a throwaway PostgreSQL and redis-server on 127.0.0.1.
-# Usage: ./scripts/bench.sh [--requests N]   (default 1000)
+# Benchmarks (see bench/LabManager.Bench) against a throwaway PostgreSQL, redis-server and Azurite on 127.0.0.1.
+# Usage: ./scripts/bench.sh api [--requests N]                                    API latency (default 1000 requests)
+#        ./scripts/bench.sh chaos [--labs N] [--kills N] [--storm S] [--seed N]   the chaos run (default 40 labs, 5 kills, 90 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
+source scripts/lib/azurite.sh
 source scripts/lib/redis.sh
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 Logging__LogLevel__Default=Warning
 PG_PORT=${LABMANAGER_BENCH_PG_PORT:-$(free_port 55434)}
 work=$(mktemp -d /tmp/labmanager-bench.XXXXXX)
-trap 'redis_down; pg_down "$work/postgres"; rm -rf "$work"' EXIT INT TERM
+trap 'redis_down; azurite_down; pg_down "$work/postgres"; rm -rf "$work"' EXIT INT TERM
 pg_up "$work/postgres" "$PG_PORT"
 export LABMANAGER_BENCH_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=postgres"
+AZ_PORT=$(free_port 10200)
+azurite_up "$work/azurite" "$AZ_PORT"
+export LABMANAGER_BENCH_AZURITE=$AZURITE_CONNECTION
 REDIS_PORT=$(free_port 6391)
 redis_up "$REDIS_PORT"
 export LABMANAGER_BENCH_REDIS=127.0.0.1:$REDIS_PORT
-dotnet run --project bench/LabManager.Bench -c Release -- "$@"
+dotnet build bench/LabManager.Bench -c Release -nologo -v quiet -clp:ErrorsOnly
+dotnet run --project bench/LabManager.Bench -c Release --no-build -- "$@"

@@ -11,28 +11,23 @@ namespace LabManager.VultrEmulator;
 public sealed class VultrEmulatorApp : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly HttpClient _admin;
+    private readonly EmulatorAdminClient _admin;
 
     private VultrEmulatorApp(WebApplication app, Uri root)
     {
         _app = app;
         Root = root;
-        _admin = new HttpClient { BaseAddress = root };
+        _admin = new EmulatorAdminClient(root);
     }
 
     /// <summary>The API key the emulator accepts.</summary>
     public string ApiKey => _app.Services.GetRequiredService<Cloud>().Options.ApiKey;
 
     /// <summary>Live VMs and counters, through <c>GET /admin/inspect</c>.</summary>
-    public async Task<Inspection> InspectAsync(CancellationToken cancellationToken = default) =>
-        (await _admin.GetFromJsonAsync<Inspection>("admin/inspect", Json.Options, cancellationToken))!;
+    public Task<Inspection> InspectAsync(CancellationToken cancellationToken = default) => _admin.InspectAsync(cancellationToken);
 
     /// <summary>Replaces the injected faults, through <c>PUT /admin/faults</c>.</summary>
-    public async Task SetFaultsAsync(FaultSettings faults, CancellationToken cancellationToken = default)
-    {
-        using var response = await _admin.PutAsJsonAsync("admin/faults", faults, Json.Options, cancellationToken);
-        response.EnsureSuccessStatusCode();
-    }
+    public Task SetFaultsAsync(FaultSettings faults, CancellationToken cancellationToken = default) => _admin.SetFaultsAsync(faults, cancellationToken);
 
     /// <summary>The emulator's root, e.g. <c>http://127.0.0.1:5123/</c>.</summary>
     public Uri Root { get; }

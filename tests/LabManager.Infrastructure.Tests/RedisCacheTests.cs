@@ -107,7 +107,7 @@ public sealed class RedisCacheTests : IAsyncLifetime
     [Fact]
     public async Task RedisStoppedMidTest_ReadsAndWritesStillCorrect()
     {
-        var port = FreePort();
+        var port = ProcessHost.FreePort();
         using var redis = StartRedis(port);
         var services = await BuildAsync($"127.0.0.1:{port}");
         var store = services.GetRequiredService<IInstanceStore>();
@@ -147,12 +147,5 @@ public sealed class RedisCacheTests : IAsyncLifetime
         }
 
         throw new InvalidOperationException("redis-server did not start");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

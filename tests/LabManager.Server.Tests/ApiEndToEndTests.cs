@@ -225,6 +225,28 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
     }
 
     [Fact]
+    public async Task StartAgain_AfterTheSessionWasNeverScheduled_SchedulesItAndTheLabRuns()
+    {
+        // As if the process died between admitting the start and scheduling its session a minute ago.
+        var learner = Guid.NewGuid();
+        var stranded = Guid.NewGuid();
+        await server.Db.ScalarAsync<int>($"""
+            INSERT INTO users (id) VALUES ('{learner}');
+            INSERT INTO lab_instances (id, user_id, lab_id, status, created_at) VALUES ('{stranded}', '{learner}', '{CryptoLab}', 'starting', now() - interval '1 minute');
+            SELECT 1
+            """);
+        var token = server.Token(learner);
+
+        var (status, body, _) = await server.StartAsync(CryptoLab, token);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(stranded.ToString(), body["data"]!["id"]!.GetValue<string>());
+        await server.WaitForStatusAsync(stranded.ToString(), token, LabInstanceStatus.Running);
+        await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{stranded}/stop", token);
+        await server.WaitForStatusAsync(stranded.ToString(), token, LabInstanceStatus.Stopped);
+    }
+
+    [Fact]
     public async Task Cleanup_SyncsVmStatusIntoTheInstance_AndMetricsAreScraped()
     {
         var learnerToken = server.Token(Guid.NewGuid());

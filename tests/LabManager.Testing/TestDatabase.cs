@@ -22,9 +22,10 @@ public sealed class TestDatabase : IAsyncDisposable
     public string Name { get; }
     public string ConnectionString { get; }
 
-    public static async Task<TestDatabase> CreateAsync()
+    /// <summary>A new database on <paramref name="server"/> (a connection string), by default the one in LABMANAGER_TEST_POSTGRES.</summary>
+    public static async Task<TestDatabase> CreateAsync(string? server = null)
     {
-        var server = Environment.GetEnvironmentVariable(Variable)
+        server ??= Environment.GetEnvironmentVariable(Variable)
             ?? throw new InvalidOperationException($"{Variable} is not set: run the tests with ./scripts/test.sh, which starts PostgreSQL");
         var db = new TestDatabase(server, "lm_test_" + Guid.NewGuid().ToString("N")[..12]);
         await db.AdminAsync($"CREATE DATABASE {db.Name}");

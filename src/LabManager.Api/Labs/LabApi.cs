@@ -132,6 +132,7 @@ public sealed class LabApi(
         switch (outcome)
         {
             case StartOutcome.Existing existing:
+                await ScheduleIfLostAsync(existing.Instance, length, ct);
                 return ApiResult.Ok(InstanceView.From(existing.Instance), "This lab is already starting or running for you");
             case StartOutcome.QuotaExceeded quota:
                 return ApiResult.Error(409, QuotaMessage(quota), [quota.Quota]);
@@ -156,6 +157,29 @@ public sealed class LabApi(
 
         logger.LogInformation("Instance {InstanceId}: user {UserId} started lab {Lab} for {Minutes} min", created.Id, user.Id, lab.Slug, length.TotalMinutes);
         return ApiResult.Created(InstanceView.From(created), "Lab starting");
+    }
+
+    /// <summary>
+    /// A start admitted but never scheduled (the process stopped in between) is scheduled when the learner starts again,
+    /// instead of waiting for reconciliation to end it. Young instances are left to the request that admitted them.
+    /// </summary>
+    private async Task ScheduleIfLostAsync(LabInstance instance, TimeSpan length, CancellationToken ct)
+    {
+        if (instance.Status != LabInstanceStatus.Starting || time.GetUtcNow() - instance.CreatedAt < TimeSpan.FromSeconds(10)
+            || await sessions.GetProgressAsync(instance.Id, ct) is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            await sessions.StartAsync(instance.Id, instance.UserId, instance.LabId, length, ct);
+            logger.LogWarning("Instance {InstanceId}: its session had never been scheduled; scheduled it on the learner's new start", instance.Id);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogWarning(ex, "Instance {InstanceId}: its lost session could not be scheduled; reconciliation will end it", instance.Id);
+        }
     }
 
     public Task<ApiResult> StopAsync(ApiRequest request, CancellationToken ct) =>

@@ -1,0 +1,28 @@
+using LabManager.Testing;
+using Xunit.Abstractions;
+
+namespace LabManager.Server.Tests;
+
+/// <summary>
+/// The chaos run at CI size (<see cref="ChaosRun"/>): labs started concurrently under emulator faults with the Server killed
+/// and restarted; nothing may leak or be left inconsistent. <c>./scripts/bench.sh chaos</c> runs it bigger.
+/// </summary>
+public sealed class ChaosTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task LabsUnderFaultsAndKills_NoVmLeaked_NothingInconsistent()
+    {
+        var storage = Environment.GetEnvironmentVariable("LABMANAGER_TEST_AZURITE")
+            ?? throw new InvalidOperationException("LABMANAGER_TEST_AZURITE is not set: run the tests with ./scripts/test.sh, which starts Azurite");
+        var options = new ChaosOptions { Labs = 8, Kills = 2, Storm = TimeSpan.FromSeconds(30) };
+
+        var result = await new ChaosRun(options, storage, log: output.WriteLine).RunAsync();
+
+        output.WriteLine(result.Summary());
+        Assert.Empty(result.Problems);
+        Assert.Equal(0, result.VmsLeaked);
+        Assert.Equal(0, result.InstancesInconsistent);
+        Assert.True(result.VmsCreated >= options.Labs, $"{result.VmsCreated} VMs created for {options.Labs} labs");
+        Assert.True(result.FaultsInjected.Where(f => f.Key != "latency_ms").Sum(f => f.Value) > 0, "no fault was injected");
+    }
+}

@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using LabManager.Api.Auth;
+using LabManager.VultrEmulator;
+using Microsoft.Extensions.Options;
+
+namespace LabManager.Testing;
+
+/// <summary>
+/// The Vultr emulator and the Server in durable mode (Azure Storage backend) as separate processes on loopback ports, with
+/// a fresh PostgreSQL database and task hub. The Server can be killed (SIGKILL) and started again on the same state.
+/// </summary>
+public sealed class ServerProcesses : IAsyncDisposable
+{
+    public const string SigningKey = "process-signing-key-0123456789abcdef0123456789";
+
+    private readonly ProcessHost _host = new();
+    private readonly string _serverLog = Path.GetTempFileName();
+    private readonly IReadOnlyList<string> _serverSettings;
+    private readonly TokenService _tokens = new(Options.Create(new AuthOptions { SigningKey = SigningKey }), TimeProvider.System);
+    private Process? _server;
+
+    private ServerProcesses(TestDatabase db, string storage, string emulatorUrl, IReadOnlyList<string> serverSettings)
+    {
+        Db = db;
+        Storage = storage;
+        Emulator = new EmulatorAdminClient(new Uri(emulatorUrl + "/"));
+        EmulatorUrl = emulatorUrl;
+        _serverSettings = serverSettings;
+        Api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ProcessHost.FreePort()}"), Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public TestDatabase Db { get; }
+    public string Storage { get; }
+    public string TaskHub { get; } = "lm" + Guid.NewGuid().ToString("N")[..10];
+    public string EmulatorUrl { get; }
+    public EmulatorAdminClient Emulator { get; }
+    public HttpClient Api { get; }
+
+    /// <summary>
+    /// Starts both. <paramref name="emulatorSettings"/> and <paramref name="serverSettings"/> are <c>Key=value</c> settings added
+    /// to the defaults (short workflow timings, Warning logs); later ones win.
+    /// </summary>
+    public static async Task<ServerProcesses> StartAsync(
+        string storage, IEnumerable<string> emulatorSettings, IEnumerable<string> serverSettings, string? postgresServer = null)
+    {
+        var db = await TestDatabase.CreateAsync(postgresServer);
+        var emulatorUrl = $"http://127.0.0.1:{ProcessHost.FreePort()}";
+        var processes = new ServerProcesses(db, storage, emulatorUrl, [.. serverSettings]);
+        processes._host.Start("LabManager.VultrEmulator",
+            ["--urls", emulatorUrl, "--Logging:LogLevel:Default=Warning", .. emulatorSettings.Select(s => "--" + s)], Path.GetTempFileName());
+        await ProcessHost.WaitForOkAsync(emulatorUrl + "/", TimeSpan.FromSeconds(30), () => "the emulator did not start");
+        await processes.StartServerAsync();
+        return processes;
+    }
+
+    /// <summary>Starts the Server and waits until <c>/health</c> answers 200.</summary>
+    public async Task StartServerAsync()
+    {
+        string[] defaults =
+        [
+            "--urls", Api.BaseAddress!.ToString(),
+            "--Durable:Backend=AzureStorage", $"--Durable:TaskHub={TaskHub}", $"--Durable:StorageConnectionString={Storage}",
+            $"--ConnectionStrings:Postgres={Db.ConnectionString}",
+            $"--Auth:SigningKey={SigningKey}", $"--Catalog:File={RepoPaths.Catalog}",
+            $"--Vultr:BaseUrl={EmulatorUrl}/v2", "--Vultr:ApiKey=local-emulator-key", "--Vultr:RetryDelay=00:00:00.2",
+            "--LabSessions:Timings:VmPollInitial=00:00:00.5", "--LabSessions:Timings:VmPollMax=00:00:01", "--LabSessions:Timings:LabProbeInterval=00:00:00.5",
+            "--LabSessions:Timings:RetryInterval=00:00:00.5", "--Logging:LogLevel:Default=Warning",
+        ];
+        _server = _host.Start("LabManager.Server", [.. defaults, .. _serverSettings.Select(s => "--" + s)], _serverLog);
+        await ProcessHost.WaitForOkAsync(new Uri(Api.BaseAddress!, "/health").ToString(), TimeSpan.FromSeconds(60),
+            () => "the Server did not become healthy\n" + Tail());
+    }
+
+    /// <summary>SIGKILL to the Server.</summary>
+    public Task KillServerAsync() => ProcessHost.KillAsync(_server ?? throw new InvalidOperationException("The Server is not running"));
+
+    public string Token(Guid user, bool admin = false) => _tokens.MintDevToken(user, null, admin, TimeSpan.FromHours(2));
+
+    public async Task<(HttpStatusCode Status, JsonObject Body)> SendAsync(HttpMethod method, string path, string token, string? body = null)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        }
+
+        using var response = await Api.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, text.Length == 0 ? [] : JsonNode.Parse(text)!.AsObject());
+    }
+
+    /// <summary>The last lines the Server wrote.</summary>
+    public string Tail(int lines = 20) => string.Join('\n', File.ReadLines(_serverLog).TakeLast(lines));
+
+    public async ValueTask DisposeAsync()
+    {
+        await _host.DisposeAsync();
+        Api.Dispose();
+        Emulator.Dispose();
+        await Db.DisposeAsync();
+    }
+}
