@@ -24,6 +24,12 @@ public sealed class ApiOptions
     /// <summary>Shortest session a <c>timeoutOverride</c> may ask for.</summary>
     public TimeSpan MinSessionLength { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>Answers one learner may submit per <see cref="SubmissionWindow"/>, across exercises.</summary>
+    [Range(1, 10_000)]
+    public int MaxSubmissionsPerWindow { get; set; } = 10;
+
+    public TimeSpan SubmissionWindow { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Longest single extension.</summary>
     public TimeSpan MaxExtension { get; set; } = TimeSpan.FromHours(2);
 }

@@ -1,5 +1,6 @@
 using LabManager.Api.Auth;
 using LabManager.Api.Labs;
+using LabManager.Core.Labs;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -32,6 +33,8 @@ public static class ApiServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<TokenService>();
         services.AddSingleton<LabApi>();
+        services.AddSingleton<ProgressApi>();
+        services.AddSingleton<IAnswerChecker, KeywordsChecker>();
         return services;
     }
 

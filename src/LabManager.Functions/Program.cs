@@ -17,6 +17,7 @@ builder.ConfigureFunctionsWebApplication();
 builder.Services.AddPostgres(builder.Configuration);
 builder.Services.AddRedisCache(builder.Configuration);
 builder.Services.AddVultrCloudProvider(builder.Configuration);
+builder.Services.AddTutor(builder.Configuration);
 builder.Services.AddLabWorkflows(builder.Configuration);
 builder.Services.AddLabApi(builder.Configuration);
 builder.Services.AddAzureSignalRNotifier(builder.Configuration);

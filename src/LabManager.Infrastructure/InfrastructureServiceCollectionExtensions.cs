@@ -4,11 +4,13 @@ using LabManager.Core.Ports;
 using LabManager.Infrastructure.Notifications;
 using LabManager.Infrastructure.Postgres;
 using LabManager.Infrastructure.Redis;
+using LabManager.Infrastructure.Tutor;
 using Microsoft.Extensions.Logging;
 using LabManager.Infrastructure.Vultr;
 using Npgsql;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Refit;
 
@@ -32,12 +34,15 @@ public static class InfrastructureServiceCollectionExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<PostgresOptions>>().Value.ConnectionString));
         services.AddSingleton<PostgresLabCatalog>();
         services.AddSingleton<ILabCatalog>(sp => sp.GetRequiredService<PostgresLabCatalog>());
         services.AddSingleton<PostgresInstanceStore>();
         services.AddSingleton<IInstanceStore>(sp => sp.GetRequiredService<PostgresInstanceStore>());
-        services.AddSingleton<ILearningTracker, PostgresLearningTracker>();
+        services.AddSingleton<PostgresLearningTracker>();
+        services.AddSingleton<ILearningTracker>(sp => sp.GetRequiredService<PostgresLearningTracker>());
+        services.AddSingleton<ILearningProgress>(sp => sp.GetRequiredService<PostgresLearningTracker>());
         services.AddSingleton<IReconciliationLog, PostgresReconciliationLog>();
         services.AddHostedService<DatabaseInitializer>();
         return services;
@@ -80,6 +85,14 @@ public static class InfrastructureServiceCollectionExtensions
             .AddHttpMessageHandler<AzureSignalRAuthHandler>();
         services.AddSingleton<INotifier, AzureSignalRNotifier>();
         return connection;
+    }
+
+    /// <summary>The AI tutor on the Anthropic SDK (section <c>Tutor</c>); without <c>Tutor:ApiKey</c> it reports itself disabled.</summary>
+    public static IServiceCollection AddTutor(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<TutorOptions>().Bind(configuration.GetSection(TutorOptions.Section));
+        services.AddSingleton<ITutor, AnthropicTutor>();
+        return services;
     }
 
     /// <summary>The Vultr cloud provider, configured from section <c>Vultr</c> (validated at start).</summary>

@@ -46,6 +46,7 @@ public static class ServerApp
         builder.Services.AddPostgres(builder.Configuration);
         builder.Services.AddRedisCache(builder.Configuration);
         builder.Services.AddVultrCloudProvider(builder.Configuration);
+        builder.Services.AddTutor(builder.Configuration);
         builder.Services.AddLabWorkflows(builder.Configuration);
         builder.Services.AddLabApi(builder.Configuration);
         builder.Services.AddSignalR().AddJsonProtocol(o => o.PayloadSerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
@@ -89,7 +90,7 @@ public static class ServerApp
         app.MapPrometheusScrapingEndpoint();
         foreach (var route in ApiRoutes.All)
         {
-            app.MapMethods(route.Pattern, [route.Method], (HttpContext http, LabApi api) => HandleAsync(http, api, route)).WithName(route.Name);
+            app.MapMethods(route.Pattern, [route.Method], (HttpContext http, CancellationToken ct) => HandleAsync(http, route, ct)).WithName(route.Name);
         }
 
         return app;
@@ -104,13 +105,13 @@ public static class ServerApp
         return (app, new Uri(address));
     }
 
-    private static async Task HandleAsync(HttpContext http, LabApi api, ApiRoute route)
+    private static async Task HandleAsync(HttpContext http, ApiRoute route, CancellationToken ct)
     {
         string? body = null;
         if (HttpMethods.IsPost(http.Request.Method))
         {
             if (http.Request.ContentLength > ApiRequest.MaxBodyBytes
-                || (body = await ApiRequest.ReadBodyAsync(http.Request.Body, http.RequestAborted)) is null)
+                || (body = await ApiRequest.ReadBodyAsync(http.Request.Body, ct)) is null)
             {
                 await Write(http, ApiRequest.TooLarge());
                 return;
@@ -122,7 +123,7 @@ public static class ServerApp
             http.Request.RouteValues.ToDictionary(kv => kv.Key, kv => kv.Value?.ToString() ?? ""),
             http.Request.Query.ToDictionary(kv => kv.Key, kv => (string?)kv.Value.ToString()),
             body);
-        await Write(http, await route.Handle(api, request, http.RequestAborted));
+        await Write(http, await route.Handle(http.RequestServices, request, ct));
     }
 
     private static Task Write(HttpContext http, ApiResult result)

@@ -33,7 +33,7 @@ public class ServerFixture : IAsyncLifetime
     /// <summary>Settings on top of the defaults, as <c>Key=value</c>.</summary>
     protected virtual IEnumerable<string> Settings => ["Api:MaxStartsPerWindow=1000", "Api:MaxContainersPerUser=3"];
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         Db = await TestDatabase.CreateAsync();
         string[] defaults =
@@ -55,7 +55,7 @@ public class ServerFixture : IAsyncLifetime
         Http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         Http.Dispose();
         if (_app is not null)

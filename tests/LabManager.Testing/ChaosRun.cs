@@ -138,6 +138,9 @@ public sealed class ChaosRun(ChaosOptions options, string storage, string? postg
     {
         public Guid? InstanceId { get; set; }
         public bool Stopped { get; set; }
+
+        /// <summary>The instance's status in the stop's answer, and when the stop was answered.</summary>
+        public string? StoppedWhile { get; set; }
     }
 
     private async Task PlayAsync(Learner learner)
@@ -158,6 +161,7 @@ public sealed class ChaosRun(ChaosOptions options, string storage, string? postg
             if (stopped is HttpStatusCode.Accepted or HttpStatusCode.OK)
             {
                 learner.Stopped = true;
+                learner.StoppedWhile = $"{answer["data"]?["status"]} at {DateTimeOffset.UtcNow:HH:mm:ss.fff}";
             }
             else if (stopped != HttpStatusCode.Conflict)
             {
@@ -205,11 +209,11 @@ public sealed class ChaosRun(ChaosOptions options, string storage, string? postg
 
             _serverUp = false;
             await _lab.KillServerAsync();
-            _log($"SIGKILL at {clock.Elapsed.TotalSeconds:F1} s");
+            _log($"SIGKILL at {clock.Elapsed.TotalSeconds:F1} s ({DateTimeOffset.UtcNow:HH:mm:ss.fff})");
             await Task.Delay(TimeSpan.FromSeconds(random.NextDouble() * 2));
             await _lab.StartServerAsync();
             _serverUp = true;
-            _log($"restarted, healthy at {clock.Elapsed.TotalSeconds:F1} s");
+            _log($"restarted, healthy at {clock.Elapsed.TotalSeconds:F1} s ({DateTimeOffset.UtcNow:HH:mm:ss.fff})");
         }
     }
 
@@ -271,7 +275,7 @@ public sealed class ChaosRun(ChaosOptions options, string storage, string? postg
             }
             else if (learner.Stopped && status == LabInstanceStatus.Running)
             {
-                Problem(id, "running although its learner stopped it");
+                Problem(id, $"running although its learner stopped it (while {learner.StoppedWhile})");
             }
             else if (status == LabInstanceStatus.Error && string.IsNullOrEmpty(row.Error))
             {

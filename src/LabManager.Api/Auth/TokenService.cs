@@ -1,3 +1,4 @@
+using LabManager.Api.Http;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
@@ -90,6 +91,18 @@ public sealed class TokenService
     }
 
     /// <summary>A signed HS256 token for development; needs <see cref="AuthOptions.SigningKey"/>.</summary>
+    /// <summary>The caller of a route, or the answer that refuses them: 401 without a valid token, 403 without the admin role when needed.</summary>
+    public async Task<(UserRef? User, ApiResult? Denied)> AuthenticateAsync(ApiRequest request, CancellationToken ct, bool admin = false)
+    {
+        var (user, error) = await ValidateAsync(request.Authorization, ct);
+        if (user is null)
+        {
+            return (null, ApiResult.Unauthorized(error!));
+        }
+
+        return admin && !user.IsAdmin ? (user, ApiResult.Forbidden()) : (user, null);
+    }
+
     public string MintDevToken(Guid userId, string? name, bool admin, TimeSpan lifetime)
     {
         var now = _time.GetUtcNow().UtcDateTime;

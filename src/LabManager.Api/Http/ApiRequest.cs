@@ -15,6 +15,12 @@ public sealed record ApiRequest(
 
     public string? QueryValue(string name) => Query.TryGetValue(name, out var v) ? v : null;
 
+    /// <summary>The route value <paramref name="name"/> as a UUID, or a 400 naming <paramref name="what"/>.</summary>
+    public (Guid Id, ApiResult? Error) RouteId(string name, string what) =>
+        Route.TryGetValue(name, out var text) && Guid.TryParse(text, out var id)
+            ? (id, null)
+            : (Guid.Empty, ApiResult.BadRequest($"The {what} id must be a UUID"));
+
     /// <summary>Reads a body of at most <see cref="MaxBodyBytes"/>; null with an oversize body.</summary>
     public static async Task<string?> ReadBodyAsync(Stream body, CancellationToken cancellationToken)
     {

@@ -59,7 +59,7 @@ public sealed class LabApi(
 
     public async Task<ApiResult> GetLabAsync(ApiRequest request, CancellationToken ct)
     {
-        var (labId, badId) = ParseId(request, "id", "lab");
+        var (labId, badId) = request.RouteId("id", "lab");
         if (badId is not null)
         {
             return badId;
@@ -96,7 +96,7 @@ public sealed class LabApi(
             return denied;
         }
 
-        var (labId, badId) = ParseId(request, "id", "lab");
+        var (labId, badId) = request.RouteId("id", "lab");
         if (badId is not null)
         {
             return badId;
@@ -304,7 +304,7 @@ public sealed class LabApi(
             return denied;
         }
 
-        var (id, badId) = ParseId(request, "id", "instance");
+        var (id, badId) = request.RouteId("id", "instance");
         if (badId is not null)
         {
             return badId;
@@ -325,21 +325,8 @@ public sealed class LabApi(
         return ApiResult.Accepted(InstanceView.From(instance), reason == "admin" ? "Force-stopping" : "Stopping");
     }
 
-    private async Task<(UserRef? User, ApiResult? Denied)> AuthenticateAsync(ApiRequest request, CancellationToken ct, bool admin = false)
-    {
-        var (user, error) = await tokens.ValidateAsync(request.Authorization, ct);
-        if (user is null)
-        {
-            return (null, ApiResult.Unauthorized(error!));
-        }
-
-        return admin && !user.IsAdmin ? (user, ApiResult.Forbidden()) : (user, null);
-    }
-
-    private static (Guid Id, ApiResult? Error) ParseId(ApiRequest request, string name, string what) =>
-        request.Route.TryGetValue(name, out var text) && Guid.TryParse(text, out var id)
-            ? (id, null)
-            : (Guid.Empty, ApiResult.BadRequest($"The {what} id must be a UUID"));
+    private Task<(UserRef? User, ApiResult? Denied)> AuthenticateAsync(ApiRequest request, CancellationToken ct, bool admin = false) =>
+        tokens.AuthenticateAsync(request, ct, admin);
 
     private static bool Matches(Lab lab, string search) =>
         lab.Name.Contains(search, StringComparison.OrdinalIgnoreCase)

@@ -4,7 +4,7 @@ using LabManager.Core.Ports;
 
 namespace LabManager.Api.Labs;
 
-/// <summary>A lab as the API shows it: hint texts stay hidden (revealing one is a separate, costed action).</summary>
+/// <summary>A lab as the API shows it: hint texts stay hidden (revealing one is a separate, costed action), answer checks are never shown.</summary>
 public sealed record LabView(
     Guid Id,
     string Slug,
@@ -23,11 +23,12 @@ public sealed record LabView(
 {
     public static LabView From(Lab l) => new(
         l.Id, l.Slug, l.Name, l.Description, l.Category, l.Difficulty, l.EstimatedTimeMinutes, l.Points, l.Tags,
-        [.. l.Exercises.Select(e => new ExerciseView(e.Id, e.Title, e.Description, e.Points, [.. e.Hints.Select(h => new HintView(h.Id, h.Cost))]))],
+        [.. l.Exercises.Select(e => new ExerciseView(e.Id, e.Title, e.Description, e.Points, e.Check is not null, [.. e.Hints.Select(h => new HintView(h.Id, h.Cost))]))],
         l.Prerequisites, l.LearningObjectives, l.TimeoutMinutes, l.MaxInstancesPerUser);
 }
 
-public sealed record ExerciseView(string Id, string Title, string Description, int Points, IReadOnlyList<HintView> Hints);
+/// <summary>An exercise without its answer check; <see cref="Answerable"/> says whether answers can be submitted.</summary>
+public sealed record ExerciseView(string Id, string Title, string Description, int Points, bool Answerable, IReadOnlyList<HintView> Hints);
 
 public sealed record HintView(string Id, int Cost);
 

@@ -51,6 +51,24 @@ public sealed record Exercise
     public string Description { get; init; } = "";
     public int Points { get; init; }
     public IReadOnlyList<Hint> Hints { get; init; } = [];
+
+    /// <summary>How a submitted answer is checked; null when the exercise has no answer to submit.</summary>
+    public AnswerCheck? Check { get; init; }
+}
+
+/// <summary>
+/// An exercise's answer check: a flag, stored only as its SHA-256 (<see cref="Flags.Hash"/>), or a free answer validated by the
+/// configured checker named <see cref="Checker"/> with <see cref="Arguments"/>. Never shown to learners or the tutor.
+/// </summary>
+public sealed record AnswerCheck
+{
+    /// <summary>Hex SHA-256 of the flag.</summary>
+    public string? FlagSha256 { get; init; }
+
+    /// <summary>The name of an <see cref="IAnswerChecker"/>, e.g. <c>keywords</c>.</summary>
+    public string? Checker { get; init; }
+
+    public IReadOnlyList<string> Arguments { get; init; } = [];
 }
 
 /// <summary>A hint; revealing it costs <see cref="Cost"/> points of its exercise.</summary>

@@ -85,4 +85,29 @@ public static class ApiFunctions
     public static Task<IActionResult> DevToken(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "dev/token")] HttpRequest request,
         [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("DevToken", request, client);
+
+    [Function("LabProgress")]
+    public static Task<IActionResult> LabProgress(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "labs/{id}/progress")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("LabProgress", request, client);
+
+    [Function("SubmitAnswer")]
+    public static Task<IActionResult> SubmitAnswer(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "labs/{id}/exercises/{exerciseId}/submit")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("SubmitAnswer", request, client);
+
+    [Function("RevealHint")]
+    public static Task<IActionResult> RevealHint(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "labs/{id}/exercises/{exerciseId}/hints/{hintId}")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("RevealHint", request, client);
+
+    [Function("AskTutor")]
+    public static Task<IActionResult> AskTutor(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "labs/{id}/tutor")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AskTutor", request, client);
+
+    [Function("MyProgress")]
+    public static Task<IActionResult> MyProgress(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "users/me/progress")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("MyProgress", request, client);
 }

@@ -35,7 +35,7 @@ internal static class FunctionsHttp
             request.RouteValues.ToDictionary(kv => kv.Key, kv => kv.Value?.ToString() ?? ""),
             request.Query.ToDictionary(kv => kv.Key, kv => (string?)kv.Value.ToString()),
             body);
-        return ToAction(request, await route.Handle(services.GetRequiredService<LabApi>(), apiRequest, request.HttpContext.RequestAborted));
+        return ToAction(request, await route.Handle(services, apiRequest, request.HttpContext.RequestAborted));
     }
 
     /// <summary>The response for an API result: its status, envelope and headers.</summary>

@@ -21,7 +21,13 @@ public static class LabCatalogFile
         var errors = labs.SelectMany(l => l.ContainerConfig.Validate().Select(e => $"{l.Slug}: {e}"))
             .Concat(labs.Where(l => string.IsNullOrWhiteSpace(l.Slug)).Select(l => $"lab {l.Id} has no slug"))
             .Concat(labs.GroupBy(l => l.Slug).Where(g => g.Count() > 1).Select(g => $"slug {g.Key} is used twice"))
+            .Concat(labs.SelectMany(l => l.Exercises.Where(e => e.Check is { } c && !IsValid(c)).Select(e =>
+                $"{l.Slug}/{e.Id}: a check needs either flagSha256 (64 hex digits) or a checker with arguments")))
             .ToList();
         return errors.Count == 0 ? labs : throw new InvalidDataException($"Lab catalog {path} is not valid: {string.Join("; ", errors)}");
     }
+
+    private static bool IsValid(AnswerCheck check) => check.FlagSha256 is { } hash
+        ? check.Checker is null && hash.Length == 64 && hash.All(char.IsAsciiHexDigitLower)
+        : !string.IsNullOrEmpty(check.Checker) && check.Arguments.Count > 0;
 }

@@ -1,0 +1,181 @@
+using System.Globalization;
+using LabManager.Api.Auth;
+using LabManager.Api.Http;
+using LabManager.Core.Labs;
+using LabManager.Core.Ports;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace LabManager.Api.Labs;
+
+/// <summary>Learning progress, exercise submissions, hints and the tutor, host-agnostic like <see cref="LabApi"/>.</summary>
+public sealed class ProgressApi(
+    TokenService tokens,
+    ILabCatalog catalog,
+    ILearningProgress progress,
+    ITutor tutor,
+    IEnumerable<IAnswerChecker> checkers,
+    IOptions<ApiOptions> options,
+    IOptions<TutorOptions> tutorOptions,
+    TimeProvider time,
+    ILogger<ProgressApi> logger)
+{
+    /// <summary>Body of <c>POST .../submit</c>.</summary>
+    public sealed record SubmitBody(string? Answer);
+
+    /// <summary>Body of <c>POST /api/labs/{id}/tutor</c>.</summary>
+    public sealed record TutorBody(string? Question);
+
+    public const int MaxAnswerLength = 2000;
+    public const int MaxQuestionLength = 2000;
+
+    public async Task<ApiResult> LabProgressAsync(ApiRequest request, CancellationToken ct)
+    {
+        var (user, lab, denied) = await UserAndLabAsync(request, ct);
+        return denied ?? ApiResult.Ok(await progress.GetLabProgressAsync(user!.Id, lab!, ct));
+    }
+
+    public async Task<ApiResult> MyProgressAsync(ApiRequest request, CancellationToken ct)
+    {
+        var (user, denied) = await tokens.AuthenticateAsync(request, ct);
+        return denied ?? ApiResult.Ok(await progress.GetUserProgressAsync(user!.Id, ct));
+    }
+
+    public async Task<ApiResult> SubmitAsync(ApiRequest request, CancellationToken ct)
+    {
+        var (user, lab, exercise, denied) = await UserLabAndExerciseAsync(request, ct);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        var (body, badBody) = request.ReadJson(new SubmitBody(null));
+        if (badBody is not null)
+        {
+            return badBody;
+        }
+
+        var answer = body!.Answer?.Trim();
+        if (string.IsNullOrEmpty(answer) || answer.Length > MaxAnswerLength)
+        {
+            return ApiResult.BadRequest($"answer must be 1 to {MaxAnswerLength} characters");
+        }
+
+        if (exercise!.Check is not { } check)
+        {
+            return ApiResult.BadRequest("This exercise has no answer to submit");
+        }
+
+        var correct = Flags.IsRight(check, answer, checkers);
+        var limits = options.Value;
+        switch (await progress.SubmitAsync(user!.Id, lab!, exercise, correct, time.GetUtcNow(), limits.MaxSubmissionsPerWindow, limits.SubmissionWindow, ct))
+        {
+            case SubmissionOutcome.RateLimited limited:
+                var seconds = Math.Max(1, (int)Math.Ceiling(limited.RetryAfter.TotalSeconds));
+                return ApiResult.Error(429, $"Too many answers: at most {limits.MaxSubmissionsPerWindow} per {limits.SubmissionWindow.TotalSeconds:F0} s; retry in {seconds} s",
+                    headers: new Dictionary<string, string> { ["Retry-After"] = seconds.ToString(CultureInfo.InvariantCulture) });
+            case SubmissionOutcome.Recorded recorded:
+                logger.LogInformation("User {UserId} answered {Lab}/{Exercise}: {Result}", user.Id, lab!.Slug, exercise.Id, correct ? "right" : "wrong");
+                var message = !correct ? "Not quite; try again"
+                    : recorded.AlreadyCompleted ? "Right; this exercise was already solved"
+                    : $"Right! {recorded.PointsAwarded} points";
+                return ApiResult.Ok(recorded, message);
+            default:
+                throw new InvalidOperationException("Unknown submission outcome");
+        }
+    }
+
+    public async Task<ApiResult> RevealHintAsync(ApiRequest request, CancellationToken ct)
+    {
+        var (user, lab, exercise, denied) = await UserLabAndExerciseAsync(request, ct);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        var hintId = request.Route.GetValueOrDefault("hintId");
+        if (exercise!.Hints.FirstOrDefault(h => h.Id == hintId) is not { } hint)
+        {
+            return ApiResult.NotFound("Hint");
+        }
+
+        var reveal = await progress.RevealHintAsync(user!.Id, lab!, exercise, hint, time.GetUtcNow(), ct);
+        return ApiResult.Ok(reveal, reveal.AlreadyRevealed ? "Already revealed; it cost nothing more" : $"Hint revealed: -{hint.Cost} points on this exercise");
+    }
+
+    public async Task<ApiResult> AskTutorAsync(ApiRequest request, CancellationToken ct)
+    {
+        var (user, lab, denied) = await UserAndLabAsync(request, ct);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        var (body, badBody) = request.ReadJson(new TutorBody(null));
+        if (badBody is not null)
+        {
+            return badBody;
+        }
+
+        var question = body!.Question?.Trim();
+        if (string.IsNullOrEmpty(question) || question.Length > MaxQuestionLength)
+        {
+            return ApiResult.BadRequest($"question must be 1 to {MaxQuestionLength} characters");
+        }
+
+        if (!tutor.IsEnabled)
+        {
+            return ApiResult.Error(503, "The tutor is not available: no Tutor:ApiKey is configured");
+        }
+
+        var limit = tutorOptions.Value.DailyQuestionsPerUser;
+        if (!await progress.TryUseTutorAsync(user!.Id, DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime), limit, ct))
+        {
+            return ApiResult.Error(429, $"You have asked the tutor {limit} questions today, the most allowed; try again tomorrow (UTC)");
+        }
+
+        var prompt = TutorPrompt.Build(lab!, await progress.GetLabProgressAsync(user.Id, lab!, ct), await progress.GetMemoryAsync(user.Id, ct));
+        try
+        {
+            var answer = TutorPrompt.RedactFlags(await tutor.AnswerAsync(prompt, question, ct), lab!);
+            return ApiResult.Ok(new { answer }, "The tutor answered");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            logger.LogError(ex, "The tutor failed for user {UserId} on {Lab}", user.Id, lab!.Slug);
+            return ApiResult.Error(502, "The tutor could not answer right now; try again shortly");
+        }
+    }
+
+    private async Task<(UserRef? User, Lab? Lab, ApiResult? Denied)> UserAndLabAsync(ApiRequest request, CancellationToken ct)
+    {
+        var (user, denied) = await tokens.AuthenticateAsync(request, ct);
+        if (denied is not null)
+        {
+            return (null, null, denied);
+        }
+
+        var (labId, badId) = request.RouteId("id", "lab");
+        if (badId is not null)
+        {
+            return (null, null, badId);
+        }
+
+        var lab = await catalog.GetAsync(labId, ct);
+        return lab is { IsActive: true } ? (user, lab, null) : (null, null, ApiResult.NotFound("Lab"));
+    }
+
+    private async Task<(UserRef? User, Lab? Lab, Exercise? Exercise, ApiResult? Denied)> UserLabAndExerciseAsync(ApiRequest request, CancellationToken ct)
+    {
+        var (user, lab, denied) = await UserAndLabAsync(request, ct);
+        if (denied is not null)
+        {
+            return (null, null, null, denied);
+        }
+
+        var exerciseId = request.Route.GetValueOrDefault("exerciseId");
+        return lab!.Exercises.FirstOrDefault(e => e.Id == exerciseId) is { } exercise
+            ? (user, lab, exercise, null)
+            : (null, null, null, ApiResult.NotFound("Exercise"));
+    }
+}

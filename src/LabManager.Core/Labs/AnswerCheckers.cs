@@ -1,0 +1,41 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace LabManager.Core.Labs;
+
+/// <summary>Validates a free answer against an exercise's check arguments.</summary>
+public interface IAnswerChecker
+{
+    /// <summary>The name catalogs use in <see cref="AnswerCheck.Checker"/>.</summary>
+    string Name { get; }
+
+    bool Accepts(string answer, IReadOnlyList<string> arguments);
+}
+
+/// <summary><c>keywords</c>: the answer contains every argument, ignoring case.</summary>
+public sealed class KeywordsChecker : IAnswerChecker
+{
+    public string Name => "keywords";
+
+    public bool Accepts(string answer, IReadOnlyList<string> arguments) =>
+        arguments.Count > 0 && arguments.All(k => answer.Contains(k, StringComparison.OrdinalIgnoreCase));
+}
+
+/// <summary>Flags are kept as SHA-256 hashes and compared in constant time.</summary>
+public static class Flags
+{
+    /// <summary>Lower-case hex SHA-256 of the trimmed flag.</summary>
+    public static string Hash(string flag) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(flag.Trim())));
+
+    public static bool Matches(string answer, string flagSha256)
+    {
+        var expected = Convert.FromHexString(flagSha256);
+        return CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(answer.Trim())), expected);
+    }
+
+    /// <summary>Checks <paramref name="answer"/> against <paramref name="check"/>; false when no checker of that name exists.</summary>
+    public static bool IsRight(AnswerCheck check, string answer, IEnumerable<IAnswerChecker> checkers) =>
+        check.FlagSha256 is { } hash
+            ? Matches(answer, hash)
+            : checkers.FirstOrDefault(c => c.Name == check.Checker) is { } checker && checker.Accepts(answer, check.Arguments);
+}

@@ -1,0 +1,62 @@
+using System.Text;
+using LabManager.Core.Ports;
+
+namespace LabManager.Core.Labs;
+
+/// <summary>
+/// The tutor's system prompt: the lab (description, objectives, prerequisites, exercises), the learner's progress on it and their
+/// memory. Answer checks are never part of it: flags exist only as hashes, and checker arguments are left out; hint texts
+/// appear only once the learner revealed them (and paid for them).
+/// </summary>
+public static class TutorPrompt
+{
+    public static string Build(Lab lab, LabProgress progress, LearnerMemory memory)
+    {
+        var text = new StringBuilder();
+        text.AppendLine("You are the tutor of a hands-on security training lab. Guide the learner with questions, concepts and next steps.")
+            .AppendLine("Never give a flag, a final answer or a complete exploit; if asked for one, explain how to get there instead.")
+            .AppendLine("Stay within this lab's subject and keep answers short.")
+            .AppendLine()
+            .AppendLine($"Lab: {lab.Name} ({lab.Category}, {lab.Difficulty.ToString().ToLowerInvariant()})")
+            .AppendLine($"Description: {lab.Description}");
+        AppendList(text, "Learning objectives", lab.LearningObjectives);
+        AppendList(text, "Prerequisites", lab.Prerequisites);
+        text.AppendLine("Exercises:");
+        foreach (var exercise in lab.Exercises)
+        {
+            var state = progress.Exercises.FirstOrDefault(e => e.ExerciseId == exercise.Id);
+            var status = state is null ? "not started" : state.Completed ? "solved" : $"not solved, {state.Attempts} attempt(s)";
+            text.AppendLine($"- {exercise.Title} [{status}]: {exercise.Description}");
+            foreach (var hint in state?.HintsRevealed ?? [])
+            {
+                text.AppendLine($"  hint the learner already revealed: {hint.Text}");
+            }
+        }
+
+        text.AppendLine($"Points in this lab: {progress.Points}; sessions: {progress.Sessions.Count}.")
+            .AppendLine()
+            .AppendLine("What is known about this learner:");
+        AppendList(text, "Labs done", memory.LabsDone);
+        AppendList(text, "Strengths", memory.Strengths);
+        AppendList(text, "Got stuck on", memory.StuckOn);
+        text.AppendLine($"Hints used overall: {memory.HintsUsed}; total points: {memory.TotalPoints}.");
+        return text.ToString();
+    }
+
+    /// <summary>Replaces every word of <paramref name="answer"/> that is one of the lab's flags (by hash) with [redacted].</summary>
+    public static string RedactFlags(string answer, Lab lab)
+    {
+        var hashes = lab.Exercises.Select(e => e.Check?.FlagSha256).OfType<string>().ToList();
+        if (hashes.Count == 0)
+        {
+            return answer;
+        }
+
+        // A word, without the punctuation that may follow it in a sentence.
+        return System.Text.RegularExpressions.Regex.Replace(answer, @"[^\s`'""<>()\[\]]+?(?=[.,;:!?]*(?:[\s`'""<>()\[\]]|$))",
+            m => hashes.Any(h => Flags.Matches(m.Value, h)) ? "[redacted]" : m.Value);
+    }
+
+    private static void AppendList(StringBuilder text, string title, IReadOnlyList<string> items) =>
+        text.AppendLine($"{title}: {(items.Count == 0 ? "none yet" : string.Join("; ", items))}");
+}

@@ -1,0 +1,161 @@
+using System.Net;
+using LabManager.Core.Instances;
+using LabManager.Testing;
+using static LabManager.Server.Tests.ServerFixture;
+
+namespace LabManager.Server.Tests;
+
+/// <summary>The Server with the tutor pointed at a local fake of the Anthropic Messages API, 2 questions a day.</summary>
+public sealed class TutorServer : ServerFixture
+{
+    public FakeAnthropic Anthropic { get; private set; } = null!;
+
+    protected override IEnumerable<string> Settings =>
+    [
+        .. base.Settings, "Tutor:ApiKey=test-anthropic-key", $"Tutor:Endpoint={Anthropic.Url}", "Tutor:Model=claude-test-model",
+        "Tutor:MaxTokens=321", "Tutor:DailyQuestionsPerUser=2", "Api:MaxSubmissionsPerWindow=3",
+    ];
+
+    public override async Task InitializeAsync()
+    {
+        Anthropic = await FakeAnthropic.StartAsync();
+        await base.InitializeAsync();
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await Anthropic.DisposeAsync();
+    }
+}
+
+/// <summary>Progress, exercises, hints and the tutor through the HTTP API, PostgreSQL and the workflow.</summary>
+public sealed class ProgressTests(TutorServer server) : IClassFixture<TutorServer>
+{
+    private const string DvwaAdminHash = "5f4dcc3b5aa765d61d8327deb882cf99";
+    private const string DumpPath = $"/api/labs/{DvwaLab}/exercises/sqli-dump";
+
+    [Fact]
+    public async Task LabSession_ShowsUpInMyProgress_WithItsOutcome()
+    {
+        var token = server.Token(Guid.NewGuid());
+        var (_, started, _) = await server.StartAsync(NetworkLab, token);
+        var id = started["data"]!["id"]!.GetValue<string>();
+        await server.WaitForStatusAsync(id, token, LabInstanceStatus.Running);
+        await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
+        await server.WaitForStatusAsync(id, token, LabInstanceStatus.Stopped);
+
+        // The session is recorded by the workflow's last activity, right after the status moves to stopped.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var (status, body, _) = await server.SendAsync(HttpMethod.Get, "/api/users/me/progress", token);
+            Assert.Equal(HttpStatusCode.OK, status);
+            var lab = body["data"]!["labs"]!.AsArray().SingleOrDefault();
+            if (lab?["lastOutcome"]?.GetValue<string>() == "stopped")
+            {
+                Assert.Equal(NetworkLab, lab["labId"]!.GetValue<string>());
+                Assert.Equal(1, lab["sessions"]!.GetValue<int>());
+                var session = (await server.SendAsync(HttpMethod.Get, $"/api/labs/{NetworkLab}/progress", token)).Body["data"]!["sessions"]![0]!;
+                Assert.Equal(id, session["instanceId"]!.GetValue<string>());
+                Assert.Equal("stopped", session["outcome"]!.GetValue<string>());
+                Assert.Contains("network", body["data"]!["memory"]!["labsDone"]![0]!.GetValue<string>(), StringComparison.OrdinalIgnoreCase);
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the session never showed up: " + body.ToJsonString());
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact]
+    public async Task HintThenRightAnswer_PointsLessTheHintOnce_AndNoAnswerCheckIsEverShown()
+    {
+        var token = server.Token(Guid.NewGuid());
+        var (_, first, _) = await server.SendAsync(HttpMethod.Post, DumpPath + "/hints/h1", token);
+        var (_, again, _) = await server.SendAsync(HttpMethod.Post, DumpPath + "/hints/h1", token);
+        Assert.Equal("Find the number of columns with ORDER BY first.", first["data"]!["text"]!.GetValue<string>());
+        Assert.Equal((false, true), (first["data"]!["alreadyRevealed"]!.GetValue<bool>(), again["data"]!["alreadyRevealed"]!.GetValue<bool>()));
+
+        var (_, wrong, _) = await server.SendAsync(HttpMethod.Post, DumpPath + "/submit", token, """{"answer": "admin:admin"}""");
+        var (rightStatus, right, _) = await server.SendAsync(HttpMethod.Post, DumpPath + "/submit", token, $$"""{"answer": "{{DvwaAdminHash}}"}""");
+
+        Assert.False(wrong["data"]!["correct"]!.GetValue<bool>());
+        Assert.Equal(HttpStatusCode.OK, rightStatus);
+        Assert.Equal("Right! 60 points", right["message"]!.GetValue<string>());
+        Assert.Equal(60, right["data"]!["totalPoints"]!.GetValue<int>());
+        var progress = (await server.SendAsync(HttpMethod.Get, $"/api/labs/{DvwaLab}/progress", token)).Body["data"]!;
+        Assert.Equal(60, progress["points"]!.GetValue<int>());
+        Assert.Equal(60, (await server.SendAsync(HttpMethod.Get, "/api/users/me/progress", token)).Body["data"]!["totalPoints"]!.GetValue<int>());
+
+        var catalog = await server.Http.GetStringAsync("/api/labs");
+        Assert.DoesNotContain("flagSha256", catalog, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("error in your SQL syntax", catalog, StringComparison.Ordinal);
+        Assert.DoesNotContain("ORDER BY first", catalog, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/api/labs/" + DvwaLab + "/exercises/nope/submit", """{"answer": "x"}""", 404, "Exercise not found")]
+    [InlineData("/api/labs/" + DvwaLab + "/exercises/sqli-dump/hints/h9", null, 404, "Hint not found")]
+    [InlineData("/api/labs/" + CryptoLab + "/exercises/find-oracle/submit", """{"answer": "x"}""", 400, "This exercise has no answer to submit")]
+    [InlineData("/api/labs/" + DvwaLab + "/exercises/sqli-dump/submit", """{"answer": "  "}""", 400, "answer must be 1 to 2000 characters")]
+    [InlineData("/api/labs/" + DvwaLab + "/exercises/sqli-dump/submit", """{"flag": "x"}""", 400, "The request body is not valid JSON for this route")]
+    [InlineData("/api/labs/" + DvwaLab + "/tutor", """{"question": ""}""", 400, "question must be 1 to 2000 characters")]
+    [InlineData("/api/labs/not-a-lab/progress", null, 400, "The lab id must be a UUID")]
+    public async Task BadInput_ClearError(string path, string? body, int expected, string message)
+    {
+        var method = path.EndsWith("/progress", StringComparison.Ordinal) ? HttpMethod.Get : HttpMethod.Post;
+        var (status, json, _) = await server.SendAsync(method, path, server.Token(Guid.NewGuid()), body);
+        Assert.Equal(expected, (int)status);
+        Assert.Equal(message, json["message"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Submissions_BeyondTheLimit_429WithRetryAfter()
+    {
+        var token = server.Token(Guid.NewGuid());
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await server.SendAsync(HttpMethod.Post, DumpPath + "/submit", token, $$"""{"answer": "guess {{i}}"}""")).Status);
+        }
+
+        var (status, body, response) = await server.SendAsync(HttpMethod.Post, DumpPath + "/submit", token, $$"""{"answer": "{{DvwaAdminHash}}"}""");
+        Assert.Equal(HttpStatusCode.TooManyRequests, status);
+        Assert.StartsWith("Too many answers: at most 3 per 60 s", body["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.InRange(int.Parse(response.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture), 1, 60);
+    }
+
+    [Fact]
+    public async Task Tutor_AnswersWithTheLabInItsPrompt_NeverAFlag_AndCountsTheDailyQuota()
+    {
+        var token = server.Token(Guid.NewGuid());
+        await server.SendAsync(HttpMethod.Post, DumpPath + "/hints/h2", token);
+        server.Anthropic.Answer = $"Close! The hash is {DvwaAdminHash}. Try ORDER BY.";
+        server.Anthropic.Requests.Clear();
+
+        var (status, body, _) = await server.SendAsync(HttpMethod.Post, $"/api/labs/{DvwaLab}/tutor", token, """{"question": "How do I find the number of columns?"}""");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("Close! The hash is [redacted]. Try ORDER BY.", body["data"]!["answer"]!.GetValue<string>());
+        var (apiKey, request) = Assert.Single(server.Anthropic.Requests);
+        Assert.Equal("test-anthropic-key", apiKey);
+        Assert.Equal("claude-test-model", request["model"]!.GetValue<string>());
+        Assert.Equal(321, request["max_tokens"]!.GetValue<int>());
+        var system = request["system"]!.ToJsonString();
+        Assert.Contains("Find and exploit SQL injection in the Damn Vulnerable Web Application", system, StringComparison.Ordinal);
+        Assert.Contains("Use UNION-based extraction", system, StringComparison.Ordinal);
+        Assert.Contains("The table is called users; the columns user and password.", system, StringComparison.Ordinal);
+        Assert.DoesNotContain("Find the number of columns with ORDER BY first.", system, StringComparison.Ordinal);
+        var sent = request.ToJsonString();
+        Assert.DoesNotContain(DvwaAdminHash, sent, StringComparison.Ordinal);
+        Assert.DoesNotContain(Core.Labs.Flags.Hash(DvwaAdminHash), sent, StringComparison.Ordinal);
+        Assert.DoesNotContain("error in your SQL syntax", sent, StringComparison.Ordinal);
+        Assert.Contains("How do I find the number of columns?", request["messages"]!.ToJsonString(), StringComparison.Ordinal);
+
+        Assert.Equal(HttpStatusCode.OK, (await server.SendAsync(HttpMethod.Post, $"/api/labs/{DvwaLab}/tutor", token, """{"question": "And then?"}""")).Status);
+        var (third, refused, _) = await server.SendAsync(HttpMethod.Post, $"/api/labs/{DvwaLab}/tutor", token, """{"question": "One more?"}""");
+        Assert.Equal(HttpStatusCode.TooManyRequests, third);
+        Assert.StartsWith("You have asked the tutor 2 questions today", refused["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(2, server.Anthropic.Requests.Count);
+    }
+}
