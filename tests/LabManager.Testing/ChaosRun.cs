@@ -98,6 +98,8 @@ public sealed class ChaosRun(ChaosOptions options, string storage, string? postg
                 throw new InvalidOperationException($"POST /api/admin/cleanup answered {(int)reconcileStatus}: {reconciled.ToJsonString()}");
             }
 
+            // What reconciliation raised (stops again, expiries) takes effect in the workflows.
+            await SettleAsync(TimeSpan.FromSeconds(60));
             var inspection = await _lab.Emulator.InspectAsync();
             var rows = await RowsAsync();
             var problems = new List<string>();
@@ -112,7 +114,8 @@ public sealed class ChaosRun(ChaosOptions options, string storage, string? postg
 
             await ProcessHost.WaitUntilAsync(
                 async () => await _lab.Db.ScalarAsync<long>($"SELECT count(*) FROM lab_instances WHERE status IN {ActiveStatuses}") == 0,
-                TimeSpan.FromSeconds(60), () => "labs did not end after their learners stopped them");
+                TimeSpan.FromSeconds(90), () => "labs did not end after their learners stopped them: " +
+                    string.Join(", ", RowsAsync().GetAwaiter().GetResult().Where(r => r.Status is "starting" or "provisioning" or "running" or "stopping")));
             var left = (await _lab.Emulator.InspectAsync()).Vms;
             leaked += left.Count;
             problems.AddRange(left.Select(v => $"VM {v.Id} ({v.Label}) left after every lab was stopped"));

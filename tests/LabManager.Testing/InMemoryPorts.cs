@@ -16,10 +16,17 @@ public sealed class InMemoryInstanceStore : IInstanceStore
     public Task AddAsync(LabInstance instance, CancellationToken cancellationToken = default) =>
         _instances.TryAdd(instance.Id, instance) ? Task.CompletedTask : throw new InvalidOperationException($"Instance {instance.Id} exists");
 
-    /// <summary>Like the PostgreSQL store, an update leaves the VM status alone.</summary>
+    public Task RequestStopAsync(Guid instanceId, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        _instances.AddOrUpdate(instanceId, _ => throw new InvalidOperationException($"Instance {instanceId} does not exist"),
+            (_, old) => old with { StopRequestedAt = old.StopRequestedAt ?? at });
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Like the PostgreSQL store, an update leaves the VM status and the stop request alone.</summary>
     public Task UpdateAsync(LabInstance instance, CancellationToken cancellationToken = default)
     {
-        _instances.AddOrUpdate(instance.Id, instance, (_, old) => instance with { VmStatus = old.VmStatus, VmCheckedAt = old.VmCheckedAt });
+        _instances.AddOrUpdate(instance.Id, instance, (_, old) => instance with { VmStatus = old.VmStatus, VmCheckedAt = old.VmCheckedAt, StopRequestedAt = old.StopRequestedAt });
         return Task.CompletedTask;
     }
 

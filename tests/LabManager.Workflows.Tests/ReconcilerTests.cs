@@ -168,4 +168,18 @@ public sealed class ReconcilerTests(LabSessionHost host) : IClassFixture<LabSess
         Assert.Equal("The lab's workflow was lost before its VM was made", ended.ErrorMessage);
         Assert.Contains(host.Notifier.NotificationsOf(stranded.UserId), n => n.Type == "error");
     }
+
+    [Fact]
+    public async Task StopAskedForLongAgo_StillRunning_RaisedAgainAndTheLabEnds()
+    {
+        var id = await host.StartAsync(TimeSpan.FromMinutes(30));
+        await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
+        // The stop was recorded, but its event never reached the workflow.
+        await host.Store.RequestStopAsync(id, DateTimeOffset.UtcNow.AddMinutes(-3));
+
+        Assert.Equal(1, (await Reconciler().RunAsync())!.StopsResent);
+
+        Assert.Equal(LabInstanceStatus.Stopped, (await host.WaitForEndAsync(id)).Status);
+        Assert.Equal((1, 1), await host.AssertNoVmLeftAsync(id));
+    }
 }

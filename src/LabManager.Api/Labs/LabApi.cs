@@ -321,6 +321,7 @@ public sealed class LabApi(
             return ApiResult.Conflict($"The instance already ended ({instance.Status.ToWire()})");
         }
 
+        await instances.RequestStopAsync(instance.Id, time.GetUtcNow(), ct);
         await sessions.StopAsync(instance.Id, reason, ct);
         return ApiResult.Accepted(InstanceView.From(instance), reason == "admin" ? "Force-stopping" : "Stopping");
     }

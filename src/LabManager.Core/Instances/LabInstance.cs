@@ -27,6 +27,9 @@ public sealed record LabInstance
 
     public DateTimeOffset? VmCheckedAt { get; init; }
 
+    /// <summary>When a stop was asked for; reconciliation raises it again if the instance is still active a while later.</summary>
+    public DateTimeOffset? StopRequestedAt { get; init; }
+
     /// <summary>This instance with a new status, after checking the move is allowed.</summary>
     public LabInstance MoveTo(LabInstanceStatus status, DateTimeOffset now)
     {

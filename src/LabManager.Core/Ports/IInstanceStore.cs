@@ -17,6 +17,9 @@ public interface IInstanceStore
     /// <summary>Records the VM's state as the cloud reported it; touches nothing else of the instance.</summary>
     Task SetVmStatusAsync(Guid instanceId, string vmStatus, DateTimeOffset checkedAt, CancellationToken cancellationToken = default);
 
+    /// <summary>Remembers that a stop was asked for (the first time only); touches nothing else.</summary>
+    Task RequestStopAsync(Guid instanceId, DateTimeOffset at, CancellationToken cancellationToken = default);
+
     /// <summary>A user's instances, newest first.</summary>
     Task<IReadOnlyList<LabInstance>> ListByUserAsync(Guid userId, CancellationToken cancellationToken = default);
 

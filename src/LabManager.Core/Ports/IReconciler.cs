@@ -28,7 +28,8 @@ public sealed record ReconciliationReport(
     int OrphansDestroyed,
     int ExpiredEnded,
     int VanishedVms,
-    int LostWorkflows)
+    int LostWorkflows,
+    int StopsResent = 0)
 {
-    public int Actions => OrphansDestroyed + ExpiredEnded + VanishedVms + LostWorkflows;
+    public int Actions => OrphansDestroyed + ExpiredEnded + VanishedVms + LostWorkflows + StopsResent;
 }

@@ -12,7 +12,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
 
     private const string SelectInstances = """
         SELECT id, user_id, lab_id, status, cloud_instance_id, public_ip, internal_ip, access_url, ports, created_at, started_at,
-               expires_at, ended_at, error_message, restart_count, vm_status, vm_checked_at
+               expires_at, ended_at, error_message, restart_count, vm_status, vm_checked_at, stop_requested_at
         FROM lab_instances
         """;
 
@@ -54,6 +54,14 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
         await connection.ExecuteAsync(new CommandDefinition(
             "UPDATE lab_instances SET vm_status = @vmStatus, vm_checked_at = @checkedAt WHERE id = @instanceId",
             new { instanceId, vmStatus, checkedAt = checkedAt.UtcDateTime }, cancellationToken: cancellationToken));
+    }
+
+    public async Task RequestStopAsync(Guid instanceId, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE lab_instances SET stop_requested_at = coalesce(stop_requested_at, @at) WHERE id = @instanceId",
+            new { instanceId, at = at.UtcDateTime }, cancellationToken: cancellationToken));
     }
 
     public async Task<IReadOnlyList<LabInstance>> ListByUserAsync(Guid userId, CancellationToken cancellationToken = default)
@@ -173,6 +181,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
         public int RestartCount { get; set; }
         public string? VmStatus { get; set; }
         public DateTime? VmCheckedAt { get; set; }
+        public DateTime? StopRequestedAt { get; set; }
 
         public static InstanceRow From(LabInstance i) => new()
         {
@@ -212,6 +221,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
             RestartCount = RestartCount,
             VmStatus = VmStatus,
             VmCheckedAt = VmCheckedAt is { } v ? Utc(v) : null,
+            StopRequestedAt = StopRequestedAt is { } r ? Utc(r) : null,
         };
 
         private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));

@@ -24,8 +24,8 @@ public sealed class PostgresReconciliationLog(NpgsqlDataSource db) : IReconcilia
     public async Task RecordAsync(ReconciliationReport report, CancellationToken cancellationToken = default)
     {
         const string sql = """
-            INSERT INTO reconciliation_runs (started_at, duration_ms, tagged_vms, active_instances, orphans_destroyed, expired_ended, vanished_vms, lost_workflows)
-            VALUES (@StartedAt, @DurationMs, @TaggedVms, @ActiveInstances, @OrphansDestroyed, @ExpiredEnded, @VanishedVms, @LostWorkflows)
+            INSERT INTO reconciliation_runs (started_at, duration_ms, tagged_vms, active_instances, orphans_destroyed, expired_ended, vanished_vms, lost_workflows, stops_resent)
+            VALUES (@StartedAt, @DurationMs, @TaggedVms, @ActiveInstances, @OrphansDestroyed, @ExpiredEnded, @VanishedVms, @LostWorkflows, @StopsResent)
             """;
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(sql, new
@@ -38,21 +38,22 @@ public sealed class PostgresReconciliationLog(NpgsqlDataSource db) : IReconcilia
             report.ExpiredEnded,
             report.VanishedVms,
             report.LostWorkflows,
+            report.StopsResent,
         }, cancellationToken: cancellationToken));
     }
 
     public async Task<IReadOnlyList<ReconciliationReport>> RecentAsync(int count, CancellationToken cancellationToken = default)
     {
         const string sql = """
-            SELECT started_at, duration_ms, tagged_vms, active_instances, orphans_destroyed, expired_ended, vanished_vms, lost_workflows
+            SELECT started_at, duration_ms, tagged_vms, active_instances, orphans_destroyed, expired_ended, vanished_vms, lost_workflows, stops_resent
             FROM reconciliation_runs ORDER BY started_at DESC LIMIT @count
             """;
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
-        var rows = await connection.QueryAsync<(DateTime StartedAt, int DurationMs, int TaggedVms, int ActiveInstances, int Orphans, int Expired, int Vanished, int Lost)>(
+        var rows = await connection.QueryAsync<(DateTime StartedAt, int DurationMs, int TaggedVms, int ActiveInstances, int Orphans, int Expired, int Vanished, int Lost, int Resent)>(
             new CommandDefinition(sql, new { count }, cancellationToken: cancellationToken));
         return [.. rows.Select(r => new ReconciliationReport(
             new DateTimeOffset(DateTime.SpecifyKind(r.StartedAt, DateTimeKind.Utc)), TimeSpan.FromMilliseconds(r.DurationMs),
-            r.TaggedVms, r.ActiveInstances, r.Orphans, r.Expired, r.Vanished, r.Lost))];
+            r.TaggedVms, r.ActiveInstances, r.Orphans, r.Expired, r.Vanished, r.Lost, r.Resent))];
     }
 
     private sealed class Lease(NpgsqlConnection connection) : IAsyncDisposable

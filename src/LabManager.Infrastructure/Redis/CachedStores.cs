@@ -37,6 +37,12 @@ public sealed class CachedInstanceStore(IInstanceStore store, IInstanceCache cac
         await cache.RemoveInstanceAsync(instanceId, cancellationToken);
     }
 
+    public async Task RequestStopAsync(Guid instanceId, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        await store.RequestStopAsync(instanceId, at, cancellationToken);
+        await cache.RemoveInstanceAsync(instanceId, cancellationToken);
+    }
+
     public Task<IReadOnlyList<LabInstance>> ListByUserAsync(Guid userId, CancellationToken cancellationToken = default) =>
         store.ListByUserAsync(userId, cancellationToken);
 

@@ -11,7 +11,7 @@ namespace LabManager.Workflows.Reconciliation;
 /// Compares the VMs tagged for LabManager with the instances and their workflows, and repairs what disagrees:
 /// destroys orphan VMs (no live instance) older than the grace period; ends running instances past their expiry;
 /// ends in error instances whose VM vanished or whose workflow was lost (destroying the VM). Untagged VMs are never listed,
-/// so never touched. Each VM's state is copied into its instance's record, and the run feeds <see cref="LabMetrics"/>.
+/// so never touched. A stop asked for over a minute ago whose instance is still active is raised again. Each VM's state is copied into its instance's record, and the run feeds <see cref="LabMetrics"/>.
 /// </summary>
 public sealed class Reconciler(
     ICloudProvider cloud,
@@ -25,6 +25,7 @@ public sealed class Reconciler(
     ILogger<Reconciler> logger) : IReconciler
 {
     private static readonly TimeSpan ExpirySlack = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan StopSlack = TimeSpan.FromMinutes(1);
 
     public async Task<ReconciliationReport?> RunAsync(CancellationToken cancellationToken = default)
     {
@@ -37,7 +38,7 @@ public sealed class Reconciler(
 
         var started = time.GetUtcNow();
         var vms = await cloud.ListVmsAsync(options.Value.VmTag, cancellationToken);
-        int orphans = 0, expired = 0, vanished = 0, lost = 0;
+        int orphans = 0, expired = 0, vanished = 0, lost = 0, resent = 0;
         var withVm = new HashSet<Guid>();
         foreach (var vm in vms)
         {
@@ -93,10 +94,18 @@ public sealed class Reconciler(
             }
         }
 
-        var report = new ReconciliationReport(started, time.GetUtcNow() - started, vms.Count, active.Count, orphans, expired, vanished, lost);
+        // A stop asked for a while ago whose instance is still active: its event may have been lost (e.g. with a crash), so raise it again.
+        foreach (var instance in active.Where(i => i.StopRequestedAt < time.GetUtcNow() - StopSlack && i.Status != LabInstanceStatus.Stopping))
+        {
+            await sessions.StopAsync(instance.Id, "user", cancellationToken);
+            logger.LogWarning("Reconciliation raised Stop again for instance {InstanceId} ({Status}), asked for at {At:o}", instance.Id, instance.Status.ToWire(), instance.StopRequestedAt);
+            resent++;
+        }
+
+        var report = new ReconciliationReport(started, time.GetUtcNow() - started, vms.Count, active.Count, orphans, expired, vanished, lost, resent);
         logger.LogInformation(
-            "Reconciliation: {Vms} tagged VMs, {Active} active instances; destroyed {Orphans} orphans, ended {Expired} expired, {Vanished} with a vanished VM, {Lost} with a lost workflow ({Ms:F0} ms)",
-            report.TaggedVms, report.ActiveInstances, orphans, expired, vanished, lost, report.Duration.TotalMilliseconds);
+            "Reconciliation: {Vms} tagged VMs, {Active} active instances; destroyed {Orphans} orphans, ended {Expired} expired, {Vanished} with a vanished VM, {Lost} with a lost workflow, raised {Resent} stops again ({Ms:F0} ms)",
+            report.TaggedVms, report.ActiveInstances, orphans, expired, vanished, lost, resent, report.Duration.TotalMilliseconds);
         await log.RecordAsync(report, cancellationToken);
         metrics.Record(report, active, vms);
         return report;
