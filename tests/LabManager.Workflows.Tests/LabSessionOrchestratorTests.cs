@@ -38,6 +38,9 @@ public sealed class LabSessionOrchestratorTests(LabSessionHost host, ITestOutput
 
         var statuses = host.Notifier.StatusesOf(id).Select(s => s.Status).Distinct().ToList();
         Assert.Equal([LabInstanceStatus.Provisioning, LabInstanceStatus.Running, LabInstanceStatus.Stopping, LabInstanceStatus.Expired], statuses);
+        // The expiry timer ends the session; it never sends the VM through a restart on the way.
+        Assert.DoesNotContain(LabInstanceStatus.Provisioning, host.Notifier.StatusesOf(id).Select(s => s.Status).SkipWhile(s => s != LabInstanceStatus.Running));
+        Assert.Equal(0, ended.RestartCount);
         Assert.Equal(1, host.Tracker.StartsOf(id));
         var summary = Assert.Single(host.Tracker.EndsOf(id));
         Assert.Equal("expired", summary.Outcome);

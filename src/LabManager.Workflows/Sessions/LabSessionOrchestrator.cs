@@ -189,6 +189,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             {
                 Step("running", $"Running until {live.ExpiresAt:o}");
                 Task winner;
+                bool timerFired;
                 do
                 {
                     // Timers may fire a little early on some backends: trust the clock, not the timer.
@@ -210,12 +211,14 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                     using var cts = new CancellationTokenSource();
                     var timer = ctx.CreateTimer((warn ? warnAt : live.ExpiresAt).UtcDateTime, cts.Token);
                     winner = await Task.WhenAny(timer, _inbox.Stop, _inbox.Extend, _inbox.Restart, _inbox.Reset, _inbox.LabReady);
-                    if (winner != timer)
+                    timerFired = winner == timer;
+                    if (!timerFired)
                     {
                         cts.Cancel();
                     }
                 }
-                while (winner is Task<DateTime> || (winner == _inbox.LabReady && _inbox.TakeLabReady()));
+                // A timer (the warning or the expiry) only sends the loop round to look at the clock again.
+                while (timerFired || (winner == _inbox.LabReady && _inbox.TakeLabReady()));
 
                 if (winner == _inbox.Stop)
                 {
