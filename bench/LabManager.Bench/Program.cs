@@ -1,15 +1,18 @@
 using LabManager.Bench;
 
-// ./scripts/bench.sh <command> [options]: api (API latency), chaos (the chaos run, bigger than in the tests).
+// ./scripts/bench.sh <command> [options]: lifecycle (the lab lifecycle), api (API latency), chaos (the chaos run, bigger than in the tests).
 switch (args.FirstOrDefault())
 {
     case "api":
         await ApiLatency.RunAsync(args[1..]);
         break;
+    case "lifecycle":
+        return await LifecycleBench.RunAsync(args[1..]);
     case "chaos":
         return await ChaosBench.RunAsync(args[1..]);
     default:
-        Console.Error.WriteLine("usage: bench api [--requests N] | chaos [--labs N] [--kills N] [--storm SECONDS] [--seed N]");
+        Console.Error.WriteLine("usage: bench lifecycle [--labs N] [--rate N] [--lifetime S] [--burst N] [--trivial N] [--engine both|inmemory|azurestorage] [--compare] [--out FILE]"
+            + " | api [--requests N] | chaos [--labs N] [--kills N] [--storm S] [--seed N]");
         return 2;
 }
 

@@ -26,7 +26,7 @@ internal static class AdminApi
             {
                 var s = cloud.StateOf(vm);
                 return new InspectedVm(vm.Id, vm.Label, vm.Tags, s.Status, s.PowerStatus, s.ServerStatus, s.IpAssigned ? vm.MainIp : "0.0.0.0",
-                    apps.IsServing(vm.Id), vm.DateCreated);
+                    apps.IsServing(vm.Id), vm.DateCreated, vm.LabUpAt);
             }).ToList();
             var deleted = cloud.Deleted.ToList();
             var deletes = deleted.GroupBy(d => d.Label).ToDictionary(g => g.Key, g => g.Count());
@@ -53,4 +53,5 @@ public sealed record InspectedVm(
     string ServerStatus,
     string MainIp,
     bool LabUp,
-    DateTimeOffset DateCreated);
+    DateTimeOffset DateCreated,
+    DateTimeOffset? LabUpAt);

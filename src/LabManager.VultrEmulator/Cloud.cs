@@ -86,7 +86,7 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
                 return null;
             }
 
-            Deleted.Enqueue(new DeletedVm(vm.Id, vm.Label, Time.GetUtcNow()));
+            Deleted.Enqueue(new DeletedVm(vm.Id, vm.Label, Time.GetUtcNow(), vm.DateCreated, vm.LabUpAt));
             return vm;
         }
     }
@@ -138,7 +138,7 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
 }
 
 /// <summary>A VM deleted through the API, and when.</summary>
-public sealed record DeletedVm(string Id, string Label, DateTimeOffset DeletedAt);
+public sealed record DeletedVm(string Id, string Label, DateTimeOffset DeletedAt, DateTimeOffset CreatedAt, DateTimeOffset? LabUpAt);
 
 /// <summary>A firewall group and its rules.</summary>
 internal sealed class FirewallGroup

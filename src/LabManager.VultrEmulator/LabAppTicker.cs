@@ -19,7 +19,13 @@ internal sealed class LabAppTicker(Cloud cloud, LabApps apps, IHttpClientFactory
         {
             if (cloud.StateOf(vm).LabUp)
             {
-                if (apps.EnsureServing(vm) && !vm.PhonedHome && vm.PhoneHomeUrl is { } url)
+                var serving = apps.EnsureServing(vm);
+                if (serving)
+                {
+                    vm.LabUpAt ??= cloud.Time.GetUtcNow();
+                }
+
+                if (serving && !vm.PhonedHome && vm.PhoneHomeUrl is { } url)
                 {
                     vm.PhonedHome = true;
                     _ = PhoneHomeAsync(vm, url);

@@ -5,6 +5,9 @@ internal sealed class Vm
 {
     public required string Id { get; init; }
     public required string Label { get; set; }
+
+    /// <summary>When the lab app first answered on every published port (after boot and cloud-init).</summary>
+    public DateTimeOffset? LabUpAt { get; set; }
     public required string Hostname { get; set; }
     public required string Region { get; init; }
     public required string Plan { get; init; }

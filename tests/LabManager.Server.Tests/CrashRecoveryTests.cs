@@ -25,7 +25,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IAsyncLifetim
         ?? throw new InvalidOperationException($"{StorageVariable} is not set: run the tests with ./scripts/test.sh, which starts Azurite");
 
     public async Task InitializeAsync() => _lab = await ServerProcesses.StartAsync(
-        Storage, ["Emulator:PendingSeconds=2", "Emulator:BootSeconds=2", "Emulator:InstallSeconds=2", "Emulator:CloudInitSeconds=1"], []);
+        Storage, ["Emulator:PendingSeconds=2", "Emulator:BootSeconds=2", "Emulator:InstallSeconds=2", "Emulator:CloudInitSeconds=1"], ServerProcesses.FastTimings);
 
     public async Task DisposeAsync() => await _lab.DisposeAsync();
 

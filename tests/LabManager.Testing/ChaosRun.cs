@@ -73,6 +73,7 @@ public sealed class ChaosRun(ChaosOptions options, string storage, string? postg
         _lab = await ServerProcesses.StartAsync(storage,
             ["Emulator:PendingSeconds=1", "Emulator:BootSeconds=1", "Emulator:InstallSeconds=1", "Emulator:CloudInitSeconds=1"],
             [
+                .. ServerProcesses.FastTimings,
                 $"Api:MaxGlobalInstances={options.Labs + 10}", "Api:MaxStartsPerWindow=1000", "Reconciliation:Interval=00:00:00",
                 "LabSessions:OrphanGracePeriod=00:00:05", "LabSessions:Timings:ProvisioningDeadline=00:00:20", "LabSessions:Timings:LabReadyDeadline=00:00:20",
             ],

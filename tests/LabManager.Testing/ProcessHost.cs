@@ -69,20 +69,20 @@ public sealed class ProcessHost : IAsyncDisposable
     }
 
     /// <summary>Waits until <paramref name="url"/> answers 200.</summary>
-    public static Task WaitForOkAsync(string url, TimeSpan timeout, Func<string> failure) =>
-        WaitUntilAsync(async () => await TryGetAsync(url) == HttpStatusCode.OK, timeout, failure);
+    public static Task WaitForOkAsync(string url, TimeSpan timeout, Func<string> failure) => WaitUntilAsync(() => IsOkAsync(url), timeout, failure);
 
-    private static async Task<HttpStatusCode?> TryGetAsync(string url)
+    /// <summary>True when <paramref name="url"/> answers 200 within 2 s.</summary>
+    public static async Task<bool> IsOkAsync(string url)
     {
         try
         {
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
             using var response = await http.GetAsync(url);
-            return response.StatusCode;
+            return response.StatusCode == HttpStatusCode.OK;
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
         {
-            return null;
+            return false;
         }
     }
 

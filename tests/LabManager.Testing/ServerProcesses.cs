@@ -17,6 +17,13 @@ public sealed class ServerProcesses : IAsyncDisposable
 {
     public const string SigningKey = "process-signing-key-0123456789abcdef0123456789";
 
+    /// <summary>Short workflow polling and retry intervals, for tests.</summary>
+    public static readonly IReadOnlyList<string> FastTimings =
+    [
+        "LabSessions:Timings:VmPollInitial=00:00:00.5", "LabSessions:Timings:VmPollMax=00:00:01", "LabSessions:Timings:LabProbeInterval=00:00:00.5",
+        "LabSessions:Timings:RetryInterval=00:00:00.5", "Vultr:RetryDelay=00:00:00.2",
+    ];
+
     private readonly ProcessHost _host = new();
     private readonly string _serverLog = Path.GetTempFileName();
     private readonly IReadOnlyList<string> _serverSettings;
@@ -42,7 +49,7 @@ public sealed class ServerProcesses : IAsyncDisposable
 
     /// <summary>
     /// Starts both. <paramref name="emulatorSettings"/> and <paramref name="serverSettings"/> are <c>Key=value</c> settings added
-    /// to the defaults (short workflow timings, Warning logs); later ones win.
+    /// to the defaults (durable mode on <paramref name="storage"/>, Warning logs); later ones win.
     /// </summary>
     public static async Task<ServerProcesses> StartAsync(
         string storage, IEnumerable<string> emulatorSettings, IEnumerable<string> serverSettings, string? postgresServer = null)
@@ -66,13 +73,23 @@ public sealed class ServerProcesses : IAsyncDisposable
             "--Durable:Backend=AzureStorage", $"--Durable:TaskHub={TaskHub}", $"--Durable:StorageConnectionString={Storage}",
             $"--ConnectionStrings:Postgres={Db.ConnectionString}",
             $"--Auth:SigningKey={SigningKey}", $"--Catalog:File={RepoPaths.Catalog}",
-            $"--Vultr:BaseUrl={EmulatorUrl}/v2", "--Vultr:ApiKey=local-emulator-key", "--Vultr:RetryDelay=00:00:00.2",
-            "--LabSessions:Timings:VmPollInitial=00:00:00.5", "--LabSessions:Timings:VmPollMax=00:00:01", "--LabSessions:Timings:LabProbeInterval=00:00:00.5",
-            "--LabSessions:Timings:RetryInterval=00:00:00.5", "--Logging:LogLevel:Default=Warning",
+            $"--Vultr:BaseUrl={EmulatorUrl}/v2", "--Vultr:ApiKey=local-emulator-key", "--Logging:LogLevel:Default=Warning",
         ];
         _server = _host.Start("LabManager.Server", [.. defaults, .. _serverSettings.Select(s => "--" + s)], _serverLog);
-        await ProcessHost.WaitForOkAsync(new Uri(Api.BaseAddress!, "/health").ToString(), TimeSpan.FromSeconds(60),
-            () => "the Server did not become healthy\n" + Tail());
+        var server = _server;
+        await ProcessHost.WaitUntilAsync(
+            async () => server.HasExited ? throw new InvalidOperationException("the Server exited:\n" + Tail()) : await ProcessHost.IsOkAsync(new Uri(Api.BaseAddress!, "/health").ToString()),
+            TimeSpan.FromSeconds(60), () => "the Server did not become healthy\n" + Tail());
+    }
+
+    /// <summary>The most memory the running Server process has held so far, in bytes.</summary>
+    public long ServerPeakWorkingSet
+    {
+        get
+        {
+            _server!.Refresh();
+            return _server.PeakWorkingSet64;
+        }
     }
 
     /// <summary>SIGKILL to the Server.</summary>
