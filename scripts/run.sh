@@ -50,6 +50,8 @@ export Durable__Backend=AzureStorage Durable__StorageConnectionString=$AZURITE_C
 export Auth__SigningKey=$(cat "$STATE/signing-key")
 export Auth__DevTokens=true
 export Catalog__File=$PWD/catalog/labs.json
+# Cloud-init reports each lab up here (the emulator performs it), so a lab is running as soon as it answers.
+export LabSessions__PhoneHomeUrl="http://127.0.0.1:$PORT/api/labs/instances/{instanceId}/ready?key={key}"
 
 cat <<MSG
 LabManager on http://127.0.0.1:$PORT

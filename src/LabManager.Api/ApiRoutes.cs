@@ -19,6 +19,7 @@ public static class ApiRoutes
         Lab("POST", "/api/labs/instances/{id}/restart", "RestartInstance", (api, r, ct) => api.RestartAsync(r, ct)),
         Lab("POST", "/api/labs/instances/{id}/reset", "ResetInstance", (api, r, ct) => api.ResetAsync(r, ct)),
         Lab("POST", "/api/labs/instances/{id}/extend", "ExtendInstance", (api, r, ct) => api.ExtendAsync(r, ct)),
+        Lab("POST", "/api/labs/instances/{id}/ready", "LabReady", (api, r, ct) => api.LabReadyAsync(r, ct)),
         Lab("GET", "/api/labs/{id}", "GetLab", (api, r, ct) => api.GetLabAsync(r, ct)),
         Lab("POST", "/api/labs/{id}/start", "StartLab", (api, r, ct) => api.StartLabAsync(r, ct)),
         Lab("GET", "/api/users/me/stats", "MyStats", (api, r, ct) => api.MyStatsAsync(r, ct)),

@@ -10,8 +10,14 @@ public sealed class LabSessionOptions
     /// <summary>Tag put on every VM LabManager creates; reconciliation only ever touches VMs with it.</summary>
     public string VmTag { get; set; } = "labmanager";
 
-    /// <summary>URL cloud-init POSTs to when the lab is up; <c>{instanceId}</c> is replaced. Null: rely on probing only.</summary>
+    /// <summary>
+    /// URL cloud-init POSTs to when the lab is up, e.g. <c>https://host/api/labs/instances/{instanceId}/ready?key={key}</c>;
+    /// <c>{instanceId}</c> and <c>{key}</c> (see <see cref="Core.Instances.PhoneHome"/>) are filled in. Null: rely on probing only.
+    /// </summary>
     public string? PhoneHomeUrl { get; set; }
+
+    /// <summary>Secret of the phone-home keys; the JWT signing key (<c>Auth:SigningKey</c>) when not set.</summary>
+    public string? PhoneHomeSecret { get; set; }
 
     /// <summary>Longest a session may run, extensions included.</summary>
     public TimeSpan MaxLifetime { get; set; } = TimeSpan.FromHours(4);

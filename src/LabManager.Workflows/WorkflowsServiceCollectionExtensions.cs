@@ -17,7 +17,9 @@ public static class WorkflowsServiceCollectionExtensions
     /// <summary>Options (section <c>LabSessions</c>) and the probe's HttpClient the activities need.</summary>
     public static IServiceCollection AddLabWorkflows(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<LabSessionOptions>().Bind(configuration.GetSection(LabSessionOptions.Section)).ValidateOnStart();
+        services.AddOptions<LabSessionOptions>().Bind(configuration.GetSection(LabSessionOptions.Section))
+            .PostConfigure(o => o.PhoneHomeSecret ??= configuration["Auth:SigningKey"])
+            .ValidateOnStart();
         services.AddHttpClient(ProbeLabActivity.HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseProxy = false });
         services.AddSingleton<ILabSessionControl, DurableLabSessionControl>();

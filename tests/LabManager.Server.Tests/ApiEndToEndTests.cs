@@ -247,6 +247,24 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
     }
 
     [Fact]
+    public async Task PhoneHome_RightKeyAccepted_WrongKeyLooksLikeNoInstance()
+    {
+        var token = server.Token(Guid.NewGuid());
+        var (_, started, _) = await server.StartAsync(JuiceShopLab, token);
+        var id = Guid.Parse(started["data"]!["id"]!.GetValue<string>());
+
+        var (wrong, refused, _) = await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/ready?key={Core.Instances.PhoneHome.Key("another-secret", id)}");
+        var (missing, _, _) = await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/ready");
+        var (right, _, _) = await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/ready?key={Core.Instances.PhoneHome.Key(SigningKey, id)}");
+
+        Assert.Equal((HttpStatusCode.NotFound, HttpStatusCode.NotFound, HttpStatusCode.Accepted), (wrong, missing, right));
+        Assert.Equal("Instance not found", refused["message"]!.GetValue<string>());
+        await server.WaitForStatusAsync(id.ToString(), token, LabInstanceStatus.Running);
+        await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
+        await server.WaitForStatusAsync(id.ToString(), token, LabInstanceStatus.Stopped);
+    }
+
+    [Fact]
     public async Task Tutor_WithoutApiKey_503AndNothingElseChanges()
     {
         var token = server.Token(Guid.NewGuid());

@@ -74,6 +74,7 @@ public sealed class ServerProcesses : IAsyncDisposable
             $"--ConnectionStrings:Postgres={Db.ConnectionString}",
             $"--Auth:SigningKey={SigningKey}", $"--Catalog:File={RepoPaths.Catalog}",
             $"--Vultr:BaseUrl={EmulatorUrl}/v2", "--Vultr:ApiKey=local-emulator-key", "--Logging:LogLevel:Default=Warning",
+            $"--LabSessions:PhoneHomeUrl={Api.BaseAddress!.ToString().TrimEnd('/')}/api/labs/instances/{{instanceId}}/ready?key={{key}}",
         ];
         _server = _host.Start("LabManager.Server", [.. defaults, .. _serverSettings.Select(s => "--" + s)], _serverLog);
         var server = _server;

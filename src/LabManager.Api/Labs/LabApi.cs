@@ -209,6 +209,24 @@ public sealed class LabApi(
             $"Extending by {body.Minutes} minutes (up to the maximum lifetime)", ct);
     }
 
+    /// <summary>Cloud-init's phone-home: no token, the instance's key in the query instead. A wrong key is answered like an unknown instance.</summary>
+    public async Task<ApiResult> LabReadyAsync(ApiRequest request, CancellationToken ct)
+    {
+        var (id, badId) = request.RouteId("id", "instance");
+        if (badId is not null)
+        {
+            return badId;
+        }
+
+        if (!await sessions.LabReadyAsync(id, request.QueryValue("key"), ct))
+        {
+            return ApiResult.NotFound("Instance");
+        }
+
+        logger.LogInformation("Instance {InstanceId}: the lab phoned home", id);
+        return ApiResult.Accepted(null, "Lab reported ready");
+    }
+
     public async Task<ApiResult> ListInstancesAsync(ApiRequest request, CancellationToken ct)
     {
         var (user, denied) = await AuthenticateAsync(request, ct);

@@ -14,6 +14,9 @@ public interface ILabSessionControl
 
     Task ExtendAsync(Guid instanceId, TimeSpan by, CancellationToken cancellationToken = default);
 
+    /// <summary>The lab's VM reports the lab up (cloud-init's phone-home); false, and nothing raised, when the key is wrong.</summary>
+    Task<bool> LabReadyAsync(Guid instanceId, string? key, CancellationToken cancellationToken = default);
+
     /// <summary>Where the session is (step and message), or null if it has none.</summary>
     Task<SessionProgress?> GetProgressAsync(Guid instanceId, CancellationToken cancellationToken = default);
 

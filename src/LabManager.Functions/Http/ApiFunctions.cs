@@ -46,6 +46,11 @@ public static class ApiFunctions
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "labs/instances/{id}/extend")] HttpRequest request,
         [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("ExtendInstance", request, client);
 
+    [Function("LabReady")]
+    public static Task<IActionResult> LabReady(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "labs/instances/{id}/ready")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("LabReady", request, client);
+
     [Function("GetLab")]
     public static Task<IActionResult> GetLab(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "labs/{id}")] HttpRequest request,

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LabManager.Core.Instances;
 using LabManager.Core.Ports;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
@@ -37,6 +38,17 @@ public sealed class DurableLabSessionControl(DurableTaskClient client, IOptions<
 
     public Task ExtendAsync(Guid instanceId, TimeSpan by, CancellationToken cancellationToken = default) =>
         client.RaiseEventAsync(instanceId.ToString(), LabEvents.Extend, new ExtendRequest(by), cancellationToken);
+
+    public async Task<bool> LabReadyAsync(Guid instanceId, string? key, CancellationToken cancellationToken = default)
+    {
+        if (options.Value.PhoneHomeSecret is not { Length: > 0 } secret || !PhoneHome.Matches(secret, instanceId, key))
+        {
+            return false;
+        }
+
+        await client.RaiseEventAsync(instanceId.ToString(), LabEvents.LabReady, true, cancellationToken);
+        return true;
+    }
 
     public async Task<SessionProgress?> GetProgressAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {

@@ -144,7 +144,8 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                     return Failed($"The VM was not ready within {t.ProvisioningDeadline}: it stayed {vm.State}");
                 }
 
-                if (await WaitAsync(Min(Now + delay, deadline), labReady: false) == Woke.Stop)
+                // The lab phoning home means the VM is up too: look at it again at once instead of after the next wait.
+                if (await WaitAsync(Min(Now + delay, deadline), labReady: true) == Woke.Stop)
                 {
                     return new BringUp(StoppedBy(), null, null);
                 }

@@ -26,7 +26,10 @@ public sealed class CreateVmActivity(ICloudProvider cloud, ILabCatalog catalog, 
     public async Task<VmSnapshot> ExecuteAsync(CreateVmInput input)
     {
         var lab = await catalog.GetAsync(input.LabId) ?? throw new InvalidOperationException($"Lab {input.LabId} does not exist");
-        var phoneHome = options.Value.PhoneHomeUrl?.Replace("{instanceId}", input.InstanceId.ToString(), StringComparison.Ordinal);
+        var phoneHome = options.Value.PhoneHomeSecret is { Length: > 0 } secret
+            ? options.Value.PhoneHomeUrl?.Replace("{instanceId}", input.InstanceId.ToString(), StringComparison.Ordinal)
+                .Replace("{key}", PhoneHome.Key(secret, input.InstanceId), StringComparison.Ordinal)
+            : null;
         var userData = CloudInitRenderer.Render(lab.ContainerConfig, phoneHome);
         var vm = await cloud.CreateVmAsync(new VmSpec(LabInstance.VmLabel(input.InstanceId), lab.Region, lab.Plan, userData, [options.Value.VmTag]));
         logger.LogInformation("Instance {InstanceId}: VM {VmId} for lab {Lab} ({State})", input.InstanceId, vm.Id, lab.Name, vm.Describe());
