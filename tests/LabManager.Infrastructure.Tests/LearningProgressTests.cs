@@ -11,44 +11,26 @@ namespace LabManager.Infrastructure.Tests;
 public sealed class LearningProgressTests : IAsyncLifetime
 {
     private const string DvwaAdminHash = "5f4dcc3b5aa765d61d8327deb882cf99";
-    private TestDatabase _db = null!;
-    private ServiceProvider _services = null!;
+    private PostgresServices _postgres = null!;
     private Lab _dvwa = null!;
 
-    private ILearningProgress Progress => _services.GetRequiredService<ILearningProgress>();
-    private ILearningTracker Tracker => _services.GetRequiredService<ILearningTracker>();
+    private TestDatabase Db => _postgres.Db;
+    private ILearningProgress Progress => _postgres.Services.GetRequiredService<ILearningProgress>();
+    private ILearningTracker Tracker => _postgres.Services.GetRequiredService<ILearningTracker>();
     private Exercise Dump => _dvwa.Exercises.Single(e => e.Id == "sqli-dump");
 
     public async Task InitializeAsync()
     {
-        _db = await TestDatabase.CreateAsync();
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Postgres"] = _db.ConnectionString,
-            ["Catalog:File"] = RepoPaths.Catalog,
-        }).Build();
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddPostgres(configuration);
-        _services = services.BuildServiceProvider();
-        foreach (var hosted in _services.GetServices<IHostedService>())
-        {
-            await hosted.StartAsync(CancellationToken.None);
-        }
-
-        _dvwa = (await _services.GetRequiredService<ILabCatalog>().ListAsync()).Single(l => l.Slug == "dvwa-sql-injection");
+        _postgres = await PostgresServices.StartAsync();
+        _dvwa = (await _postgres.Services.GetRequiredService<ILabCatalog>().ListAsync()).Single(l => l.Slug == "dvwa-sql-injection");
     }
 
-    public async Task DisposeAsync()
-    {
-        await _services.DisposeAsync();
-        await _db.DisposeAsync();
-    }
+    public async Task DisposeAsync() => await _postgres.DisposeAsync();
 
     private async Task<Guid> UserAsync()
     {
         var id = Guid.NewGuid();
-        await _db.ScalarAsync<int>($"INSERT INTO users (id) VALUES ('{id}'); SELECT 1");
+        await Db.ScalarAsync<int>($"INSERT INTO users (id) VALUES ('{id}'); SELECT 1");
         return id;
     }
 
@@ -105,7 +87,7 @@ public sealed class LearningProgressTests : IAsyncLifetime
         Assert.Equal(hint.Id, Assert.Single(exercise.HintsRevealed).HintId);
         Assert.Equal(Dump.Points - hint.Cost, progress.Points);
         Assert.Equal(Dump.Points - hint.Cost, (await Progress.GetUserProgressAsync(user)).TotalPoints);
-        Assert.Equal(Dump.Points - hint.Cost, await _db.ScalarAsync<int>($"SELECT points FROM user_progress WHERE user_id = '{user}'"));
+        Assert.Equal(Dump.Points - hint.Cost, await Db.ScalarAsync<int>($"SELECT points FROM user_progress WHERE user_id = '{user}'"));
     }
 
     [Fact]
@@ -119,7 +101,7 @@ public sealed class LearningProgressTests : IAsyncLifetime
 
         var limited = Assert.IsType<SubmissionOutcome.RateLimited>(await SubmitAsync(user, DvwaAdminHash, max: 3));
         Assert.InRange(limited.RetryAfter, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
-        Assert.Equal(3L, await _db.ScalarAsync<long>($"SELECT count(*) FROM exercise_submissions WHERE user_id = '{user}'"));
+        Assert.Equal(3L, await Db.ScalarAsync<long>($"SELECT count(*) FROM exercise_submissions WHERE user_id = '{user}'"));
         Assert.False((await Progress.GetLabProgressAsync(user, _dvwa)).Exercises.Single(e => e.ExerciseId == Dump.Id).Completed);
     }
 

@@ -14,35 +14,16 @@ namespace LabManager.Infrastructure.Tests;
 public sealed class PostgresStoreTests : IAsyncLifetime
 {
     private static readonly QuotaPolicy Generous = new(5, 100, 100, TimeSpan.FromMinutes(10));
-    private TestDatabase _db = null!;
-    private ServiceProvider _services = null!;
+    private PostgresServices _postgres = null!;
 
-    private IInstanceStore Instances => _services.GetRequiredService<IInstanceStore>();
-    private ILabCatalog Catalog => _services.GetRequiredService<ILabCatalog>();
+    private TestDatabase Db => _postgres.Db;
+    private ServiceProvider Services => _postgres.Services;
+    private IInstanceStore Instances => Services.GetRequiredService<IInstanceStore>();
+    private ILabCatalog Catalog => Services.GetRequiredService<ILabCatalog>();
 
-    public async Task InitializeAsync()
-    {
-        _db = await TestDatabase.CreateAsync();
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Postgres"] = _db.ConnectionString,
-            ["Catalog:File"] = RepoPaths.Catalog,
-        }).Build();
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddPostgres(configuration);
-        _services = services.BuildServiceProvider();
-        foreach (var hosted in _services.GetServices<IHostedService>())
-        {
-            await hosted.StartAsync(CancellationToken.None);
-        }
-    }
+    public async Task InitializeAsync() => _postgres = await PostgresServices.StartAsync();
 
-    public async Task DisposeAsync()
-    {
-        await _services.DisposeAsync();
-        await _db.DisposeAsync();
-    }
+    public async Task DisposeAsync() => await _postgres.DisposeAsync();
 
     private async Task<Core.Labs.Lab> LabAsync(string slug) => (await Catalog.ListAsync()).Single(l => l.Slug == slug);
 
@@ -51,15 +32,12 @@ public sealed class PostgresStoreTests : IAsyncLifetime
     [Fact]
     public async Task StartUp_MigratesAndLoadsCatalog_Idempotently()
     {
-        foreach (var hosted in _services.GetServices<IHostedService>())
-        {
-            await hosted.StartAsync(CancellationToken.None);
-        }
+        await _postgres.StartHostedAsync();
 
         var scripts = typeof(DatabaseMigrator).Assembly.GetManifestResourceNames().Count(n => n.EndsWith(".sql", StringComparison.Ordinal));
         Assert.Equal(Directory.GetFiles(Path.Combine(RepoPaths.Root, "src", "LabManager.Infrastructure", "Postgres", "Migrations"), "*.sql").Length, scripts);
-        Assert.Equal((long)scripts, await _db.ScalarAsync<long>("SELECT count(*) FROM schemaversions"));
-        Assert.Equal(4L, await _db.ScalarAsync<long>("SELECT count(*) FROM labs"));
+        Assert.Equal((long)scripts, await Db.ScalarAsync<long>("SELECT count(*) FROM schemaversions"));
+        Assert.Equal(4L, await Db.ScalarAsync<long>("SELECT count(*) FROM labs"));
         var fromFile = LabCatalogFile.Read(RepoPaths.Catalog);
         var labs = await Catalog.ListAsync();
         Assert.Equal(fromFile.Select(l => l.Slug).Order(), labs.Select(l => l.Slug).Order());
@@ -117,7 +95,7 @@ public sealed class PostgresStoreTests : IAsyncLifetime
         var first = Assert.IsType<StartOutcome.Created>(await Instances.TryStartAsync(new StartRequest(Guid.NewGuid(), user, lab, DateTimeOffset.UtcNow, Generous)));
         var again = Assert.IsType<StartOutcome.Existing>(await Instances.TryStartAsync(new StartRequest(Guid.NewGuid(), user, lab, DateTimeOffset.UtcNow, Generous)));
         Assert.Equal(first.Instance.Id, again.Instance.Id);
-        Assert.Equal(1L, await _db.ScalarAsync<long>("SELECT count(*) FROM lab_instances"));
+        Assert.Equal(1L, await Db.ScalarAsync<long>("SELECT count(*) FROM lab_instances"));
     }
 
     [Fact]
@@ -135,7 +113,7 @@ public sealed class PostgresStoreTests : IAsyncLifetime
         Assert.IsType<StartOutcome.Created>(outcomes[0]);
         Assert.IsType<StartOutcome.Created>(outcomes[1]);
         Assert.Equal(new StartOutcome.QuotaExceeded("user", 2), outcomes[2]);
-        Assert.Equal(2L, await _db.ScalarAsync<long>("SELECT count(*) FROM lab_instances"));
+        Assert.Equal(2L, await Db.ScalarAsync<long>("SELECT count(*) FROM lab_instances"));
     }
 
     [Fact]
@@ -178,13 +156,13 @@ public sealed class PostgresStoreTests : IAsyncLifetime
 
         Assert.Equal(7, outcomes.Count(o => o is StartOutcome.Created));
         Assert.Equal(193, outcomes.Count(o => o == new StartOutcome.QuotaExceeded("global", 7)));
-        Assert.Equal(7L, await _db.ScalarAsync<long>("SELECT count(*) FROM lab_instances"));
+        Assert.Equal(7L, await Db.ScalarAsync<long>("SELECT count(*) FROM lab_instances"));
     }
 
     [Fact]
     public async Task ReconciliationLog_OneLockHolder_RunsRecordedNewestFirst()
     {
-        var log = _services.GetRequiredService<IReconciliationLog>();
+        var log = Services.GetRequiredService<IReconciliationLog>();
         await using (var first = await log.TryLockAsync())
         {
             Assert.NotNull(first);

@@ -26,8 +26,8 @@ public sealed class ProgressApi(
     /// <summary>Body of <c>POST /api/labs/{id}/tutor</c>.</summary>
     public sealed record TutorBody(string? Question);
 
-    public const int MaxAnswerLength = 2000;
-    public const int MaxQuestionLength = 2000;
+    /// <summary>Longest answer or question.</summary>
+    public const int MaxTextLength = 2000;
 
     public async Task<ApiResult> LabProgressAsync(ApiRequest request, CancellationToken ct)
     {
@@ -49,16 +49,10 @@ public sealed class ProgressApi(
             return denied;
         }
 
-        var (body, badBody) = request.ReadJson(new SubmitBody(null));
-        if (badBody is not null)
+        var (answer, badAnswer) = ReadText(request, new SubmitBody(null), b => b.Answer, "answer");
+        if (badAnswer is not null)
         {
-            return badBody;
-        }
-
-        var answer = body!.Answer?.Trim();
-        if (string.IsNullOrEmpty(answer) || answer.Length > MaxAnswerLength)
-        {
-            return ApiResult.BadRequest($"answer must be 1 to {MaxAnswerLength} characters");
+            return badAnswer;
         }
 
         if (exercise!.Check is not { } check)
@@ -66,7 +60,7 @@ public sealed class ProgressApi(
             return ApiResult.BadRequest("This exercise has no answer to submit");
         }
 
-        var correct = Flags.IsRight(check, answer, checkers);
+        var correct = Flags.IsRight(check, answer!, checkers);
         var limits = options.Value;
         switch (await progress.SubmitAsync(user!.Id, lab!, exercise, correct, time.GetUtcNow(), limits.MaxSubmissionsPerWindow, limits.SubmissionWindow, ct))
         {
@@ -111,16 +105,10 @@ public sealed class ProgressApi(
             return denied;
         }
 
-        var (body, badBody) = request.ReadJson(new TutorBody(null));
-        if (badBody is not null)
+        var (question, badQuestion) = ReadText(request, new TutorBody(null), b => b.Question, "question");
+        if (badQuestion is not null)
         {
-            return badBody;
-        }
-
-        var question = body!.Question?.Trim();
-        if (string.IsNullOrEmpty(question) || question.Length > MaxQuestionLength)
-        {
-            return ApiResult.BadRequest($"question must be 1 to {MaxQuestionLength} characters");
+            return badQuestion;
         }
 
         if (!tutor.IsEnabled)
@@ -137,7 +125,7 @@ public sealed class ProgressApi(
         var prompt = TutorPrompt.Build(lab!, await progress.GetLabProgressAsync(user.Id, lab!, ct), await progress.GetMemoryAsync(user.Id, ct));
         try
         {
-            var answer = TutorPrompt.RedactFlags(await tutor.AnswerAsync(prompt, question, ct), lab!);
+            var answer = TutorPrompt.RedactFlags(await tutor.AnswerAsync(prompt, question!, ct), lab!);
             return ApiResult.Ok(new { answer }, "The tutor answered");
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
@@ -145,6 +133,21 @@ public sealed class ProgressApi(
             logger.LogError(ex, "The tutor failed for user {UserId} on {Lab}", user.Id, lab!.Slug);
             return ApiResult.Error(502, "The tutor could not answer right now; try again shortly");
         }
+    }
+
+    /// <summary>The body's one text field, trimmed; a 400 unless it has 1 to <see cref="MaxTextLength"/> characters.</summary>
+    private static (string? Text, ApiResult? Error) ReadText<T>(ApiRequest request, T empty, Func<T, string?> field, string name)
+    {
+        var (body, badBody) = request.ReadJson(empty);
+        if (badBody is not null)
+        {
+            return (null, badBody);
+        }
+
+        var text = field(body!)?.Trim();
+        return string.IsNullOrEmpty(text) || text.Length > MaxTextLength
+            ? (null, ApiResult.BadRequest($"{name} must be 1 to {MaxTextLength} characters"))
+            : (text, null);
     }
 
     private async Task<(UserRef? User, Lab? Lab, ApiResult? Denied)> UserAndLabAsync(ApiRequest request, CancellationToken ct)

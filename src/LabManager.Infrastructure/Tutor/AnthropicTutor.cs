@@ -11,7 +11,7 @@ public sealed class AnthropicTutor(IOptions<TutorOptions> options) : ITutor, IDi
     private readonly Lazy<AnthropicClient> _client = new(() => new AnthropicClient
     {
         ApiKey = options.Value.ApiKey,
-        BaseUrl = string.IsNullOrEmpty(options.Value.Endpoint) ? null! : options.Value.Endpoint,
+        BaseUrl = string.IsNullOrEmpty(options.Value.Endpoint) ? new Anthropic.Core.ClientOptions().BaseUrl : options.Value.Endpoint,
         Timeout = options.Value.Timeout,
         MaxRetries = 2,
     });
