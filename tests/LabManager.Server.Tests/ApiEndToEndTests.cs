@@ -63,8 +63,7 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
         Assert.Equal(id, secondBody["data"]!["id"]!.GetValue<string>());
         Assert.Equal("This lab is already starting or running for you", secondBody["message"]!.GetValue<string>());
 
-        await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
-        await server.WaitForStatusAsync(id, token, LabInstanceStatus.Stopped);
+        await server.StopAndWaitAsync(id, token);
         await server.AssertNoVmLeftAsync([id]);
         var inspection = await server.Emulator.InspectAsync();
         Assert.Equal(1, inspection.Creates[LabInstance.VmLabel(Guid.Parse(id))]);
@@ -110,8 +109,7 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
         Assert.Equal(id, Assert.Single(mine["data"]!["instances"]!.AsArray())!["id"]!.GetValue<string>());
         Assert.True(mine["data"]!["isRunning"]!.GetValue<bool>());
 
-        await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
-        await server.WaitForStatusAsync(id, token, LabInstanceStatus.Stopped);
+        await server.StopAndWaitAsync(id, token);
         await server.AssertNoVmLeftAsync([id]);
     }
 
@@ -181,8 +179,7 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
         Assert.Equal(HttpStatusCode.NotFound, extend);
         Assert.Empty((await server.SendAsync(HttpMethod.Get, "/api/labs/instances/list", other)).Body["data"]!.AsArray());
 
-        await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", owner);
-        await server.WaitForStatusAsync(id, owner, LabInstanceStatus.Stopped);
+        await server.StopAndWaitAsync(id, owner);
         await server.AssertNoVmLeftAsync([id]);
     }
 
@@ -242,8 +239,7 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(stranded.ToString(), body["data"]!["id"]!.GetValue<string>());
         await server.WaitForStatusAsync(stranded.ToString(), token, LabInstanceStatus.Running);
-        await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{stranded}/stop", token);
-        await server.WaitForStatusAsync(stranded.ToString(), token, LabInstanceStatus.Stopped);
+        await server.StopAndWaitAsync(stranded.ToString(), token);
     }
 
     [Fact]
@@ -260,8 +256,7 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
         Assert.Equal((HttpStatusCode.NotFound, HttpStatusCode.NotFound, HttpStatusCode.Accepted), (wrong, missing, right));
         Assert.Equal("Instance not found", refused["message"]!.GetValue<string>());
         await server.WaitForStatusAsync(id.ToString(), token, LabInstanceStatus.Running);
-        await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
-        await server.WaitForStatusAsync(id.ToString(), token, LabInstanceStatus.Stopped);
+        await server.StopAndWaitAsync(id.ToString(), token);
     }
 
     [Fact]
@@ -293,8 +288,7 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
         Assert.Matches(@"labmanager_reconciliation_duration_seconds_count(\{[^}]*\})? [1-9]", metrics);
         Assert.Contains("labmanager_reconciliation_orphans_destroyed_total", metrics, StringComparison.Ordinal);
 
-        await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", learnerToken);
-        await server.WaitForStatusAsync(id, learnerToken, LabInstanceStatus.Stopped);
+        await server.StopAndWaitAsync(id, learnerToken);
     }
 
     [Theory]
@@ -339,8 +333,7 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
         var token = server.Token(Guid.NewGuid());
         var (_, started, _) = await server.StartAsync(JuiceShopLab, token);
         var id = started["data"]!["id"]!.GetValue<string>();
-        await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
-        await server.WaitForStatusAsync(id, token, LabInstanceStatus.Stopped);
+        await server.StopAndWaitAsync(id, token);
 
         foreach (var (verb, body) in new[] { ("restart", (string?)null), ("reset", null), ("extend", """{"minutes": 5}""") })
         {
@@ -375,8 +368,7 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
         var again = await server.WaitForStatusAsync(id, token, LabInstanceStatus.Running);
         Assert.Equal(1, again["restartCount"]!.GetValue<int>());
 
-        await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
-        await server.WaitForStatusAsync(id, token, LabInstanceStatus.Stopped);
+        await server.StopAndWaitAsync(id, token);
         await server.AssertNoVmLeftAsync([id]);
     }
 

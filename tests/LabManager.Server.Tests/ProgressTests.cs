@@ -42,8 +42,7 @@ public sealed class ProgressTests(TutorServer server) : IClassFixture<TutorServe
         var (_, started, _) = await server.StartAsync(NetworkLab, token);
         var id = started["data"]!["id"]!.GetValue<string>();
         await server.WaitForStatusAsync(id, token, LabInstanceStatus.Running);
-        await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
-        await server.WaitForStatusAsync(id, token, LabInstanceStatus.Stopped);
+        await server.StopAndWaitAsync(id, token);
 
         // The session is recorded by the workflow's last activity, right after the status moves to stopped.
         var deadline = DateTime.UtcNow.AddSeconds(10);

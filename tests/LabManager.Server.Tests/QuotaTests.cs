@@ -90,8 +90,7 @@ public sealed class TightLimitsTests(TightLimitsServer server) : IClassFixture<T
             Assert.Equal(HttpStatusCode.Created, status);
             started.Add(body);
             var id = body["data"]!["id"]!.GetValue<string>();
-            await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
-            await server.WaitForStatusAsync(id, token, LabInstanceStatus.Stopped);
+            await server.StopAndWaitAsync(id, token);
         }
 
         var (limited, json, response) = await server.StartAsync(JuiceShopLab, token);

@@ -36,8 +36,7 @@ public sealed class RealtimeTests(ServerFixture server, ITestOutputHelper output
         var (_, started, _) = await server.StartAsync(CryptoLab, ownerToken);
         var id = started["data"]!["id"]!.GetValue<string>();
         var running = await server.WaitForStatusAsync(id, ownerToken, LabInstanceStatus.Running);
-        await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", ownerToken);
-        await server.WaitForStatusAsync(id, ownerToken, LabInstanceStatus.Stopped);
+        await server.StopAndWaitAsync(id, ownerToken);
         await server.AssertNoVmLeftAsync([id]);
         await Task.Delay(300);
 

@@ -115,6 +115,13 @@ public class ServerFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>Stops the instance as its learner and waits until it has ended stopped.</summary>
+    public async Task StopAndWaitAsync(string instanceId, string token)
+    {
+        await SendAsync(HttpMethod.Post, $"/api/labs/instances/{instanceId}/stop", token);
+        await WaitForStatusAsync(instanceId, token, LabInstanceStatus.Stopped);
+    }
+
     /// <summary>Waits until the emulator holds no VM labelled for these instances.</summary>
     public async Task AssertNoVmLeftAsync(IEnumerable<string> instanceIds, TimeSpan? timeout = null)
     {
