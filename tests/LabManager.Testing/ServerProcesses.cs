@@ -59,9 +59,17 @@ public sealed class ServerProcesses : IAsyncDisposable
         var processes = new ServerProcesses(db, storage, emulatorUrl, [.. serverSettings]);
         processes._host.Start("LabManager.VultrEmulator",
             ["--urls", emulatorUrl, "--Logging:LogLevel:Default=Warning", .. emulatorSettings.Select(s => "--" + s)], Path.GetTempFileName());
-        await ProcessHost.WaitForOkAsync(emulatorUrl + "/", TimeSpan.FromSeconds(30), () => "the emulator did not start");
-        await processes.StartServerAsync();
-        return processes;
+        try
+        {
+            await ProcessHost.WaitForOkAsync(emulatorUrl + "/", TimeSpan.FromSeconds(30), () => "the emulator did not start");
+            await processes.StartServerAsync();
+            return processes;
+        }
+        catch
+        {
+            await processes.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>Starts the Server and waits until <c>/health</c> answers 200.</summary>
