@@ -19,10 +19,11 @@ public sealed class ChaosTests(ITestOutputHelper output)
         var result = await new ChaosRun(options, storage, log: output.WriteLine).RunAsync();
 
         output.WriteLine(result.Summary());
-        Assert.Empty(result.Problems);
+        Assert.True(result.Problems.Count == 0, string.Join("\n", result.Problems.Prepend(result.Summary())));
         Assert.Equal(0, result.VmsLeaked);
         Assert.Equal(0, result.InstancesInconsistent);
-        Assert.True(result.VmsCreated >= options.Labs, $"{result.VmsCreated} VMs created for {options.Labs} labs");
+        // A lab stopped before its VM was asked for has none; no lab may have had two (checked per label in Problems).
+        Assert.InRange(result.VmsCreated, 1, options.Labs);
         Assert.True(result.FaultsInjected.Where(f => f.Key != "latency_ms").Sum(f => f.Value) > 0, "no fault was injected");
     }
 }

@@ -51,7 +51,8 @@ public sealed class ProgressTests(TutorServer server) : IClassFixture<TutorServe
             var (status, body, _) = await server.SendAsync(HttpMethod.Get, "/api/users/me/progress", token);
             Assert.Equal(HttpStatusCode.OK, status);
             var lab = body["data"]!["labs"]!.AsArray().SingleOrDefault();
-            if (lab?["lastOutcome"]?.GetValue<string>() == "stopped")
+            // The memory is rebuilt just after the session's totals are written.
+            if (lab?["lastOutcome"]?.GetValue<string>() == "stopped" && body["data"]!["memory"]!["labsDone"]!.AsArray().Count > 0)
             {
                 Assert.Equal(NetworkLab, lab["labId"]!.GetValue<string>());
                 Assert.Equal(1, lab["sessions"]!.GetValue<int>());
