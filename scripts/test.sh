@@ -40,7 +40,7 @@ dotnet build LabManager.sln -nologo -v quiet -clp:ErrorsOnly
 
 echo "== test"
 set +e
-dotnet test LabManager.sln --no-build -nologo -v quiet 2>&1 | tee "$log"
+dotnet test LabManager.sln --no-build -nologo -v quiet --logger "console;verbosity=normal" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 
