@@ -7,6 +7,7 @@ namespace LabManager.Server.Tests;
 /// The chaos run at CI size (<see cref="ChaosRun"/>): labs started concurrently under emulator faults with the Server killed
 /// and restarted; nothing may leak or be left inconsistent. <c>./scripts/bench.sh chaos</c> runs it bigger.
 /// </summary>
+[Collection(ServerProcessTests.Collection)]
 public sealed class ChaosTests(ITestOutputHelper output)
 {
     [Fact]
@@ -26,4 +27,11 @@ public sealed class ChaosTests(ITestOutputHelper output)
         Assert.InRange(result.VmsCreated, 1, options.Labs);
         Assert.True(result.FaultsInjected.Where(f => f.Key != "latency_ms").Sum(f => f.Value) > 0, "no fault was injected");
     }
+}
+
+/// <summary>The tests that run the Server and the emulator as processes take turns, so two of them never share the 2 cores.</summary>
+[CollectionDefinition(Collection)]
+public sealed class ServerProcessTests
+{
+    public const string Collection = "server processes";
 }

@@ -5,6 +5,7 @@ using DurableTask.AzureStorage;
 using DurableTask.Core;
 using LabManager.Core.Instances;
 using LabManager.Testing;
+using LabManager.VultrEmulator;
 using LabManager.Workflows.Sessions;
 using Xunit.Abstractions;
 using static LabManager.Server.Tests.ServerFixture;
@@ -16,6 +17,7 @@ namespace LabManager.Server.Tests;
 /// running and being destroyed, and while it is down a stop is raised; after a restart every lab ends as it should,
 /// with exactly one VM per instance and none left. The Server and the emulator run as separate processes.
 /// </summary>
+[Collection(ServerProcessTests.Collection)]
 public sealed class CrashRecoveryTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const string StorageVariable = "LABMANAGER_TEST_AZURITE";
@@ -46,10 +48,13 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IAsyncLifetim
 
         var a = await StartLabAsync(DvwaLab, tokens[0]);
         await WaitForStatusAsync(a, tokens[0], LabInstanceStatus.Provisioning, TimeSpan.FromSeconds(60));
+        // Every Vultr call now takes 5 s, so C is still being destroyed when the Server dies.
+        await _lab.Emulator.SetFaultsAsync(new FaultSettings { LatencyMs = 5000 });
         await SendAsync(HttpMethod.Post, $"/api/labs/instances/{c}/stop", tokens[2]);
         await WaitForStatusAsync(c, tokens[2], LabInstanceStatus.Stopping, TimeSpan.FromSeconds(30));
 
         await _lab.KillServerAsync();
+        await _lab.Emulator.SetFaultsAsync(new FaultSettings());
         output.WriteLine($"killed while A {await StatusInDbAsync(a)}, B {await StatusInDbAsync(b)}, C {await StatusInDbAsync(c)}");
 
         // While the Server is down, a stop for D goes straight to the task hub.

@@ -15,11 +15,12 @@ public sealed class VultrApiTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        // Phases long enough that a poll every 50 ms sees each one even while the whole test suite loads both cores.
         _emulator = await VultrEmulatorApp.StartAsync(o =>
         {
-            o.PendingSeconds = 0.3;
-            o.BootSeconds = 0.3;
-            o.InstallSeconds = 0.3;
+            o.PendingSeconds = 1;
+            o.BootSeconds = 1;
+            o.InstallSeconds = 1;
             o.CloudInitSeconds = 0.3;
             o.RebootSeconds = 0.3;
         });
@@ -304,7 +305,9 @@ public sealed class VultrApiTests : IAsyncLifetime
     {
         await _emulator.SetFaultsAsync(new FaultSettings { StuckRate = 1 });
         var id = (await CreateAsync("lab-stuck"))["id"]!.GetValue<string>();
-        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        await WaitForAsync(id, v => v["server_status"]!.GetValue<string>() == "installingbooting");
+        // Twice as long as the install phase, after which a healthy VM would be ok.
+        await Task.Delay(TimeSpan.FromSeconds(2));
         var vm = await GetAsync(id);
         Assert.Equal("installingbooting", vm["server_status"]!.GetValue<string>());
         Assert.False((await _emulator.InspectAsync()).Vms.Single().LabUp);
