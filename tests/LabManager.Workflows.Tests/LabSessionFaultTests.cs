@@ -12,6 +12,20 @@ public sealed class LabSessionFaultTests(LabSessionHost host) : IClassFixture<La
     public Task DisposeAsync() => host.Emulator.SetFaultsAsync(new FaultSettings());
 
     [Fact]
+    public async Task StopRecordedButItsEventLost_SessionWindsDownBeforeRunning_VmDestroyed()
+    {
+        var id = await host.StartAsync(TimeSpan.FromMinutes(5));
+        // The stop is on the instance, but its event never reaches the workflow (as when a crash loses it).
+        await host.Store.RequestStopAsync(id, DateTimeOffset.UtcNow);
+
+        var result = await host.WaitForEndAsync(id);
+
+        Assert.Equal(LabInstanceStatus.Stopped, result.Status);
+        Assert.DoesNotContain(LabInstanceStatus.Running, host.Notifier.StatusesOf(id).Select(s => s.Status));
+        Assert.Equal((1, 1), await host.AssertNoVmLeftAsync(id));
+    }
+
+    [Fact]
     public async Task ProvisioningDeadline_VmStuckBooting_DestroysVmAndEndsInError()
     {
         await host.Emulator.SetFaultsAsync(new FaultSettings { StuckRate = 1 });

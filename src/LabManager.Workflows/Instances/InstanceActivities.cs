@@ -33,7 +33,10 @@ public sealed class UpdateInstanceActivity(IInstanceStore store, INotifier notif
 {
     public override Task<bool> RunAsync(TaskActivityContext context, InstanceChange input) => ExecuteAsync(input);
 
-    /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
+    /// <summary>
+    /// The activity's work; any host (Durable Task worker or Functions trigger) calls this. Returns false when the session
+    /// should wind down instead: the instance already ended, or a stop was asked for (its event may have been lost in a crash).
+    /// </summary>
     public async Task<bool> ExecuteAsync(InstanceChange input)
     {
         var instance = await store.GetAsync(input.InstanceId) ?? throw new InvalidOperationException($"Instance {input.InstanceId} does not exist");
@@ -71,7 +74,7 @@ public sealed class UpdateInstanceActivity(IInstanceStore store, INotifier notif
             }
         }
 
-        return true;
+        return instance.StopRequestedAt is null || instance.Status == LabInstanceStatus.Stopping;
     }
 
     internal static Dictionary<string, string> Metadata(LabInstance instance) => new()

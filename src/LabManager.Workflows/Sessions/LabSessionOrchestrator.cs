@@ -92,12 +92,15 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
 
             _vmId = vm.VmId;
             _vmCreatedAt = Now;
-            await UpdateAsync(new InstanceChange(input.InstanceId, Now)
+            if (!await UpdateAsync(new InstanceChange(input.InstanceId, Now)
             {
                 Status = LabInstanceStatus.Provisioning,
                 CloudInstanceId = vm.VmId,
                 Message = "VM created, booting",
-            });
+            }))
+            {
+                return (StopAskedFor(), null);
+            }
 
             var up = await BringUpAsync();
             if (up.Ending is not null)
@@ -109,7 +112,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             Step("running", "Lab is ready");
             var now = Now;
             var live = new LiveSession(vm.VmId, up.Vm!.MainIp, up.AccessUrl, _vmCreatedAt.Value, now, now + input.SessionLength, now + input.MaxLifetime, 0, []);
-            await UpdateAsync(new InstanceChange(input.InstanceId, now)
+            var goOn = await UpdateAsync(new InstanceChange(input.InstanceId, now)
             {
                 Status = LabInstanceStatus.Running,
                 Message = "Lab is ready",
@@ -119,6 +122,11 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                 StartedAt = now,
                 ExpiresAt = live.ExpiresAt,
             });
+            if (!goOn)
+            {
+                return (StopAskedFor(), null);
+            }
+
             await ctx.CallActivityAsync<bool>(nameof(RecordProgressActivity), new ProgressInput(input.InstanceId, now), _retry);
             Log("Instance {InstanceId} running at {Url} until {ExpiresAt:o}", input.InstanceId, up.AccessUrl, live.ExpiresAt);
             return (null, live);
@@ -356,6 +364,13 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             return request.Reason == StopRequest.Expired
                 ? new Ending(LabInstanceStatus.Expired, "The session's time is up")
                 : new Ending(LabInstanceStatus.Stopped, $"Stopped by {request.Reason}");
+        }
+
+        /// <summary>The instance's record says to stop (a stop whose event never arrived, or an instance already ended).</summary>
+        private Ending StopAskedFor()
+        {
+            Log("Instance {InstanceId}: a stop was asked for (or the instance ended) while it started; winding down", input.InstanceId);
+            return new Ending(LabInstanceStatus.Stopped, "Stopped by user");
         }
 
         private static BringUp Failed(string error) => new(new Ending(LabInstanceStatus.Error, "The lab could not be started", error), null, null);
