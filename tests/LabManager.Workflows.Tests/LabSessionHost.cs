@@ -59,10 +59,25 @@ public class LabSessionHost : IAsyncLifetime
             ["Vultr:RetryDelay"] = "00:00:00.200",
         };
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
-        _durable = await DurableTaskTestHost.StartAsync(
+        // The engine's gRPC port is taken from the OS just before it binds; another test process may win it in between, so try again.
+        for (var attempt = 1; _durable is null; attempt++)
+        {
+            try
+            {
+                _durable = await StartEngineAsync(configuration);
+            }
+            catch (IOException ex) when (attempt < 3 && ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+            {
+            }
+        }
+    }
+
+    private Task<DurableTaskTestHost> StartEngineAsync(IConfiguration configuration) =>
+        DurableTaskTestHost.StartAsync(
             registry => registry.AddLabWorkflows(),
             new DurableTaskTestHostOptions
             {
+                Port = ProcessHost.FreePort(),
                 ConfigureServices = services =>
                 {
                     services.AddLogging(b => b.AddProvider(Logs));
@@ -74,7 +89,6 @@ public class LabSessionHost : IAsyncLifetime
                     services.AddSingleton<ILearningTracker>(Tracker);
                 },
             });
-    }
 
     public async Task DisposeAsync()
     {
