@@ -45,8 +45,8 @@ status=${PIPESTATUS[0]}
 set -e
 
 # One closing line for the whole run, summed over the test projects.
-passed=$(grep -oE 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
-failed=$(grep -oE 'Failed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+passed=$({ grep -oE 'Passed: +[0-9]+' "$log" || true; } | awk '{s+=$2} END {print s+0}')
+failed=$({ grep -oE 'Failed: +[0-9]+' "$log" || true; } | awk '{s+=$2} END {print s+0}')
 echo "== $(( $(date +%s) - started )) s"
 echo "$passed passed, $failed failed"
 exit "$status"
