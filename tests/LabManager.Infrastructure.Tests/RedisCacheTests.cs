@@ -51,6 +51,13 @@ public sealed class RedisCacheTests : IAsyncLifetime
         return provider;
     }
 
+    /// <summary>The connection to Redis comes up in the background; waits until reads fill the cache.</summary>
+    private static Task CachedAsync(IServiceProvider services, Func<IInstanceCache, Task<bool>> filled)
+    {
+        var cache = services.GetRequiredService<IInstanceCache>();
+        return ProcessHost.WaitUntilAsync(() => filled(cache), TimeSpan.FromSeconds(10), () => "Redis never held the entry");
+    }
+
     private static string SharedRedis => Environment.GetEnvironmentVariable("LABMANAGER_TEST_REDIS")
         ?? throw new InvalidOperationException("LABMANAGER_TEST_REDIS is not set: run the tests with ./scripts/test.sh, which starts redis-server");
 
@@ -72,6 +79,7 @@ public sealed class RedisCacheTests : IAsyncLifetime
         var store = services.GetRequiredService<IInstanceStore>();
         Assert.IsType<CachedInstanceStore>(store);
         var instance = await NewInstanceAsync(services);
+        await CachedAsync(services, async cache => { await store.GetAsync(instance.Id); return await cache.GetInstanceAsync(instance.Id) is not null; });
 
         Assert.Null((await store.GetAsync(instance.Id))!.ErrorMessage);
         await SetErrorBehindTheCacheAsync(instance.Id, "changed behind the cache");
@@ -89,6 +97,7 @@ public sealed class RedisCacheTests : IAsyncLifetime
         var services = await BuildAsync(SharedRedis);
         var catalog = services.GetRequiredService<ILabCatalog>();
         Assert.Equal(4, (await catalog.ListAsync()).Count);
+        await CachedAsync(services, async cache => { await catalog.ListAsync(); return await cache.GetCatalogAsync() is not null; });
         await _db.ScalarAsync<int>("WITH u AS (UPDATE labs SET name = 'Renamed' RETURNING 1) SELECT count(*)::int FROM u");
         Assert.DoesNotContain(await catalog.ListAsync(), l => l.Name == "Renamed");
 
