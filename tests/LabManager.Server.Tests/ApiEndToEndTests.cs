@@ -102,9 +102,7 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
         Assert.Empty(anon["data"]!["instances"]!.AsArray());
         Assert.Equal("crypto-padding-oracle", anon["data"]!["lab"]!["slug"]!.GetValue<string>());
 
-        var (_, started, _) = await server.StartAsync(CryptoLab, token);
-        var id = started["data"]!["id"]!.GetValue<string>();
-        await server.WaitForStatusAsync(id, token, LabInstanceStatus.Running);
+        var id = await server.StartRunningAsync(CryptoLab, token);
         var (_, mine, _) = await server.SendAsync(HttpMethod.Get, $"/api/labs/{CryptoLab}", token);
         Assert.Equal(id, Assert.Single(mine["data"]!["instances"]!.AsArray())!["id"]!.GetValue<string>());
         Assert.True(mine["data"]!["isRunning"]!.GetValue<bool>());
@@ -196,9 +194,7 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
             Assert.Equal("This route needs the admin role", body["message"]!.GetValue<string>());
         }
 
-        var (_, started, _) = await server.StartAsync(DvwaLab, learnerToken);
-        var id = started["data"]!["id"]!.GetValue<string>();
-        await server.WaitForStatusAsync(id, learnerToken, LabInstanceStatus.Running);
+        var id = await server.StartRunningAsync(DvwaLab, learnerToken);
 
         var (listStatus, list, _) = await server.SendAsync(HttpMethod.Get, "/api/admin/instances", admin);
         Assert.Equal(HttpStatusCode.OK, listStatus);
@@ -273,9 +269,7 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
     public async Task Cleanup_SyncsVmStatusIntoTheInstance_AndMetricsAreScraped()
     {
         var learnerToken = server.Token(Guid.NewGuid());
-        var (_, started, _) = await server.StartAsync(JuiceShopLab, learnerToken);
-        var id = started["data"]!["id"]!.GetValue<string>();
-        await server.WaitForStatusAsync(id, learnerToken, LabInstanceStatus.Running);
+        var id = await server.StartRunningAsync(JuiceShopLab, learnerToken);
 
         var (cleanup, _, _) = await server.SendAsync(HttpMethod.Post, "/api/admin/cleanup", server.Token(Guid.NewGuid(), admin: true));
         Assert.Equal(HttpStatusCode.OK, cleanup);

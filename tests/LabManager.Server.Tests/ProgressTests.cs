@@ -39,9 +39,7 @@ public sealed class ProgressTests(TutorServer server) : IClassFixture<TutorServe
     public async Task LabSession_ShowsUpInMyProgress_WithItsOutcome()
     {
         var token = server.Token(Guid.NewGuid());
-        var (_, started, _) = await server.StartAsync(NetworkLab, token);
-        var id = started["data"]!["id"]!.GetValue<string>();
-        await server.WaitForStatusAsync(id, token, LabInstanceStatus.Running);
+        var id = await server.StartRunningAsync(NetworkLab, token);
         await server.StopAndWaitAsync(id, token);
 
         // The session is recorded by the workflow's last activity, right after the status moves to stopped.

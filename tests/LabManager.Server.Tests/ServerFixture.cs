@@ -115,6 +115,15 @@ public class ServerFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>Starts the lab as the token's user and waits until it runs; returns the instance id.</summary>
+    public async Task<string> StartRunningAsync(string labId, string token)
+    {
+        var (_, started, _) = await StartAsync(labId, token);
+        var id = started["data"]!["id"]!.GetValue<string>();
+        await WaitForStatusAsync(id, token, LabInstanceStatus.Running);
+        return id;
+    }
+
     /// <summary>Stops the instance as its learner and waits until it has ended stopped.</summary>
     public async Task StopAndWaitAsync(string instanceId, string token)
     {

@@ -241,7 +241,8 @@ public sealed class ChaosRun(ChaosOptions options, string storage, string? postg
     private async Task<List<Row>> RowsAsync()
     {
         var rows = new List<Row>();
-        await using var connection = await Npgsql.NpgsqlDataSource.Create(_lab.Db.ConnectionString).OpenConnectionAsync();
+        await using var connection = new Npgsql.NpgsqlConnection(_lab.Db.ConnectionString);
+        await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT id, status, cloud_instance_id, error_message FROM lab_instances";
         await using var reader = await command.ExecuteReaderAsync();

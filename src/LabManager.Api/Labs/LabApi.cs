@@ -90,7 +90,7 @@ public sealed class LabApi(
 
     public async Task<ApiResult> StartLabAsync(ApiRequest request, CancellationToken ct)
     {
-        var (user, denied) = await AuthenticateAsync(request, ct);
+        var (user, denied) = await tokens.AuthenticateAsync(request, ct);
         if (denied is not null)
         {
             return denied;
@@ -229,13 +229,13 @@ public sealed class LabApi(
 
     public async Task<ApiResult> ListInstancesAsync(ApiRequest request, CancellationToken ct)
     {
-        var (user, denied) = await AuthenticateAsync(request, ct);
+        var (user, denied) = await tokens.AuthenticateAsync(request, ct);
         return denied ?? ApiResult.Ok((await instances.ListByUserAsync(user!.Id, ct)).Select(i => InstanceView.From(i)).ToList());
     }
 
     public async Task<ApiResult> MyStatsAsync(ApiRequest request, CancellationToken ct)
     {
-        var (user, denied) = await AuthenticateAsync(request, ct);
+        var (user, denied) = await tokens.AuthenticateAsync(request, ct);
         return denied ?? ApiResult.Ok(await instances.StatsAsync(user!.Id, ct));
     }
 
@@ -245,7 +245,7 @@ public sealed class LabApi(
 
     public async Task<ApiResult> AdminListInstancesAsync(ApiRequest request, CancellationToken ct)
     {
-        var (_, denied) = await AuthenticateAsync(request, ct, admin: true);
+        var (_, denied) = await tokens.AuthenticateAsync(request, ct, admin: true);
         if (denied is not null)
         {
             return denied;
@@ -260,7 +260,7 @@ public sealed class LabApi(
 
     public async Task<ApiResult> AdminCleanupAsync(ApiRequest request, CancellationToken ct)
     {
-        var (_, denied) = await AuthenticateAsync(request, ct, admin: true);
+        var (_, denied) = await tokens.AuthenticateAsync(request, ct, admin: true);
         if (denied is not null)
         {
             return denied;
@@ -273,7 +273,7 @@ public sealed class LabApi(
 
     public async Task<ApiResult> AdminReconciliationRunsAsync(ApiRequest request, CancellationToken ct)
     {
-        var (_, denied) = await AuthenticateAsync(request, ct, admin: true);
+        var (_, denied) = await tokens.AuthenticateAsync(request, ct, admin: true);
         return denied ?? ApiResult.Ok(await reconciliationLog.RecentAsync(20, ct));
     }
 
@@ -316,7 +316,7 @@ public sealed class LabApi(
     /// </summary>
     private async Task<ApiResult> WithInstanceAsync(ApiRequest request, bool admin, Func<LabInstance, Task<ApiResult>> action, CancellationToken ct)
     {
-        var (user, denied) = await AuthenticateAsync(request, ct, admin);
+        var (user, denied) = await tokens.AuthenticateAsync(request, ct, admin);
         if (denied is not null)
         {
             return denied;
@@ -344,8 +344,6 @@ public sealed class LabApi(
         return ApiResult.Accepted(InstanceView.From(instance), reason == "admin" ? "Force-stopping" : "Stopping");
     }
 
-    private Task<(UserRef? User, ApiResult? Denied)> AuthenticateAsync(ApiRequest request, CancellationToken ct, bool admin = false) =>
-        tokens.AuthenticateAsync(request, ct, admin);
 
     private static bool Matches(Lab lab, string search) =>
         lab.Name.Contains(search, StringComparison.OrdinalIgnoreCase)
