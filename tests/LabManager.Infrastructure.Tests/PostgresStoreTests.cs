@@ -88,6 +88,30 @@ public sealed class PostgresStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ActiveCounts_CountInstancesCreatedAndNotYetEndedAtEachMoment()
+    {
+        var lab = await LabAsync("owasp-juice-shop");
+        var t0 = new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero);
+        async Task Add(int createdMinute, int? endedMinute)
+        {
+            var started = await Instances.TryStartAsync(new StartRequest(Guid.NewGuid(), User(), lab, t0.AddMinutes(createdMinute), Generous));
+            var instance = Assert.IsType<StartOutcome.Created>(started).Instance;
+            if (endedMinute is { } ended)
+            {
+                await Instances.UpdateAsync(instance.MoveTo(LabInstanceStatus.Error, t0.AddMinutes(ended)));
+            }
+        }
+
+        await Add(0, 2);
+        await Add(1, null);
+        await Add(3, 4);
+
+        // At 2 the first has ended; at 4 the third has.
+        Assert.Equal([1, 2, 1, 2, 1, 1], await Instances.ActiveCountsAsync(t0, TimeSpan.FromMinutes(1), 6));
+        Assert.Equal([0, 0], await Instances.ActiveCountsAsync(t0.AddHours(-1), TimeSpan.FromMinutes(30), 2));
+    }
+
+    [Fact]
     public async Task TryStart_SameLabAgain_ReturnsExisting()
     {
         var lab = await LabAsync("network-recon");

@@ -182,12 +182,21 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
     }
 
     [Fact]
+    public async Task Features_SayWhatThisDeploymentOffers_WithoutAToken()
+    {
+        var (status, body, _) = await server.SendAsync(HttpMethod.Get, "/api/features");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.True(body["data"]!["devTokens"]!.GetValue<bool>());
+        Assert.False(body["data"]!["tutor"]!.GetValue<bool>());
+    }
+
+    [Fact]
     public async Task AdminRoutes_UserGets403_AdminListsAndForceStops()
     {
         var learner = Guid.NewGuid();
         var learnerToken = server.Token(learner);
         var admin = server.Token(Guid.NewGuid(), admin: true);
-        foreach (var (method, path) in new[] { (HttpMethod.Get, "/api/admin/instances"), (HttpMethod.Post, $"/api/admin/instances/{Guid.NewGuid()}/stop"), (HttpMethod.Post, "/api/admin/cleanup") })
+        foreach (var (method, path) in new[] { (HttpMethod.Get, "/api/admin/instances"), (HttpMethod.Post, $"/api/admin/instances/{Guid.NewGuid()}/stop"), (HttpMethod.Post, "/api/admin/cleanup"), (HttpMethod.Get, "/api/admin/activity") })
         {
             var (status, body, _) = await server.SendAsync(method, path, learnerToken);
             Assert.Equal(HttpStatusCode.Forbidden, status);
@@ -198,7 +207,23 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
 
         var (listStatus, list, _) = await server.SendAsync(HttpMethod.Get, "/api/admin/instances", admin);
         Assert.Equal(HttpStatusCode.OK, listStatus);
-        Assert.Contains(list["data"]!.AsArray(), i => i!["id"]!.GetValue<string>() == id && i["userId"]!.GetValue<string>() == learner.ToString());
+        var listed = Assert.Single(list["data"]!.AsArray(), i => i!["id"]!.GetValue<string>() == id)!;
+        Assert.Equal(learner.ToString(), listed["userId"]!.GetValue<string>());
+        Assert.Equal("DVWA: SQL injection", listed["labName"]!.GetValue<string>());
+        Assert.Equal(0.007m, listed["costSoFar"]!.GetValue<decimal>());
+
+        var (activityStatus, activity, _) = await server.SendAsync(HttpMethod.Get, "/api/admin/activity?minutes=10", admin);
+        Assert.Equal(HttpStatusCode.OK, activityStatus);
+        var active = activity["data"]!["active"]!.AsArray().Select(n => n!.GetValue<int>()).ToList();
+        Assert.Equal(11, active.Count);
+        Assert.Equal(60, activity["data"]!["stepSeconds"]!.GetValue<int>());
+        Assert.True(active[^1] >= 1, "the running instance counts now");
+        foreach (var bad in new[] { "4", "1441", "ten", "-5" })
+        {
+            var (badStatus, badBody, _) = await server.SendAsync(HttpMethod.Get, $"/api/admin/activity?minutes={bad}", admin);
+            Assert.Equal(HttpStatusCode.BadRequest, badStatus);
+            Assert.Equal("minutes must be a whole number from 5 to 1440", badBody["message"]!.GetValue<string>());
+        }
 
         var (stopStatus, _, _) = await server.SendAsync(HttpMethod.Post, $"/api/admin/instances/{id}/stop", admin);
         Assert.Equal(HttpStatusCode.Accepted, stopStatus);

@@ -43,6 +43,10 @@ public sealed class InMemoryInstanceStore : IInstanceStore
     public Task<IReadOnlyList<LabInstance>> ListAsync(bool activeOnly, int limit, CancellationToken cancellationToken = default) =>
         Task.FromResult<IReadOnlyList<LabInstance>>([.. _instances.Values.Where(i => !activeOnly || i.Status.IsActive()).OrderByDescending(i => i.CreatedAt).Take(limit)]);
 
+    public Task<IReadOnlyList<int>> ActiveCountsAsync(DateTimeOffset from, TimeSpan step, int points, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<int>>([.. Enumerable.Range(0, points).Select(n => from + n * step)
+            .Select(t => _instances.Values.Count(i => i.CreatedAt <= t && (i.EndedAt is null || i.EndedAt > t)))]);
+
     public Task<UserStats> StatsAsync(Guid userId, CancellationToken cancellationToken = default)
     {
         var mine = _instances.Values.Where(i => i.UserId == userId).ToList();

@@ -17,6 +17,7 @@ public sealed class LabApi(
     ILabSessionControl sessions,
     IReconciler reconciler,
     IReconciliationLog reconciliationLog,
+    ITutor tutor,
     IOptions<ApiOptions> options,
     IOptions<AuthOptions> authOptions,
     TimeProvider time,
@@ -252,8 +253,34 @@ public sealed class LabApi(
         }
 
         var activeOnly = request.QueryValue("all") is not ("true" or "1");
-        return ApiResult.Ok((await instances.ListAsync(activeOnly, 1000, ct)).Select(i => InstanceView.From(i)).ToList());
+        var labs = (await catalog.ListAsync(ct)).ToDictionary(l => l.Id);
+        var now = time.GetUtcNow();
+        return ApiResult.Ok((await instances.ListAsync(activeOnly, 1000, ct)).Select(i => InstanceView.ForOperator(i, labs.GetValueOrDefault(i.LabId), now)).ToList());
     }
+
+    /// <summary>Active instances minute by minute over the last <c>minutes</c> (default 60, at most a day).</summary>
+    public async Task<ApiResult> AdminActivityAsync(ApiRequest request, CancellationToken ct)
+    {
+        var (_, denied) = await tokens.AuthenticateAsync(request, ct, admin: true);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        var minutes = 60;
+        if (request.QueryValue("minutes") is { Length: > 0 } m && (!int.TryParse(m, NumberStyles.None, CultureInfo.InvariantCulture, out minutes) || minutes is < 5 or > 1440))
+        {
+            return ApiResult.BadRequest("minutes must be a whole number from 5 to 1440");
+        }
+
+        var step = TimeSpan.FromMinutes(1);
+        var to = time.GetUtcNow();
+        var from = to - minutes * step;
+        return ApiResult.Ok(new ActivityView(from, (int)step.TotalSeconds, await instances.ActiveCountsAsync(from, step, minutes + 1, ct)));
+    }
+
+    public Task<ApiResult> FeaturesAsync(ApiRequest request, CancellationToken ct) =>
+        Task.FromResult(ApiResult.Ok(new FeaturesView(authOptions.Value.DevTokens, tutor.IsEnabled)));
 
     public Task<ApiResult> AdminStopAsync(ApiRequest request, CancellationToken ct) =>
         WithInstanceAsync(request, admin: true, instance => StopInstanceAsync(instance, "admin", ct), ct);

@@ -1,3 +1,4 @@
+using LabManager.Core.Costs;
 using LabManager.Core.Instances;
 using LabManager.Core.Labs;
 using LabManager.Core.Ports;
@@ -53,9 +54,24 @@ public sealed record InstanceView(
     int RestartCount,
     string? VmStatus,
     DateTimeOffset? VmCheckedAt,
-    SessionProgress? Progress = null)
+    SessionProgress? Progress = null,
+    string? LabName = null,
+    decimal? CostSoFar = null)
 {
     public static InstanceView From(LabInstance i, SessionProgress? progress = null) => new(
         i.Id, i.LabId, i.UserId, i.Status, i.CloudInstanceId, i.PublicIp, i.AccessUrl, i.Ports, i.CreatedAt, i.StartedAt,
         i.ExpiresAt, i.EndedAt, i.ErrorMessage, i.RestartCount, i.VmStatus, i.VmCheckedAt, progress);
+
+    /// <summary>For operators: with the lab's name and what its VM has cost so far (every started hour since it was asked for).</summary>
+    public static InstanceView ForOperator(LabInstance i, Lab? lab, DateTimeOffset now) => From(i) with
+    {
+        LabName = lab?.Name,
+        CostSoFar = lab is null ? null : SessionCost.ForPlan(lab.Plan, (i.EndedAt ?? now) - i.CreatedAt),
+    };
 }
+
+/// <summary><c>GET /api/features</c>: what this deployment offers, so a frontend shows only what works.</summary>
+public sealed record FeaturesView(bool DevTokens, bool Tutor);
+
+/// <summary><c>GET /api/admin/activity</c>: active instances at each step from <see cref="From"/> to now.</summary>
+public sealed record ActivityView(DateTimeOffset From, int StepSeconds, IReadOnlyList<int> Active);

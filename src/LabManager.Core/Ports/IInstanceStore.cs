@@ -26,6 +26,12 @@ public interface IInstanceStore
     /// <summary>Every instance, newest first; only active ones when <paramref name="activeOnly"/>.</summary>
     Task<IReadOnlyList<LabInstance>> ListAsync(bool activeOnly, int limit, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// How many instances were active (created, not yet ended) at each of <paramref name="points"/> moments
+    /// <paramref name="step"/> apart, the first at <paramref name="from"/>.
+    /// </summary>
+    Task<IReadOnlyList<int>> ActiveCountsAsync(DateTimeOffset from, TimeSpan step, int points, CancellationToken cancellationToken = default);
+
     /// <summary>How many instances a user has had, by outcome.</summary>
     Task<UserStats> StatsAsync(Guid userId, CancellationToken cancellationToken = default);
 

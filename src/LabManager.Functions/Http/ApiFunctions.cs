@@ -86,6 +86,16 @@ public static class ApiFunctions
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "admin/reconciliation")] HttpRequest request,
         [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminReconciliationRuns", request, client);
 
+    [Function("AdminActivity")]
+    public static Task<IActionResult> AdminActivity(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "admin/activity")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminActivity", request, client);
+
+    [Function("Features")]
+    public static Task<IActionResult> Features(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "features")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("Features", request, client);
+
     [Function("DevToken")]
     public static Task<IActionResult> DevToken(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "dev/token")] HttpRequest request,

@@ -81,6 +81,19 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
         return [.. rows.Select(r => r.ToInstance())];
     }
 
+    public async Task<IReadOnlyList<int>> ActiveCountsAsync(DateTimeOffset from, TimeSpan step, int points, CancellationToken cancellationToken = default)
+    {
+        const string sql = """
+            SELECT (SELECT count(*) FROM lab_instances i WHERE i.created_at <= t AND (i.ended_at IS NULL OR i.ended_at > t))::int
+            FROM generate_series(0, @points - 1) AS n, LATERAL (SELECT @from + n * @step AS t) AS moment
+            ORDER BY n
+            """;
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        var counts = await connection.QueryAsync<int>(new CommandDefinition(
+            sql, new { from = from.UtcDateTime, step, points }, cancellationToken: cancellationToken));
+        return [.. counts];
+    }
+
     public async Task<UserStats> StatsAsync(Guid userId, CancellationToken cancellationToken = default)
     {
         const string sql = $"""

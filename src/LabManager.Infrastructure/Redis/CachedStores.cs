@@ -49,6 +49,9 @@ public sealed class CachedInstanceStore(IInstanceStore store, IInstanceCache cac
     public Task<IReadOnlyList<LabInstance>> ListAsync(bool activeOnly, int limit, CancellationToken cancellationToken = default) =>
         store.ListAsync(activeOnly, limit, cancellationToken);
 
+    public Task<IReadOnlyList<int>> ActiveCountsAsync(DateTimeOffset from, TimeSpan step, int points, CancellationToken cancellationToken = default) =>
+        store.ActiveCountsAsync(from, step, points, cancellationToken);
+
     public Task<StartOutcome> TryStartAsync(StartRequest request, CancellationToken cancellationToken = default) =>
         store.TryStartAsync(request, cancellationToken);
 

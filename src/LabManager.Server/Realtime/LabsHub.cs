@@ -5,7 +5,7 @@ namespace LabManager.Server.Realtime;
 
 /// <summary>
 /// <c>/hubs/labs</c>: each connection joins its user's group and receives <c>lab:status</c> and <c>lab:notification</c> for
-/// that user's instances; <c>subscribe:lab</c> adds the lab's feed (status changes of that lab, without access details).
+/// that user's instances (operators: every instance's <c>lab:status</c>); <c>subscribe:lab</c> adds the lab's feed (status changes of that lab, without access details).
 /// The caller is authenticated by <see cref="HubAuthentication"/> before the connection is accepted.
 /// </summary>
 public sealed class LabsHub : Hub
@@ -18,9 +18,16 @@ public sealed class LabsHub : Hub
 
     public static string LabGroup(Guid labId) => $"lab:{labId}";
 
+    public const string OperatorsGroup = "operators";
+
     public override async Task OnConnectedAsync()
     {
         await Groups.AddToGroupAsync(Context.ConnectionId, UserGroup(Caller.Id));
+        if (Caller.IsAdmin)
+        {
+            await Groups.AddToGroupAsync(Context.ConnectionId, OperatorsGroup);
+        }
+
         await base.OnConnectedAsync();
     }
 

@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.SignalR;
 namespace LabManager.Server.Realtime;
 
 /// <summary>
-/// <see cref="INotifier"/> over the Server's hub: the owner gets the full <c>lab:status</c>; the lab's subscribers get it
+/// <see cref="INotifier"/> over the Server's hub: the owner and operators get the full <c>lab:status</c>; the lab's subscribers get it
 /// without the message and access URL. Sending never waits on a browser: it only queues to the connections.
 /// </summary>
 public sealed class SignalRNotifier(IHubContext<LabsHub> hub, ILogger<SignalRNotifier> logger) : INotifier
@@ -13,7 +13,7 @@ public sealed class SignalRNotifier(IHubContext<LabsHub> hub, ILogger<SignalRNot
     {
         var e = statusEvent;
         var full = new StatusMessage(e.InstanceId, e.LabId, e.Status.ToString().ToLowerInvariant(), e.Message, e.AccessUrl, e.ExpiresAt);
-        await hub.Clients.Group(LabsHub.UserGroup(e.UserId)).SendAsync(LabsHub.StatusMethod, full, cancellationToken);
+        await hub.Clients.Groups(LabsHub.UserGroup(e.UserId), LabsHub.OperatorsGroup).SendAsync(LabsHub.StatusMethod, full, cancellationToken);
         await hub.Clients.Group(LabsHub.LabGroup(e.LabId)).SendAsync(LabsHub.StatusMethod, full with { Message = null, AccessUrl = null }, cancellationToken);
         logger.LogInformation("lab:status {InstanceId} → {Status}", e.InstanceId, full.Status);
     }
