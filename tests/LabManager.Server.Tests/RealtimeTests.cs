@@ -25,10 +25,11 @@ public sealed class RealtimeTests(ServerFixture server, ITestOutputHelper output
     }
 
     [Fact]
-    public async Task LabStatus_OwnerGetsOrderedSequence_SubscriberGetsFeed_OthersNothing()
+    public async Task LabStatus_OwnerAndOperatorsGetOrderedSequence_SubscriberGetsFeed_OthersNothing()
     {
         var ownerToken = server.Token(Guid.NewGuid());
         var (owner, ownerMessages) = await ConnectAsync(ownerToken);
+        var (@operator, operatorMessages) = await ConnectAsync(server.Token(Guid.NewGuid(), admin: true));
         var (other, otherMessages) = await ConnectAsync(server.Token(Guid.NewGuid()));
         var (subscriber, subscriberMessages) = await ConnectAsync(server.Token(Guid.NewGuid()));
         await subscriber.InvokeAsync("subscribe:lab", CryptoLab);
@@ -44,7 +45,9 @@ public sealed class RealtimeTests(ServerFixture server, ITestOutputHelper output
             [.. received.Where(r => r.Message["instanceId"]!.GetValue<string>() == id).Select(r => r.Message["status"]!.GetValue<string>())];
         Assert.Equal(["provisioning", "running", "stopping", "stopped"], Statuses(ownerMessages, id));
         Assert.Equal(["provisioning", "running", "stopping", "stopped"], Statuses(subscriberMessages, id));
+        Assert.Equal(["provisioning", "running", "stopping", "stopped"], Statuses(operatorMessages, id));
         Assert.Empty(otherMessages);
+        Assert.Equal(running["accessUrl"]!.GetValue<string>(), operatorMessages.Single(r => r.Message["status"]!.GetValue<string>() == "running").Message["accessUrl"]!.GetValue<string>());
 
         var ownerRunning = ownerMessages.Single(r => r.Message["status"]!.GetValue<string>() == "running");
         Assert.Equal(running["accessUrl"]!.GetValue<string>(), ownerRunning.Message["accessUrl"]!.GetValue<string>());
@@ -54,7 +57,7 @@ public sealed class RealtimeTests(ServerFixture server, ITestOutputHelper output
         Assert.InRange(delay, TimeSpan.Zero, TimeSpan.FromSeconds(5));
 
         await subscriber.InvokeAsync("unsubscribe:lab", CryptoLab);
-        await Task.WhenAll(owner.DisposeAsync().AsTask(), other.DisposeAsync().AsTask(), subscriber.DisposeAsync().AsTask());
+        await Task.WhenAll(owner.DisposeAsync().AsTask(), @operator.DisposeAsync().AsTask(), other.DisposeAsync().AsTask(), subscriber.DisposeAsync().AsTask());
     }
 
     [Theory]
