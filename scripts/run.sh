@@ -25,7 +25,10 @@ emulator_bin=$PWD/src/LabManager.VultrEmulator/bin/Release/net10.0
 server= emulator=
 stop() {
   set +e
-  for pid in $server $emulator; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+  # The Server's durable shutdown can hang once Azurite has gone (Ctrl-C reaches every process): 10 s, then SIGKILL,
+  # which loses nothing (its state is in Azurite and PostgreSQL).
+  stop_pid "$server" 10
+  stop_pid "$emulator" 5
   redis_down
   azurite_down
   pg_down "$STATE/postgres"
@@ -54,7 +57,7 @@ export Catalog__File=$PWD/catalog/labs.json
 export LabSessions__PhoneHomeUrl="http://127.0.0.1:$PORT/api/labs/instances/{instanceId}/ready?key={key}"
 
 cat <<MSG
-LabManager on http://127.0.0.1:$PORT
+LabManager on http://127.0.0.1:$PORT  (open it in a browser: the web page, "Get a learner token" to sign in)
   PostgreSQL 127.0.0.1:$PG_PORT, Azurite 127.0.0.1:$AZ_PORT-$((AZ_PORT + 2)) (data in .local/), Redis 127.0.0.1:$REDIS_PORT
   Vultr: ${Vultr__BaseUrl:-https://api.vultr.com/v2}; live status: ws://127.0.0.1:$PORT/hubs/labs (SignalR)
   a token:  curl -s -X POST http://127.0.0.1:$PORT/api/dev/token -d '{}'

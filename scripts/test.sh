@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds LabManager and runs every test. Does its own set-up on a fresh machine: a throwaway
-# PostgreSQL cluster and redis-server (installed from Debian's packages if missing) and Azurite (npm ci),
-# all on 127.0.0.1; the tests start the rest (the Vultr emulator, the Server, the Durable engines) themselves.
+# PostgreSQL cluster and redis-server (installed from Debian's packages if missing), Azurite and the web page's
+# SignalR client (npm ci), and Debian's chromium for the browser tests, all on 127.0.0.1; the tests start the
+# rest (the Vultr emulator, the Server, the Durable engines) themselves. Browser screenshots: artifacts/browser/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
@@ -34,6 +35,11 @@ REDIS_PORT=$(free_port 6390)
 echo "== redis on 127.0.0.1:$REDIS_PORT"
 redis_up "$REDIS_PORT"
 export LABMANAGER_TEST_REDIS=127.0.0.1:$REDIS_PORT
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing chromium (Debian package) for the browser tests"
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 
 echo "== build"
 dotnet build LabManager.sln -nologo -v quiet -clp:ErrorsOnly

@@ -2,6 +2,7 @@
 # azurite_up DIR PORT: installs it with `npm ci` if needed, starts blob/queue/table on 127.0.0.1:PORT..PORT+2
 # with its data in DIR, waits until it answers, and sets AZURITE_PID and AZURITE_CONNECTION.
 # azurite_down: stops it.
+source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
 
 azurite_up() {
   local dir=$1 port=$2
@@ -25,12 +26,7 @@ azurite_up() {
 
 # Azurite does not always exit on SIGTERM: give it 3 s, then kill it.
 azurite_down() {
-  local pid=${AZURITE_PID:-} i
+  local pid=${AZURITE_PID:-}
   AZURITE_PID=
-  [ -n "$pid" ] || return 0
-  kill "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  return 0
+  stop_pid "$pid" 3
 }

@@ -26,7 +26,8 @@ public static class ServerApp
 {
     public static async Task<WebApplication> BuildAsync(string[] args)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // The web page ships next to the binaries, wherever the content root is.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot") });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 1024 * 1024);
 
@@ -83,6 +84,8 @@ public static class ServerApp
 
         app.UseExceptionHandler(error => error.Run(http =>
             Write(http, ApiResult.Error(500, "Something went wrong on our side; it has been logged"))));
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
         app.UseHubAuthentication();
         app.MapHub<LabsHub>(LabsHub.Path);
         app.MapOpenApi();

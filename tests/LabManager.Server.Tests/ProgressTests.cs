@@ -6,7 +6,7 @@ using static LabManager.Server.Tests.ServerFixture;
 namespace LabManager.Server.Tests;
 
 /// <summary>The Server with the tutor pointed at a local fake of the Anthropic Messages API, 2 questions a day.</summary>
-public sealed class TutorServer : ServerFixture
+public class TutorServer : ServerFixture
 {
     public FakeAnthropic Anthropic { get; private set; } = null!;
 

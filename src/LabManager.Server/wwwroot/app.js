@@ -1,0 +1,660 @@
+// LabManager's page: the learner view (catalog, a lab's live session, exercises, hints, the tutor) and the operator
+// view (live instances, activity, reconciliation). No build step; live status comes over SignalR from /hubs/labs.
+
+const ACTIVE = ['starting', 'provisioning', 'running', 'stopping'];
+const STEPS = [
+  { key: 'requested', label: 'Requested' },
+  { key: 'creating-vm', label: 'Creating the VM' },
+  { key: 'waiting-for-vm', label: 'VM booting' },
+  { key: 'waiting-for-lab', label: 'Lab starting' },
+  { key: 'running', label: 'Running' },
+];
+const TOKEN_KEY = 'labmanager.token';
+
+const state = {
+  token: null,
+  user: null,
+  features: { devTokens: false, tutor: false },
+  labs: [],
+  selectedLabId: null,
+  detail: null,
+  instances: new Map(),
+  progress: null,
+  totalPoints: 0,
+  chat: new Map(),
+  connection: null,
+  view: 'learner',
+};
+
+const $ = (selector) => document.querySelector(selector);
+
+/** Builds an element; text children are always text, never HTML. */
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs ?? {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
+    else if (key === 'class') el.className = value;
+    else el.setAttribute(key, value === true ? '' : value);
+  }
+  return fill(el, ...children);
+}
+
+/** Replaces an element's children; null, undefined and false are skipped, arrays are flattened, text stays text. */
+function fill(el, ...children) {
+  el.replaceChildren(...children.flat(2).filter((c) => c !== null && c !== undefined && c !== false).map((c) => (c instanceof Node ? c : String(c))));
+  return el;
+}
+
+// ---------- the API ----------
+
+class ApiError extends Error {
+  constructor(status, message, retryAfter) {
+    super(message);
+    this.status = status;
+    this.retryAfter = retryAfter;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = {};
+  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new ApiError(0, 'The server cannot be reached; check the connection and try again.');
+  }
+  const envelope = await response.json().catch(() => null);
+  if (!response.ok || !envelope?.success) {
+    throw new ApiError(response.status, envelope?.message ?? `The server answered ${response.status}.`, response.headers.get('Retry-After'));
+  }
+  return envelope;
+}
+
+/** Shows an API error as a sentence; a refused token signs the learner out. */
+function showError(error) {
+  if (!(error instanceof ApiError)) {
+    console.error(error);
+    return showAlert('Something went wrong in this page; reload it and try again.');
+  }
+  if (error.status === 401) {
+    signOut(`Your sign-in is no longer valid (${error.message}). Sign in again.`);
+    return;
+  }
+  let text = error.message;
+  if (error.status === 429 && error.retryAfter) text += ` Try again in ${duration(Number(error.retryAfter) * 1000)}.`;
+  showAlert(text);
+}
+
+function showAlert(text, kind = 'error') {
+  const alert = $('#alert');
+  fill(alert, h('span', null, text), h('button', { type: 'button', onclick: () => { alert.hidden = true; } }, 'Dismiss'));
+  alert.className = kind === 'info' ? 'alert info' : 'alert';
+  alert.hidden = false;
+}
+
+async function run(button, action) {
+  if (button) button.disabled = true;
+  try {
+    return await action();
+  } catch (error) {
+    showError(error);
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+// ---------- time ----------
+
+function duration(ms) {
+  const total = Math.max(0, Math.round(ms / 1000));
+  const hours = Math.floor(total / 3600), minutes = Math.floor((total % 3600) / 60), seconds = total % 60;
+  const mm = String(minutes).padStart(hours ? 2 : 1, '0'), ss = String(seconds).padStart(2, '0');
+  return hours ? `${hours}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+/** Every element with data-since (elapsed) or data-until (remaining) is kept current, once a second. */
+function tick() {
+  const now = Date.now();
+  for (const el of document.querySelectorAll('[data-since]')) el.textContent = duration(now - Date.parse(el.dataset.since));
+  for (const el of document.querySelectorAll('[data-until]')) {
+    const left = Date.parse(el.dataset.until) - now;
+    el.textContent = left > 0 ? duration(left) : 'now';
+  }
+  if (state.user && state.user.exp * 1000 <= now) signOut('Your token has expired. Sign in again.');
+}
+
+/** A .NET TimeSpan as JSON ("[d.]hh:mm:ss[.fffffff]") in milliseconds. */
+function milliseconds(span) {
+  const [days, rest] = span.includes('.') && span.indexOf('.') < span.indexOf(':') ? span.split(/\.(.*)/s) : ['0', span];
+  const [hours, minutes, seconds] = rest.split(':').map(Number);
+  return (((Number(days) * 24 + hours) * 60 + minutes) * 60 + seconds) * 1000;
+}
+
+// ---------- signing in ----------
+
+function decodeToken(token) {
+  try {
+    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const claims = JSON.parse(atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), '=')));
+    const roles = [claims.role, claims.roles].flat().filter(Boolean);
+    return { id: claims.sub, name: claims.name ?? claims.email ?? 'learner', admin: roles.includes('admin'), exp: claims.exp ?? Infinity };
+  } catch {
+    return null;
+  }
+}
+
+async function signIn(token) {
+  const user = decodeToken(token.trim());
+  if (!user) {
+    showAlert('That is not a token: a JWT has three parts separated by dots.');
+    return;
+  }
+  state.token = token.trim();
+  state.user = user;
+  try {
+    await loadPoints();
+  } catch (error) {
+    state.token = state.user = null;
+    if (error.status === 401) showAlert(`The server refused this token: ${error.message}`);
+    else showError(error);
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, state.token);
+  $('#alert').hidden = true;
+  $('#signin').hidden = true;
+  $('#views').hidden = false;
+  $('#views [data-view="operator"]').hidden = !user.admin;
+  renderAccount();
+  connect();
+  await Promise.all([loadCatalog(true), loadInstances()]);
+  show(location.hash === '#operator' && user.admin ? 'operator' : 'learner');
+}
+
+function signOut(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  state.connection?.stop();
+  state.connection = null;
+  state.token = state.user = state.selectedLabId = null;
+  state.instances.clear();
+  $('#views').hidden = true;
+  $('#learner').hidden = $('#operator').hidden = true;
+  fill($('#account'));
+  $('#signin').hidden = false;
+  setLive(false, 'offline');
+  if (message) showAlert(message);
+}
+
+async function devToken(admin) {
+  const name = $('#dev-name').value.trim() || (admin ? 'Operator' : 'Learner');
+  const { data } = await api('POST', '/api/dev/token', { name, admin });
+  await signIn(data.token);
+}
+
+function renderAccount() {
+  fill($('#account'),
+    h('span', null, state.user.name, state.user.admin ? ' (operator)' : ''),
+    h('span', { class: 'points', id: 'total-points' }, `${state.totalPoints} pts`),
+    h('button', { type: 'button', onclick: () => signOut() }, 'Sign out'));
+}
+
+function show(view) {
+  state.view = view;
+  for (const button of document.querySelectorAll('#views button')) button.setAttribute('aria-pressed', String(button.dataset.view === view));
+  $('#learner').hidden = view !== 'learner';
+  $('#operator').hidden = view !== 'operator';
+  history.replaceState(null, '', view === 'operator' ? '#operator' : '#');
+  if (view === 'operator') run(null, loadOperator);
+}
+
+// ---------- live updates ----------
+
+function setLive(on, text) {
+  const live = $('#live');
+  live.classList.toggle('on', on);
+  live.textContent = on ? 'Live updates on' : text;
+}
+
+function connect() {
+  if (!window.signalR) {
+    setLive(false, 'Live updates unavailable: the SignalR client did not load');
+    return;
+  }
+  const connection = new signalR.HubConnectionBuilder()
+    .withUrl('/hubs/labs', { accessTokenFactory: () => state.token })
+    .withAutomaticReconnect()
+    .configureLogging(signalR.LogLevel.Warning)
+    .build();
+  connection.on('lab:status', onStatus);
+  connection.on('lab:notification', (n) => showAlert(n.message, 'info'));
+  connection.onreconnecting(() => setLive(false, 'Reconnecting…'));
+  connection.onreconnected(() => { setLive(true); loadInstances(); });
+  connection.onclose(() => setLive(false, 'Live updates stopped'));
+  state.connection = connection;
+  setLive(false, 'Connecting…');
+  connection.start().then(() => setLive(true)).catch((error) => setLive(false, `Live updates failed: ${error.message}`));
+}
+
+let operatorRefresh = null;
+
+function onStatus(message) {
+  if (state.view === 'operator') {
+    clearTimeout(operatorRefresh);
+    operatorRefresh = setTimeout(() => run(null, loadOperator), 300);
+  }
+  // Operators hear every instance; their own lab view follows only the instances it already knows.
+  if (state.instances.has(message.instanceId) || !state.user?.admin) {
+    const known = state.instances.get(message.instanceId) ?? { id: message.instanceId, labId: message.labId, createdAt: new Date().toISOString() };
+    state.instances.set(message.instanceId, {
+      ...known,
+      status: message.status,
+      accessUrl: message.accessUrl ?? known.accessUrl,
+      expiresAt: message.expiresAt ?? known.expiresAt,
+      progress: message.message ? { ...(known.progress ?? {}), message: message.message } : known.progress,
+    });
+    afterInstanceChange(message.labId);
+    refreshInstance(message.instanceId);
+  }
+}
+
+async function refreshInstance(id) {
+  try {
+    const { data } = await api('GET', `/api/labs/instances/${id}`);
+    state.instances.set(id, data);
+    afterInstanceChange(data.labId);
+    if (!ACTIVE.includes(data.status)) await Promise.all([loadPoints(), state.selectedLabId === data.labId ? loadProgress() : null]);
+  } catch (error) {
+    if (error.status !== 404) showError(error);
+  }
+}
+
+function afterInstanceChange(labId) {
+  renderLabList();
+  if (labId === state.selectedLabId) renderSession();
+}
+
+// While a lab is on its way up, its progress step is read every 1.5 s (the status itself arrives live).
+setInterval(() => {
+  const instance = currentInstance();
+  if (state.token && instance && ['starting', 'provisioning', 'stopping'].includes(instance.status)) refreshInstance(instance.id);
+}, 1500);
+
+// ---------- learner: catalog ----------
+
+async function loadCatalog(first = false) {
+  const query = new URLSearchParams();
+  for (const [name, id] of [['search', '#filter-search'], ['category', '#filter-category'], ['difficulty', '#filter-difficulty']]) {
+    const value = $(id).value.trim();
+    if (value) query.set(name, value);
+  }
+  const { data } = await api('GET', `/api/labs?${query}`);
+  state.labs = data;
+  if (first) {
+    const categories = [...new Set(data.map((lab) => lab.category))].sort();
+    fill($('#filter-category'), h('option', { value: '' }, 'All'), ...categories.map((c) => h('option', { value: c }, c)));
+  }
+  renderLabList();
+}
+
+async function loadInstances() {
+  const { data } = await api('GET', '/api/labs/instances/list');
+  state.instances = new Map(data.map((i) => [i.id, i]));
+  renderLabList();
+  if (state.selectedLabId) renderSession();
+}
+
+async function loadPoints() {
+  const { data } = await api('GET', '/api/users/me/progress');
+  state.totalPoints = data.totalPoints;
+  const el = $('#total-points');
+  if (el) el.textContent = `${data.totalPoints} pts`;
+}
+
+function activeInstanceOf(labId) {
+  return [...state.instances.values()]
+    .filter((i) => i.labId === labId)
+    .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))
+    .find((i, index) => ACTIVE.includes(i.status) || index === 0);
+}
+
+function currentInstance() {
+  return state.selectedLabId ? activeInstanceOf(state.selectedLabId) : null;
+}
+
+function renderLabList() {
+  const list = $('#lab-list');
+  if (!state.labs.length) {
+    fill(list, h('li', { class: 'muted' }, 'No lab matches these filters.'));
+    return;
+  }
+  fill(list, ...state.labs.map((lab) => {
+    const instance = activeInstanceOf(lab.id);
+    const live = instance && ACTIVE.includes(instance.status);
+    return h('li', { class: 'lab-card', 'aria-current': lab.id === state.selectedLabId ? 'true' : null },
+      h('h3', null, lab.name),
+      h('div', { class: 'tags' },
+        h('span', { class: 'badge' }, lab.difficulty), h('span', null, lab.category),
+        h('span', null, `~${lab.estimatedTimeMinutes} min`), h('span', null, `${lab.points} pts`),
+        live ? h('span', { class: `badge ${instance.status}` }, instance.status) : null),
+      h('button', { type: 'button', class: 'secondary', 'aria-label': `Open ${lab.name}`, onclick: () => selectLab(lab.id) }, 'Open'));
+  }));
+}
+
+// ---------- learner: one lab ----------
+
+async function selectLab(labId) {
+  state.selectedLabId = labId;
+  renderLabList();
+  await run(null, async () => {
+    const [{ data: detail }] = await Promise.all([api('GET', `/api/labs/${labId}`), loadProgress()]);
+    for (const instance of detail.instances) state.instances.set(instance.id, instance);
+    state.detail = detail.lab;
+    renderDetail(detail.lab);
+    $('#lab-detail h2').focus();
+  });
+}
+
+async function loadProgress() {
+  const labId = state.selectedLabId;
+  const { data } = await api('GET', `/api/labs/${labId}/progress`);
+  if (labId !== state.selectedLabId) return;
+  state.progress = data;
+  if ($('#exercises')) renderExercises();
+}
+
+function renderDetail(lab) {
+  fill($('#lab-detail'),
+    h('h2', { tabindex: '-1' }, lab.name),
+    h('div', { class: 'tags' }, h('span', { class: 'badge' }, lab.difficulty), h('span', null, lab.category),
+      h('span', null, `~${lab.estimatedTimeMinutes} min`), h('span', null, `up to ${lab.timeoutMinutes} min per session`)),
+    h('p', null, lab.description),
+    (lab.learningObjectives.length ? [h('h3', null, 'You will learn'), h('ul', null, lab.learningObjectives.map((o) => h('li', null, o)))] : []),
+    h('div', { id: 'session', class: 'session', 'aria-live': 'polite' }),
+    h('section', { 'aria-labelledby': 'exercises-title' },
+      h('div', { class: 'panel-head' }, h('h3', { id: 'exercises-title' }, 'Exercises'), h('span', { id: 'lab-points', class: 'points' })),
+      h('div', { id: 'exercises' })),
+    renderTutorPanel(lab));
+  renderSession();
+  renderExercises();
+}
+
+const STATUS_TEXT = {
+  starting: 'Your lab is being requested…',
+  provisioning: 'Your lab is being prepared…',
+  running: 'Your lab is running',
+  stopping: 'Stopping: the VM is being destroyed…',
+  stopped: 'This session ended: stopped.',
+  expired: 'This session ended: its time was up.',
+  error: 'This session ended with an error.',
+};
+
+function renderSession() {
+  const box = $('#session');
+  if (!box) return;
+  const lab = state.detail;
+  const instance = currentInstance();
+  if (!instance || !ACTIVE.includes(instance.status)) {
+    fill(box,
+      instance ? h('p', { class: instance.status === 'error' ? 'result bad' : 'muted' },
+        STATUS_TEXT[instance.status] ?? instance.status, instance.errorMessage ? ` ${instance.errorMessage}` : '') : null,
+      h('button', { type: 'button', id: 'start', onclick: (e) => run(e.currentTarget, () => startLab(lab.id)) }, instance ? 'Start again' : 'Start lab'));
+    return;
+  }
+
+  const header = h('div', { class: 'line' },
+    h('span', { class: `badge ${instance.status}`, id: 'status' }, instance.status),
+    h('span', null, STATUS_TEXT[instance.status]),
+    h('span', { class: 'muted' }, 'Elapsed ', h('span', { 'data-since': instance.createdAt }, duration(Date.now() - Date.parse(instance.createdAt)))));
+  if (instance.status !== 'running') {
+    const step = instance.status === 'stopping' ? -1 : stepIndex(instance);
+    const percent = step < 0 ? 100 : Math.round(((step + 1) / STEPS.length) * 100);
+    fill(box, header,
+      step >= 0 ? h('ol', { class: 'steps', 'aria-label': 'Progress' },
+        STEPS.map((s, i) => h('li', { class: i < step ? 'done' : i === step ? 'current' : null, 'aria-current': i === step ? 'step' : null }, s.label))) : null,
+      h('div', { class: 'meter', role: 'progressbar', 'aria-label': 'Lab start progress', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(percent) },
+        h('div', { style: `width: ${percent}%` })),
+      h('p', { class: 'muted' }, instance.progress?.message ?? ''));
+    return;
+  }
+
+  fill(box, header,
+    instance.accessUrl ? h('p', null, h('a', { class: 'access', href: instance.accessUrl, target: '_blank', rel: 'noopener', id: 'access-link' }, 'Open the lab ↗'),
+      ' ', h('span', { class: 'muted' }, instance.accessUrl)) : null,
+    instance.expiresAt ? h('p', null, 'Time left ', h('strong', { 'data-until': instance.expiresAt, id: 'countdown' }, duration(Date.parse(instance.expiresAt) - Date.now()))) : null,
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', onclick: (e) => run(e.currentTarget, () => act(instance, 'extend', { minutes: 15 }, 'Extended by 15 minutes')) }, 'Extend 15 min'),
+      h('button', { type: 'button', class: 'secondary', onclick: (e) => run(e.currentTarget, () => act(instance, 'restart', undefined, 'Restarting the VM; the lab is back in a minute')) }, 'Restart'),
+      h('button', { type: 'button', class: 'secondary', onclick: (e) => confirm('Reset replaces the VM with a fresh one: everything changed in the lab is lost. Reset?') && run(e.currentTarget, () => act(instance, 'reset', undefined, 'Resetting: a fresh VM is on its way')) }, 'Reset'),
+      h('button', { type: 'button', class: 'danger', onclick: (e) => confirm('Stop this lab? Its VM is destroyed.') && run(e.currentTarget, () => act(instance, 'stop', undefined, null)) }, 'Stop')));
+}
+
+function stepIndex(instance) {
+  if (instance.status === 'starting' && !instance.progress?.step) return 0;
+  const index = STEPS.findIndex((s) => s.key === instance.progress?.step);
+  return index >= 0 ? Math.min(index, STEPS.length - 2) : instance.status === 'provisioning' ? 2 : 1;
+}
+
+async function startLab(labId) {
+  const { data, message } = await api('POST', `/api/labs/${labId}/start`, {});
+  state.instances.set(data.id, data);
+  afterInstanceChange(labId);
+  if (message && !message.startsWith('Lab start')) showAlert(message, 'info');
+  refreshInstance(data.id);
+}
+
+async function act(instance, verb, body, info) {
+  const { data, message } = await api('POST', `/api/labs/instances/${instance.id}/${verb}`, body);
+  if (verb === 'stop') state.instances.set(instance.id, { ...state.instances.get(instance.id), status: 'stopping' });
+  afterInstanceChange(instance.labId);
+  showAlert(info ?? message, 'info');
+  if (data?.id) refreshInstance(data.id);
+}
+
+// ---------- learner: exercises and hints ----------
+
+function renderExercises() {
+  const lab = state.detail;
+  const box = $('#exercises');
+  if (!lab || !box) return;
+  const progress = new Map((state.progress?.exercises ?? []).map((e) => [e.exerciseId, e]));
+  $('#lab-points').textContent = `Your points in this lab: ${state.progress?.points ?? 0}`;
+  fill(box, ...lab.exercises.map((exercise, index) => {
+    const mine = progress.get(exercise.id) ?? { completed: false, pointsAwarded: 0, attempts: 0, hintsRevealed: [] };
+    const revealed = new Map(mine.hintsRevealed.map((r) => [r.hintId, r]));
+    const inputId = `answer-${exercise.id}`;
+    return h('article', { class: 'exercise', 'data-exercise': exercise.id },
+      h('header', null,
+        h('h4', null, `${index + 1}. ${exercise.title}`),
+        mine.completed ? h('span', { class: 'solved' }, `Solved · ${mine.pointsAwarded} pts`) : h('span', { class: 'muted' }, `${exercise.points} pts`)),
+      h('p', null, exercise.description),
+      h('div', { class: 'hints' }, exercise.hints.map((hint, n) => revealed.has(hint.id)
+        ? h('div', { class: 'hint' }, h('strong', null, `Hint ${n + 1}: `), revealed.get(hint.id).text, h('span', { class: 'muted' }, ` (−${hint.cost} pts)`))
+        : h('button', { type: 'button', class: 'secondary', onclick: (e) => run(e.currentTarget, () => revealHint(exercise, hint)) },
+          `Reveal hint ${n + 1} (−${hint.cost} pts)`))),
+      exercise.answerable && !mine.completed
+        ? h('form', { onsubmit: (e) => { e.preventDefault(); run(e.submitter, () => submitAnswer(exercise, e.currentTarget)); } },
+          h('label', { for: inputId, class: 'sr-only' }, `Answer to ${exercise.title}`),
+          h('input', { id: inputId, name: 'answer', autocomplete: 'off', required: true, placeholder: 'Your answer or flag' }),
+          h('button', { type: 'submit' }, 'Submit'))
+        : null,
+      !exercise.answerable ? h('p', { class: 'muted' }, 'Nothing to submit for this exercise.') : null,
+      h('p', { class: 'result', 'aria-live': 'polite' }, mine.attempts && !mine.completed ? `${mine.attempts} attempt(s) so far` : ''));
+  }));
+}
+
+async function revealHint(exercise, hint) {
+  await api('POST', `/api/labs/${state.selectedLabId}/exercises/${exercise.id}/hints/${hint.id}`);
+  await loadProgress();
+}
+
+async function submitAnswer(exercise, form) {
+  const { data } = await api('POST', `/api/labs/${state.selectedLabId}/exercises/${exercise.id}/submit`, { answer: form.answer.value });
+  if (data.correct) {
+    await Promise.all([loadProgress(), loadPoints()]);
+    const result = $(`[data-exercise="${exercise.id}"] .result`);
+    result.textContent = data.alreadyCompleted ? 'Correct, already solved: no new points.' : `Correct! +${data.pointsAwarded} points.`;
+    result.className = 'result good';
+  } else {
+    const result = form.parentElement.querySelector('.result');
+    result.textContent = 'Not quite: try again.';
+    result.className = 'result bad';
+    form.answer.select();
+  }
+}
+
+// ---------- learner: the tutor ----------
+
+function renderTutorPanel(lab) {
+  const section = h('section', { class: 'tutor', 'aria-labelledby': 'tutor-title' }, h('h3', { id: 'tutor-title' }, 'AI tutor'));
+  if (!state.features.tutor) {
+    section.append(h('p', { class: 'muted', id: 'tutor-off' }, 'The AI tutor is not enabled on this server (it needs a Tutor:ApiKey). Everything else works without it.'));
+    return section;
+  }
+  const chat = h('ul', { class: 'chat', 'aria-live': 'polite', id: 'chat' });
+  const drawChat = () => fill(chat, ...(state.chat.get(lab.id) ?? []).map((m) => h('li', { class: m.who }, m.text)));
+  drawChat();
+  const form = h('form', {
+    onsubmit: (e) => {
+      e.preventDefault();
+      const question = form.question.value.trim();
+      if (!question) return;
+      run(e.submitter, async () => {
+        const messages = state.chat.get(lab.id) ?? [];
+        state.chat.set(lab.id, messages);
+        messages.push({ who: 'me', text: question });
+        drawChat();
+        form.question.value = '';
+        try {
+          const { data } = await api('POST', `/api/labs/${lab.id}/tutor`, { question });
+          messages.push({ who: 'tutor', text: data.answer });
+        } finally {
+          drawChat();
+          chat.scrollTop = chat.scrollHeight;
+        }
+      });
+    },
+  },
+  h('label', { for: 'tutor-question' }, 'Ask the tutor about this lab (it guides; it never gives flags)'),
+  h('textarea', { id: 'tutor-question', name: 'question', rows: '2', required: true }),
+  h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Ask')));
+  section.append(chat, form);
+  return section;
+}
+
+// ---------- operator ----------
+
+async function loadOperator() {
+  const [instances, activity, runs] = await Promise.all([
+    api('GET', '/api/admin/instances'), api('GET', '/api/admin/activity'), api('GET', '/api/admin/reconciliation')]);
+  renderOperatorInstances(instances.data);
+  renderChart(activity.data);
+  renderRuns(runs.data);
+}
+
+const short = (id) => (id ? String(id).slice(0, 8) : '—');
+
+function renderOperatorInstances(instances) {
+  const body = $('#ops-instances tbody');
+  if (!instances.length) {
+    fill(body, h('tr', null, h('td', { colspan: '9', class: 'muted' }, 'No live instances.')));
+    return;
+  }
+  fill(body, ...instances.map((i) => h('tr', { 'data-instance': i.id },
+    h('td', { title: i.id }, short(i.id)),
+    h('td', { title: i.userId }, short(i.userId)),
+    h('td', null, i.labName ?? short(i.labId)),
+    h('td', null, h('span', { class: `badge ${i.status}` }, i.status)),
+    h('td', { 'data-since': i.createdAt }, duration(Date.now() - Date.parse(i.createdAt))),
+    i.expiresAt ? h('td', { 'data-until': i.expiresAt }, duration(Date.parse(i.expiresAt) - Date.now())) : h('td', null, '—'),
+    h('td', { title: i.cloudInstanceId ?? '' }, short(i.cloudInstanceId)),
+    h('td', null, i.costSoFar === undefined ? '—' : `$${i.costSoFar.toFixed(3)}`),
+    h('td', null, i.status === 'stopping' ? h('span', { class: 'muted' }, 'stopping') : h('button', {
+      type: 'button', class: 'danger', 'aria-label': `Force stop instance ${short(i.id)}`,
+      onclick: (e) => confirm(`Force stop instance ${short(i.id)} of ${i.labName}? Its VM is destroyed.`)
+        && run(e.currentTarget, async () => { await api('POST', `/api/admin/instances/${i.id}/stop`); showAlert(`Force-stopping ${short(i.id)}`, 'info'); await loadOperator(); }),
+    }, 'Force stop')))));
+}
+
+function renderChart(activity) {
+  const counts = activity.active;
+  const peak = Math.max(1, ...counts);
+  const width = Math.max(300, $('#ops-chart').clientWidth), height = 160, left = 28, bottom = 18, barWidth = (width - left) / counts.length;
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  svg.setAttribute('width', width);
+  svg.setAttribute('height', height);
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', `Active instances per minute over the last hour: now ${counts.at(-1)}, peak ${Math.max(...counts)}`);
+  const add = (tag, attrs, text) => {
+    const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+    if (text !== undefined) el.textContent = text;
+    svg.append(el);
+  };
+  counts.forEach((count, i) => {
+    const barHeight = ((height - bottom - 8) * count) / peak;
+    add('rect', { class: 'bar', x: left + i * barWidth + 1, y: height - bottom - barHeight, width: Math.max(1, barWidth - 2), height: barHeight });
+  });
+  add('text', { class: 'axis', x: 0, y: 14 }, String(peak));
+  add('text', { class: 'axis', x: 0, y: height - bottom }, '0');
+  add('text', { class: 'axis', x: left, y: height - 4 }, `−${counts.length - 1} min`);
+  add('text', { class: 'axis', x: width - 24, y: height - 4 }, 'now');
+  fill($('#ops-chart'), svg);
+}
+
+function renderRuns(runs) {
+  const body = $('#ops-runs tbody');
+  if (!runs.length) {
+    fill(body, h('tr', null, h('td', { colspan: '5', class: 'muted' }, 'No reconciliation has run yet.')));
+    return;
+  }
+  const kinds = [['orphansDestroyed', 'orphan VMs destroyed'], ['expiredEnded', 'expired sessions ended'], ['vanishedVms', 'vanished VMs'],
+    ['lostWorkflows', 'lost workflows'], ['stopsResent', 'stops resent']];
+  fill(body, ...runs.map((r) => {
+    const did = kinds.filter(([key]) => r[key] > 0).map(([key, text]) => `${r[key]} ${text}`);
+    return h('tr', null,
+      h('td', null, new Date(r.startedAt).toLocaleString()),
+      h('td', null, `${Math.round(milliseconds(r.duration))} ms`),
+      h('td', null, r.taggedVms),
+      h('td', null, r.activeInstances),
+      h('td', { class: 'wrap' }, did.length ? did.join(', ') : 'nothing to repair'));
+  }));
+}
+
+// ---------- start ----------
+
+function wire() {
+  $('#token-form').addEventListener('submit', (e) => { e.preventDefault(); run(e.submitter, () => signIn($('#token-input').value)); });
+  $('#dev-learner').addEventListener('click', (e) => run(e.currentTarget, () => devToken(false)));
+  $('#dev-operator').addEventListener('click', (e) => run(e.currentTarget, () => devToken(true)));
+  for (const button of document.querySelectorAll('#views button')) button.addEventListener('click', () => show(button.dataset.view));
+  let searchTimer = null;
+  $('#filter-search').addEventListener('input', () => { clearTimeout(searchTimer); searchTimer = setTimeout(() => run(null, loadCatalog), 250); });
+  $('#filters').addEventListener('submit', (e) => e.preventDefault());
+  for (const id of ['#filter-category', '#filter-difficulty']) $(id).addEventListener('change', () => run(null, loadCatalog));
+  $('#ops-refresh').addEventListener('click', (e) => run(e.currentTarget, loadOperator));
+  $('#ops-reconcile').addEventListener('click', (e) => run(e.currentTarget, async () => {
+    const { data } = await api('POST', '/api/admin/cleanup');
+    showAlert(`Reconciliation ran: ${data.actions} repair(s)`, 'info');
+    await loadOperator();
+  }));
+  setInterval(tick, 1000);
+  setInterval(() => { if (state.view === 'operator' && state.token) run(null, loadOperator); }, 15000);
+}
+
+async function main() {
+  wire();
+  try {
+    state.features = (await api('GET', '/api/features')).data;
+  } catch (error) {
+    showError(error);
+  }
+  $('#dev-signin').hidden = !state.features.devTokens;
+  const saved = sessionStorage.getItem(TOKEN_KEY);
+  if (saved) await signIn(saved);
+  if (!state.token) $('#signin').hidden = false;
+}
+
+main();

@@ -1,0 +1,234 @@
+using System.Text.RegularExpressions;
+using Deque.AxeCore.Commons;
+using Deque.AxeCore.Playwright;
+using LabManager.Core.Instances;
+using LabManager.Testing;
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace LabManager.Server.Tests;
+
+/// <summary>A Server with the tutor (<see cref="TutorServer"/>), and headless Chromium (Debian's, driven by Playwright) to use its page.</summary>
+public sealed class BrowserFixture : TutorServer
+{
+    private IPlaywright? _playwright;
+
+    public IBrowser Browser { get; private set; } = null!;
+
+    /// <summary>Where each step's screenshot is saved: <c>artifacts/browser/</c> at the repository root.</summary>
+    public string Artifacts { get; } = Path.Combine(RepoPaths.Root, "artifacts", "browser");
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        var chromium = Environment.GetEnvironmentVariable("LABMANAGER_CHROMIUM") ?? "/usr/bin/chromium";
+        Assert.True(File.Exists(chromium), $"Chromium not found at {chromium}: install Debian's chromium package (the test command does) or set LABMANAGER_CHROMIUM");
+        Directory.CreateDirectory(Artifacts);
+        _playwright = await Playwright.CreateAsync();
+        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = chromium,
+            Headless = true,
+            // No background traffic: this machine has no internet, and Chromium would keep trying.
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        });
+    }
+
+    public override async Task DisposeAsync()
+    {
+        if (Browser is not null)
+        {
+            await Browser.CloseAsync();
+        }
+
+        _playwright?.Dispose();
+        await base.DisposeAsync();
+    }
+
+    /// <summary>A fresh browser context (its own storage) at the given width, on the Server's page; dialogs are accepted.</summary>
+    public async Task<IPage> OpenAsync(int width = 1280, int height = 900)
+    {
+        var context = await Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = width, Height = height }, BaseURL = Http.BaseAddress!.ToString() });
+        context.SetDefaultTimeout(15_000);
+        var page = await context.NewPageAsync();
+        page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
+        await page.GotoAsync("/");
+        return page;
+    }
+
+    public Task ScreenshotAsync(IPage page, string name) =>
+        page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Artifacts, name + ".png"), FullPage = true });
+}
+
+public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserFixture>
+{
+    private const string SqliDump = "5f4dcc3b5aa765d61d8327deb882cf99";
+
+    [Fact]
+    public async Task A_learner_runs_a_lab_from_start_to_stop_and_an_operator_force_stops_another()
+    {
+        // Another learner's lab, for the operator to force stop.
+        var otherToken = server.Token(Guid.NewGuid());
+        var otherId = await server.StartRunningAsync(ServerFixture.JuiceShopLab, otherToken);
+
+        var page = await server.OpenAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Get a learner token" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Labs", Exact = true })).ToBeVisibleAsync();
+        await Expect(page.Locator("#lab-list > li")).ToHaveCountAsync(4);
+
+        // The filters narrow the catalog.
+        await page.GetByLabel("Search").FillAsync("juice");
+        await Expect(page.Locator("#lab-list > li")).ToHaveCountAsync(1);
+        await page.GetByLabel("Search").FillAsync("");
+        await page.GetByLabel("Category").SelectOptionAsync("cryptography");
+        await Expect(page.Locator("#lab-list > li")).ToHaveCountAsync(1);
+        await page.GetByLabel("Category").SelectOptionAsync("");
+        await page.GetByLabel("Difficulty").SelectOptionAsync("intermediate");
+        await Expect(page.Locator("#lab-list > li")).ToHaveCountAsync(2);
+        await page.GetByLabel("Difficulty").SelectOptionAsync("");
+        await Expect(page.Locator("#lab-list > li")).ToHaveCountAsync(4);
+        await server.ScreenshotAsync(page, "01-catalog");
+
+        // Start DVWA and watch it come up, live: the page is never reloaded.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Open DVWA: SQL injection" }).ClickAsync();
+        await Expect(page.Locator("#lab-detail h2")).ToHaveTextAsync("DVWA: SQL injection");
+        await Expect(page.Locator("#live")).ToHaveTextAsync("Live updates on");
+        await page.EvaluateAsync("() => { window.notReloaded = true; }");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Start lab" }).ClickAsync();
+        await Expect(page.Locator("#status")).ToHaveTextAsync(new Regex("^(starting|provisioning)$"));
+        await Expect(page.GetByRole(AriaRole.Progressbar, new() { Name = "Lab start progress" })).ToBeVisibleAsync();
+        await server.ScreenshotAsync(page, "02-starting");
+        await Expect(page.Locator("#status")).ToHaveTextAsync("running", new() { Timeout = 60_000 });
+        Assert.True(await page.EvaluateAsync<bool>("() => window.notReloaded === true"));
+        await Expect(page.Locator("#countdown")).ToHaveTextAsync(new Regex(@"^\d+:\d\d(:\d\d)?$"));
+        await server.ScreenshotAsync(page, "03-running");
+
+        // The access link opens the lab.
+        var href = await page.Locator("#access-link").GetAttributeAsync("href");
+        var labPage = await page.Context.NewPageAsync();
+        var response = await labPage.GotoAsync(href!);
+        Assert.True(response!.Ok, $"the lab at {href} answered {response.Status}");
+        await Expect(labPage.GetByRole(AriaRole.Heading, new() { Name = "Lab app" })).ToBeVisibleAsync();
+        await labPage.CloseAsync();
+
+        // A hint, with its cost, then the right answer and the points.
+        var exercise = page.Locator("[data-exercise=sqli-dump]");
+        await exercise.GetByRole(AriaRole.Button, new() { Name = "Reveal hint 1 (−10 pts)" }).ClickAsync();
+        await Expect(exercise.Locator(".hint")).ToContainTextAsync("Find the number of columns with ORDER BY");
+        await server.ScreenshotAsync(page, "04-hint");
+        await exercise.GetByLabel("Answer to Dump the users").FillAsync("not the flag");
+        await exercise.GetByRole(AriaRole.Button, new() { Name = "Submit" }).ClickAsync();
+        await Expect(exercise.Locator(".result")).ToHaveTextAsync("Not quite: try again.");
+        await exercise.GetByLabel("Answer to Dump the users").FillAsync(SqliDump);
+        await exercise.GetByRole(AriaRole.Button, new() { Name = "Submit" }).ClickAsync();
+        await Expect(exercise.Locator(".result")).ToHaveTextAsync("Correct! +60 points.");
+        await Expect(exercise.Locator(".solved")).ToHaveTextAsync("Solved · 60 pts");
+        await Expect(page.Locator("#lab-points")).ToHaveTextAsync("Your points in this lab: 60");
+        await Expect(page.Locator("#total-points")).ToHaveTextAsync("60 pts");
+        await server.ScreenshotAsync(page, "05-answer");
+
+        // The tutor answers in the chat panel, and its daily quota is explained when spent.
+        var question = page.GetByLabel("Ask the tutor about this lab (it guides; it never gives flags)");
+        var ask = page.GetByRole(AriaRole.Button, new() { Name = "Ask", Exact = true });
+        await question.FillAsync("How do I find the number of columns?");
+        await ask.ClickAsync();
+        await Expect(page.Locator("#chat li.tutor")).ToHaveTextAsync(server.Anthropic.Answer);
+        await question.FillAsync("And then?");
+        await ask.ClickAsync();
+        await Expect(page.Locator("#chat li.tutor")).ToHaveCountAsync(2);
+        await question.FillAsync("One more?");
+        await ask.ClickAsync();
+        await Expect(page.Locator("#alert")).ToContainTextAsync("You have asked the tutor 2 questions today");
+        await Expect(page.Locator("#chat li.me")).ToHaveCountAsync(3);
+        await Expect(page.Locator("#chat li.tutor")).ToHaveCountAsync(2);
+        await AssertAccessibleAsync(page, "running lab");
+        await server.ScreenshotAsync(page, "06-tutor");
+
+        // The operator sees both instances and force stops the other learner's.
+        var ops = await server.OpenAsync();
+        await ops.GetByLabel("Name to show").FillAsync("Operator");
+        await ops.GetByRole(AriaRole.Button, new() { Name = "Get an operator token" }).ClickAsync();
+        await ops.GetByRole(AriaRole.Button, new() { Name = "Operator", Exact = true }).ClickAsync();
+        var otherRow = ops.Locator($"tr[data-instance='{otherId}']");
+        await Expect(otherRow).ToContainTextAsync("OWASP Juice Shop");
+        await Expect(otherRow).ToContainTextAsync("running");
+        await Expect(otherRow).ToContainTextAsync("$0.027");
+        await Expect(ops.Locator("#ops-instances tbody tr")).ToHaveCountAsync(2);
+        await Expect(ops.Locator("#ops-instances tbody")).ToContainTextAsync("DVWA: SQL injection");
+        await Expect(ops.Locator("#ops-chart svg rect")).ToHaveCountAsync(61);
+        await AssertAccessibleAsync(ops, "operator");
+        await server.ScreenshotAsync(ops, "07-operator");
+        await otherRow.GetByRole(AriaRole.Button, new() { Name = $"Force stop instance {otherId[..8]}" }).ClickAsync();
+        await server.WaitForStatusAsync(otherId, otherToken, LabInstanceStatus.Stopped);
+        await Expect(otherRow).ToHaveCountAsync(0);
+        await Expect(ops.Locator("#ops-instances tbody tr")).ToHaveCountAsync(1);
+        var learnerId = await ops.Locator("#ops-instances tbody tr").GetAttributeAsync("data-instance");
+        await ops.GetByRole(AriaRole.Button, new() { Name = "Run now" }).ClickAsync();
+        await Expect(ops.Locator("#ops-runs tbody tr").First).ToContainTextAsync(new Regex("nothing to repair|destroyed|ended|vanished|lost|resent"));
+        await server.ScreenshotAsync(ops, "08-force-stopped");
+
+        // The learner stops the lab and sees it end.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Stop" }).ClickAsync();
+        await Expect(page.Locator("#session")).ToContainTextAsync("This session ended: stopped.", new() { Timeout = 60_000 });
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Start again" })).ToBeVisibleAsync();
+        await server.ScreenshotAsync(page, "09-stopped");
+        Assert.True(await page.EvaluateAsync<bool>("() => window.notReloaded === true"));
+        await server.AssertNoVmLeftAsync([learnerId!, otherId]);
+    }
+
+    [Fact]
+    public async Task The_page_works_by_keyboard_at_390_px_meets_wcag_aa_and_explains_a_refused_token()
+    {
+        var page = await server.OpenAsync(390, 844);
+        await AssertAccessibleAsync(page, "sign-in");
+
+        var valid = server.Token(Guid.NewGuid());
+        await page.GetByLabel("API token (a JWT from your platform)").FillAsync(valid[..^6] + "AAAAAA");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in with this token" }).ClickAsync();
+        await Expect(page.Locator("#alert")).ToContainTextAsync("The server refused this token");
+        await Expect(page.Locator("#signin")).ToBeVisibleAsync();
+
+        // Keyboard only: Tab to the development sign-in, Enter, then Tab to a lab and open it.
+        await TabToAsync(page, "Get a learner token");
+        await page.Keyboard.PressAsync("Enter");
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Labs", Exact = true })).ToBeVisibleAsync();
+        await TabToAsync(page, "Open");
+        await page.Keyboard.PressAsync("Enter");
+        await Expect(page.Locator("#lab-detail h2")).ToBeFocusedAsync();
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Start lab" })).ToBeVisibleAsync();
+
+        Assert.True(await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth") <= 390, "the page scrolls sideways at 390 px");
+        await AssertAccessibleAsync(page, "learner");
+        await server.ScreenshotAsync(page, "10-lab-at-390px");
+
+        var ops = await server.OpenAsync(390, 844);
+        await ops.GetByRole(AriaRole.Button, new() { Name = "Get an operator token" }).ClickAsync();
+        await ops.GetByRole(AriaRole.Button, new() { Name = "Operator", Exact = true }).ClickAsync();
+        await Expect(ops.Locator("#ops-chart svg")).ToBeVisibleAsync();
+        Assert.True(await ops.EvaluateAsync<int>("() => document.documentElement.scrollWidth") <= 390, "the operator view scrolls sideways at 390 px: " + await ops.EvaluateAsync<string>("() => [...document.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > 390).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).slice(0, 12).join(', ')"));
+        await AssertAccessibleAsync(ops, "operator");
+        await server.ScreenshotAsync(ops, "11-operator-at-390px");
+    }
+
+    /// <summary>Presses Tab until the focused element's text is <paramref name="text"/>.</summary>
+    private static async Task TabToAsync(IPage page, string text)
+    {
+        for (var i = 0; i < 30; i++)
+        {
+            await page.Keyboard.PressAsync("Tab");
+            if (await page.EvaluateAsync<string>("() => document.activeElement?.textContent?.trim() ?? ''") == text)
+            {
+                return;
+            }
+        }
+
+        Assert.Fail($"\"{text}\" cannot be reached with the Tab key");
+    }
+
+    /// <summary>axe-core finds no WCAG 2 A/AA violation (labels, names, contrast, …).</summary>
+    private static async Task AssertAccessibleAsync(IPage page, string view)
+    {
+        var result = await page.RunAxe(new AxeRunOptions { RunOnly = new RunOnlyOptions { Type = "tag", Values = ["wcag2a", "wcag2aa"] } });
+        Assert.True(result.Violations.Length == 0, $"{view}: " + string.Join("; ", result.Violations.Select(v => $"{v.Id}: {v.Help} ({string.Join(", ", v.Nodes.Select(n => n.Html))})")));
+    }
+}
