@@ -103,6 +103,14 @@ public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserF
         await Expect(page.Locator("#countdown")).ToHaveTextAsync(new Regex(@"^\d+:\d\d(:\d\d)?$"));
         await server.ScreenshotAsync(page, "03-running");
 
+        // Extend moves the countdown past the hour; Restart reboots the VM and the lab comes back.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Extend 15 min" }).ClickAsync();
+        await Expect(page.Locator("#countdown")).ToHaveTextAsync(new Regex(@"^1:1[45]:\d\d$"));
+        await page.GetByRole(AriaRole.Button, new() { Name = "Restart" }).ClickAsync();
+        await Expect(page.Locator("#alert")).ToContainTextAsync("Restarting the VM");
+        await Expect(page.Locator("#restarts")).ToHaveTextAsync("Restarted 1×", new() { Timeout = 60_000 });
+        await Expect(page.Locator("#status")).ToHaveTextAsync("running", new() { Timeout = 60_000 });
+
         // The access link opens the lab.
         var href = await page.Locator("#access-link").GetAttributeAsync("href");
         var labPage = await page.Context.NewPageAsync();
@@ -126,6 +134,14 @@ public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserF
         await Expect(page.Locator("#lab-points")).ToHaveTextAsync("Your points in this lab: 60");
         await Expect(page.Locator("#total-points")).ToHaveTextAsync("60 pts");
         await server.ScreenshotAsync(page, "05-answer");
+
+        // Beyond 3 answers a minute (this server's limit), the API's sentence says how long to wait.
+        var detect = page.Locator("[data-exercise=sqli-detect]");
+        await detect.GetByLabel("Answer to Detect the injection").FillAsync("no error here");
+        await detect.GetByRole(AriaRole.Button, new() { Name = "Submit" }).ClickAsync();
+        await Expect(detect.Locator(".result")).ToHaveTextAsync("Not quite: try again.");
+        await detect.GetByRole(AriaRole.Button, new() { Name = "Submit" }).ClickAsync();
+        await Expect(page.Locator("#alert")).ToContainTextAsync(new Regex(@"Too many answers: at most 3 per 60 s; retry in \d+ s"));
 
         // The tutor answers in the chat panel, and its daily quota is explained when spent.
         var question = page.GetByLabel("Ask the tutor about this lab (it guides; it never gives flags)");
@@ -177,10 +193,20 @@ public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserF
     }
 
     [Fact]
-    public async Task The_page_works_by_keyboard_at_390_px_meets_wcag_aa_and_explains_a_refused_token()
+    public async Task The_page_works_by_keyboard_at_390_px_meets_wcag_aa_and_explains_a_refused_or_expired_token()
     {
         var page = await server.OpenAsync(390, 844);
+        // As a deployment without the tutor describes itself (this server has one).
+        await page.RouteAsync("**/api/features", route => route.FulfillAsync(new() { ContentType = "application/json", Body = """{"success":true,"data":{"devTokens":true,"tutor":false}}""" }));
+        await page.ReloadAsync();
         await AssertAccessibleAsync(page, "sign-in");
+
+        // A token that expires signs the learner out with a sentence saying so.
+        await page.GetByLabel("API token (a JWT from your platform)").FillAsync(server.Tokens.MintDevToken(Guid.NewGuid(), "Brief", false, TimeSpan.FromSeconds(3)));
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in with this token" }).ClickAsync();
+        await Expect(page.Locator("#account")).ToContainTextAsync("Brief");
+        await Expect(page.Locator("#alert")).ToHaveTextAsync(new Regex("^Your token has expired. Sign in again."), new() { Timeout = 10_000 });
+        await Expect(page.Locator("#signin")).ToBeVisibleAsync();
 
         var valid = server.Token(Guid.NewGuid());
         await page.GetByLabel("API token (a JWT from your platform)").FillAsync(valid[..^6] + "AAAAAA");
@@ -196,6 +222,7 @@ public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserF
         await page.Keyboard.PressAsync("Enter");
         await Expect(page.Locator("#lab-detail h2")).ToBeFocusedAsync();
         await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Start lab" })).ToBeVisibleAsync();
+        await Expect(page.Locator("#tutor-off")).ToHaveTextAsync("The AI tutor is not enabled on this server (it needs a Tutor:ApiKey). Everything else works without it.");
 
         Assert.True(await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth") <= 390, "the page scrolls sideways at 390 px");
         await AssertAccessibleAsync(page, "learner");

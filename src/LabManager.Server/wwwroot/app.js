@@ -49,10 +49,9 @@ function fill(el, ...children) {
 // ---------- the API ----------
 
 class ApiError extends Error {
-  constructor(status, message, retryAfter) {
+  constructor(status, message) {
     super(message);
     this.status = status;
-    this.retryAfter = retryAfter;
   }
 }
 
@@ -68,12 +67,12 @@ async function api(method, path, body) {
   }
   const envelope = await response.json().catch(() => null);
   if (!response.ok || !envelope?.success) {
-    throw new ApiError(response.status, envelope?.message ?? `The server answered ${response.status}.`, response.headers.get('Retry-After'));
+    throw new ApiError(response.status, envelope?.message ?? `The server answered ${response.status}.`);
   }
   return envelope;
 }
 
-/** Shows an API error as a sentence; a refused token signs the learner out. */
+/** Shows an API error as the API's sentence (quotas and rate limits say how long to wait); a refused token signs out. */
 function showError(error) {
   if (!(error instanceof ApiError)) {
     console.error(error);
@@ -83,9 +82,7 @@ function showError(error) {
     signOut(`Your sign-in is no longer valid (${error.message}). Sign in again.`);
     return;
   }
-  let text = error.message;
-  if (error.status === 429 && error.retryAfter) text += ` Try again in ${duration(Number(error.retryAfter) * 1000)}.`;
-  showAlert(text);
+  showAlert(error.message);
 }
 
 function showAlert(text, kind = 'error') {
@@ -175,10 +172,13 @@ async function signIn(token) {
 
 function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
-  state.connection?.stop();
+  const connection = state.connection;
   state.connection = null;
-  state.token = state.user = state.selectedLabId = null;
+  connection?.stop();
+  state.token = state.user = state.selectedLabId = state.detail = state.progress = null;
   state.instances.clear();
+  state.chat.clear();
+  fill($('#lab-detail'), h('p', { class: 'muted' }, 'Choose a lab to see its details and start it.'));
   $('#views').hidden = true;
   $('#learner').hidden = $('#operator').hidden = true;
   fill($('#account'));
@@ -230,8 +230,8 @@ function connect() {
   connection.on('lab:status', onStatus);
   connection.on('lab:notification', (n) => showAlert(n.message, 'info'));
   connection.onreconnecting(() => setLive(false, 'Reconnecting…'));
-  connection.onreconnected(() => { setLive(true); loadInstances(); });
-  connection.onclose(() => setLive(false, 'Live updates stopped'));
+  connection.onreconnected(() => { setLive(true); run(null, loadInstances); });
+  connection.onclose(() => { if (state.connection === connection) setLive(false, 'Live updates stopped'); });
   state.connection = connection;
   setLive(false, 'Connecting…');
   connection.start().then(() => setLive(true)).catch((error) => setLive(false, `Live updates failed: ${error.message}`));
@@ -406,7 +406,8 @@ function renderSession() {
   const header = h('div', { class: 'line' },
     h('span', { class: `badge ${instance.status}`, id: 'status' }, instance.status),
     h('span', null, STATUS_TEXT[instance.status]),
-    h('span', { class: 'muted' }, 'Elapsed ', h('span', { 'data-since': instance.createdAt }, duration(Date.now() - Date.parse(instance.createdAt)))));
+    h('span', { class: 'muted' }, 'Elapsed ', h('span', { 'data-since': instance.createdAt }, duration(Date.now() - Date.parse(instance.createdAt)))),
+    instance.restartCount ? h('span', { class: 'muted', id: 'restarts' }, `Restarted ${instance.restartCount}×`) : null);
   if (instance.status !== 'running') {
     const step = instance.status === 'stopping' ? -1 : stepIndex(instance);
     const percent = step < 0 ? 100 : Math.round(((step + 1) / STEPS.length) * 100);
