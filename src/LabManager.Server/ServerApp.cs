@@ -85,7 +85,7 @@ public static class ServerApp
         app.UseExceptionHandler(error => error.Run(http =>
             Write(http, ApiResult.Error(500, "Something went wrong on our side; it has been logged"))));
         app.UseDefaultFiles();
-        app.UseStaticFiles();
+        app.UseStaticFiles(new StaticFileOptions { OnPrepareResponse = file => PageHeaders(file.Context.Response.Headers) });
         app.UseHubAuthentication();
         app.MapHub<LabsHub>(LabsHub.Path);
         app.MapOpenApi();
@@ -106,6 +106,18 @@ public static class ServerApp
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return (app, new Uri(address));
+    }
+
+    /// <summary>
+    /// The page runs only its own files and talks only to this server: even if a lab description or a tutor answer
+    /// ever carried markup, no script could run from it. It may not be framed.
+    /// </summary>
+    private static void PageHeaders(IHeaderDictionary headers)
+    {
+        headers.ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
+        headers.XContentTypeOptions = "nosniff";
+        headers["Referrer-Policy"] = "no-referrer";
     }
 
     private static async Task HandleAsync(HttpContext http, ApiRoute route, CancellationToken ct)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
 using Deque.AxeCore.Commons;
 using Deque.AxeCore.Playwright;
@@ -45,6 +46,9 @@ public sealed class BrowserFixture : TutorServer
         await base.DisposeAsync();
     }
 
+    /// <summary>Uncaught script errors and Content Security Policy violations of every page opened.</summary>
+    public ConcurrentQueue<string> PageProblems { get; } = new();
+
     /// <summary>A fresh browser context (its own storage) at the given width, on the Server's page; dialogs are accepted.</summary>
     public async Task<IPage> OpenAsync(int width = 1280, int height = 900)
     {
@@ -52,7 +56,16 @@ public sealed class BrowserFixture : TutorServer
         context.SetDefaultTimeout(15_000);
         var page = await context.NewPageAsync();
         page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
-        await page.GotoAsync("/");
+        page.PageError += (_, error) => PageProblems.Enqueue(error);
+        page.Console += (_, message) =>
+        {
+            if (message.Text.Contains("Content Security Policy", StringComparison.Ordinal))
+            {
+                PageProblems.Enqueue(message.Text);
+            }
+        };
+        var response = await page.GotoAsync("/");
+        Assert.Contains("script-src 'self'", response!.Headers["content-security-policy"], StringComparison.Ordinal);
         return page;
     }
 
@@ -190,6 +203,7 @@ public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserF
         await server.ScreenshotAsync(page, "09-stopped");
         Assert.True(await page.EvaluateAsync<bool>("() => window.notReloaded === true"));
         await server.AssertNoVmLeftAsync([learnerId!, otherId]);
+        Assert.Empty(server.PageProblems);
     }
 
     [Fact]
@@ -235,6 +249,7 @@ public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserF
         Assert.True(await ops.EvaluateAsync<int>("() => document.documentElement.scrollWidth") <= 390, "the operator view scrolls sideways at 390 px: " + await ops.EvaluateAsync<string>("() => [...document.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > 390).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).slice(0, 12).join(', ')"));
         await AssertAccessibleAsync(ops, "operator");
         await server.ScreenshotAsync(ops, "11-operator-at-390px");
+        Assert.Empty(server.PageProblems);
     }
 
     /// <summary>Presses Tab until the focused element's text is <paramref name="text"/>.</summary>
