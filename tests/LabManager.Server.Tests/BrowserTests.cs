@@ -116,12 +116,16 @@ public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserF
         await Expect(page.Locator("#countdown")).ToHaveTextAsync(new Regex(@"^\d+:\d\d(:\d\d)?$"));
         await server.ScreenshotAsync(page, "03-running");
 
-        // Extend moves the countdown past the hour; Restart reboots the VM and the lab comes back.
+        // Extend moves the countdown past the hour; Restart reboots the VM and Reset replaces it, and the lab comes back.
         await page.GetByRole(AriaRole.Button, new() { Name = "Extend 15 min" }).ClickAsync();
         await Expect(page.Locator("#countdown")).ToHaveTextAsync(new Regex(@"^1:1[45]:\d\d$"));
         await page.GetByRole(AriaRole.Button, new() { Name = "Restart" }).ClickAsync();
         await Expect(page.Locator("#alert")).ToContainTextAsync("Restarting the VM");
         await Expect(page.Locator("#restarts")).ToHaveTextAsync("Restarted 1×", new() { Timeout = 60_000 });
+        await Expect(page.Locator("#status")).ToHaveTextAsync("running", new() { Timeout = 60_000 });
+        await page.GetByRole(AriaRole.Button, new() { Name = "Reset" }).ClickAsync();
+        await Expect(page.Locator("#alert")).ToContainTextAsync("Resetting: a fresh VM is on its way");
+        await Expect(page.Locator("#restarts")).ToHaveTextAsync("Restarted 2×", new() { Timeout = 60_000 });
         await Expect(page.Locator("#status")).ToHaveTextAsync("running", new() { Timeout = 60_000 });
 
         // The access link opens the lab.
