@@ -12,7 +12,8 @@ public sealed class LabSessionOptions
 
     /// <summary>
     /// URL cloud-init POSTs to when the lab is up, e.g. <c>https://host/api/labs/instances/{instanceId}/ready?key={key}</c>;
-    /// <c>{instanceId}</c> and <c>{key}</c> (see <see cref="Core.Instances.PhoneHome"/>) are filled in. Null: rely on probing only.
+    /// <c>{instanceId}</c> and <c>{key}</c> (see <see cref="Core.Instances.PhoneHome"/>) are filled in. When not set, an app on
+    /// Azure App Service / Functions uses its own host (<c>WEBSITE_HOSTNAME</c>); elsewhere labs are found by probing only.
     /// </summary>
     public string? PhoneHomeUrl { get; set; }
 

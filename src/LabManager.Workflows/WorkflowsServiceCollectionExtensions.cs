@@ -18,7 +18,15 @@ public static class WorkflowsServiceCollectionExtensions
     public static IServiceCollection AddLabWorkflows(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<LabSessionOptions>().Bind(configuration.GetSection(LabSessionOptions.Section))
-            .PostConfigure(o => o.PhoneHomeSecret ??= configuration["Auth:SigningKey"])
+            .PostConfigure(o =>
+            {
+                o.PhoneHomeSecret ??= configuration["Auth:SigningKey"];
+                // On Azure App Service / Functions the app knows its own public host name: labs phone home there.
+                if (string.IsNullOrEmpty(o.PhoneHomeUrl) && configuration["WEBSITE_HOSTNAME"] is { Length: > 0 } host)
+                {
+                    o.PhoneHomeUrl = $"https://{host}/api/labs/instances/{{instanceId}}/ready?key={{key}}";
+                }
+            })
             .ValidateOnStart();
         services.AddHttpClient(ProbeLabActivity.HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseProxy = false });
