@@ -112,6 +112,23 @@ public sealed class PostgresStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task UserNames_AsTheirLastStartToldThem()
+    {
+        var lab = await LabAsync("owasp-juice-shop");
+        UserRef[] users = [User(), new(Guid.NewGuid(), null, "B", false), new(Guid.NewGuid(), "c@example.com", null, false), new(Guid.NewGuid(), null, null, false)];
+        foreach (var user in users)
+        {
+            Assert.IsType<StartOutcome.Created>(await Instances.TryStartAsync(new StartRequest(Guid.NewGuid(), user, lab, DateTimeOffset.UtcNow, Generous)));
+        }
+
+        var names = await Instances.UserNamesAsync([.. users.Select(u => u.Id), Guid.NewGuid()]);
+        Assert.Equal(3, names.Count);
+        Assert.Equal("A <a@example.com>", names[users[0].Id]);
+        Assert.Equal("B", names[users[1].Id]);
+        Assert.Equal("c@example.com", names[users[2].Id]);
+    }
+
+    [Fact]
     public async Task TryStart_SameLabAgain_ReturnsExisting()
     {
         var lab = await LabAsync("network-recon");

@@ -210,6 +210,7 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
         var listed = Assert.Single(list["data"]!.AsArray(), i => i!["id"]!.GetValue<string>() == id)!;
         Assert.Equal(learner.ToString(), listed["userId"]!.GetValue<string>());
         Assert.Equal("DVWA: SQL injection", listed["labName"]!.GetValue<string>());
+        Assert.Equal("learner", listed["userName"]!.GetValue<string>());
         Assert.Equal(0.007m, listed["costSoFar"]!.GetValue<decimal>());
 
         var (activityStatus, activity, _) = await server.SendAsync(HttpMethod.Get, "/api/admin/activity?minutes=10", admin);

@@ -184,6 +184,7 @@ public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserF
         await ops.GetByRole(AriaRole.Button, new() { Name = "Operator", Exact = true }).ClickAsync();
         var otherRow = ops.Locator($"tr[data-instance='{otherId}']");
         await Expect(otherRow).ToContainTextAsync("OWASP Juice Shop");
+        await Expect(otherRow.Locator("td").Nth(1)).ToHaveTextAsync("learner");
         await Expect(otherRow).ToContainTextAsync("running");
         await Expect(otherRow).ToContainTextAsync("$0.027");
         await Expect(ops.Locator("#ops-instances tbody tr")).ToHaveCountAsync(2);

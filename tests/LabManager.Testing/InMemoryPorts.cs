@@ -47,6 +47,10 @@ public sealed class InMemoryInstanceStore : IInstanceStore
         Task.FromResult<IReadOnlyList<int>>([.. Enumerable.Range(0, points).Select(n => from + n * step)
             .Select(t => _instances.Values.Count(i => i.CreatedAt <= t && (i.EndedAt is null || i.EndedAt > t)))]);
 
+    /// <summary>This store keeps no users.</summary>
+    public Task<IReadOnlyDictionary<Guid, string>> UserNamesAsync(IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyDictionary<Guid, string>>(new Dictionary<Guid, string>());
+
     public Task<UserStats> StatsAsync(Guid userId, CancellationToken cancellationToken = default)
     {
         var mine = _instances.Values.Where(i => i.UserId == userId).ToList();

@@ -254,8 +254,10 @@ public sealed class LabApi(
 
         var activeOnly = request.QueryValue("all") is not ("true" or "1");
         var labs = (await catalog.ListAsync(ct)).ToDictionary(l => l.Id);
+        var listed = await instances.ListAsync(activeOnly, 1000, ct);
+        var users = await instances.UserNamesAsync([.. listed.Select(i => i.UserId).Distinct()], ct);
         var now = time.GetUtcNow();
-        return ApiResult.Ok((await instances.ListAsync(activeOnly, 1000, ct)).Select(i => InstanceView.ForOperator(i, labs.GetValueOrDefault(i.LabId), now)).ToList());
+        return ApiResult.Ok(listed.Select(i => InstanceView.ForOperator(i, labs.GetValueOrDefault(i.LabId), users.GetValueOrDefault(i.UserId), now)).ToList());
     }
 
     /// <summary>Active instances minute by minute over the last <c>minutes</c> (default 60, at most a day).</summary>

@@ -56,15 +56,17 @@ public sealed record InstanceView(
     DateTimeOffset? VmCheckedAt,
     SessionProgress? Progress = null,
     string? LabName = null,
-    decimal? CostSoFar = null)
+    decimal? CostSoFar = null,
+    string? UserName = null)
 {
     public static InstanceView From(LabInstance i, SessionProgress? progress = null) => new(
         i.Id, i.LabId, i.UserId, i.Status, i.CloudInstanceId, i.PublicIp, i.AccessUrl, i.Ports, i.CreatedAt, i.StartedAt,
         i.ExpiresAt, i.EndedAt, i.ErrorMessage, i.RestartCount, i.VmStatus, i.VmCheckedAt, progress);
 
-    /// <summary>For operators: with the lab's name and what its VM has cost so far (every started hour since it was asked for).</summary>
-    public static InstanceView ForOperator(LabInstance i, Lab? lab, DateTimeOffset now) => From(i) with
+    /// <summary>For operators: with the learner's and the lab's names and what its VM has cost so far (every started hour since it was asked for).</summary>
+    public static InstanceView ForOperator(LabInstance i, Lab? lab, string? userName, DateTimeOffset now) => From(i) with
     {
+        UserName = userName,
         LabName = lab?.Name,
         CostSoFar = lab is null ? null : SessionCost.ForPlan(lab.Plan, (i.EndedAt ?? now) - i.CreatedAt),
     };

@@ -32,6 +32,9 @@ public interface IInstanceStore
     /// </summary>
     Task<IReadOnlyList<int>> ActiveCountsAsync(DateTimeOffset from, TimeSpan step, int points, CancellationToken cancellationToken = default);
 
+    /// <summary>How the given users are known (name, email or both, as their last start told); users without either are left out.</summary>
+    Task<IReadOnlyDictionary<Guid, string>> UserNamesAsync(IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken = default);
+
     /// <summary>How many instances a user has had, by outcome.</summary>
     Task<UserStats> StatsAsync(Guid userId, CancellationToken cancellationToken = default);
 

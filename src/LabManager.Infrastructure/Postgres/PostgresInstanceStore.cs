@@ -94,6 +94,17 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
         return [.. counts];
     }
 
+    public async Task<IReadOnlyDictionary<Guid, string>> UserNamesAsync(IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken = default)
+    {
+        const string sql = """
+            SELECT id, CASE WHEN username IS NOT NULL AND email IS NOT NULL THEN username || ' <' || email || '>' ELSE coalesce(username, email) END
+            FROM users WHERE id = ANY(@ids) AND coalesce(username, email) IS NOT NULL
+            """;
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<(Guid Id, string Name)>(new CommandDefinition(sql, new { ids = userIds.ToArray() }, cancellationToken: cancellationToken));
+        return rows.ToDictionary(r => r.Id, r => r.Name);
+    }
+
     public async Task<UserStats> StatsAsync(Guid userId, CancellationToken cancellationToken = default)
     {
         const string sql = $"""

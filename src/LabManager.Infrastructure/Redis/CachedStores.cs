@@ -52,6 +52,9 @@ public sealed class CachedInstanceStore(IInstanceStore store, IInstanceCache cac
     public Task<IReadOnlyList<int>> ActiveCountsAsync(DateTimeOffset from, TimeSpan step, int points, CancellationToken cancellationToken = default) =>
         store.ActiveCountsAsync(from, step, points, cancellationToken);
 
+    public Task<IReadOnlyDictionary<Guid, string>> UserNamesAsync(IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken = default) =>
+        store.UserNamesAsync(userIds, cancellationToken);
+
     public Task<StartOutcome> TryStartAsync(StartRequest request, CancellationToken cancellationToken = default) =>
         store.TryStartAsync(request, cancellationToken);
 

@@ -571,7 +571,7 @@ function renderOperatorInstances(instances) {
   }
   fill(body, ...instances.map((i) => h('tr', { 'data-instance': i.id },
     h('td', { title: i.id }, short(i.id)),
-    h('td', { title: i.userId }, short(i.userId)),
+    h('td', { title: i.userId }, i.userName ?? short(i.userId)),
     h('td', null, i.labName ?? short(i.labId)),
     h('td', null, h('span', { class: `badge ${i.status}` }, i.status)),
     h('td', { 'data-since': i.createdAt }, duration(Date.now() - Date.parse(i.createdAt))),
