@@ -312,7 +312,8 @@ async function loadPoints() {
   if (el) el.textContent = `${data.totalPoints} pts`;
 }
 
-function activeInstanceOf(labId) {
+/** The lab's active instance for this learner, else the latest one (to show how it ended). */
+function sessionOf(labId) {
   return [...state.instances.values()]
     .filter((i) => i.labId === labId)
     .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))
@@ -320,7 +321,7 @@ function activeInstanceOf(labId) {
 }
 
 function currentInstance() {
-  return state.selectedLabId ? activeInstanceOf(state.selectedLabId) : null;
+  return state.selectedLabId ? sessionOf(state.selectedLabId) : null;
 }
 
 function renderLabList() {
@@ -330,7 +331,7 @@ function renderLabList() {
     return;
   }
   fill(list, ...state.labs.map((lab) => {
-    const instance = activeInstanceOf(lab.id);
+    const instance = sessionOf(lab.id);
     const live = instance && ACTIVE.includes(instance.status);
     return h('li', { class: 'lab-card', 'aria-current': lab.id === state.selectedLabId ? 'true' : null },
       h('h3', null, lab.name),
