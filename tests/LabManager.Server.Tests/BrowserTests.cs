@@ -188,6 +188,7 @@ public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserF
         await Expect(otherRow).ToContainTextAsync("running");
         await Expect(otherRow).ToContainTextAsync("$0.027");
         await Expect(ops.Locator("#ops-instances tbody tr")).ToHaveCountAsync(2);
+        await Expect(ops.Locator("#ops-summary")).ToHaveTextAsync("2 live · $0.034 of VM time so far");
         await Expect(ops.Locator("#ops-instances tbody")).ToContainTextAsync("DVWA: SQL injection");
         await Expect(ops.Locator("#ops-chart svg rect")).ToHaveCountAsync(61);
         await AssertAccessibleAsync(ops, "operator");
@@ -196,6 +197,7 @@ public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserF
         await server.WaitForStatusAsync(otherId, otherToken, LabInstanceStatus.Stopped);
         await Expect(otherRow).ToHaveCountAsync(0);
         await Expect(ops.Locator("#ops-instances tbody tr")).ToHaveCountAsync(1);
+        await Expect(ops.Locator("#ops-summary")).ToHaveTextAsync("1 live · $0.007 of VM time so far");
         var learnerId = await ops.Locator("#ops-instances tbody tr").GetAttributeAsync("data-instance");
         await ops.GetByRole(AriaRole.Button, new() { Name = "Run now" }).ClickAsync();
         await Expect(ops.Locator("#ops-runs tbody tr").First).ToContainTextAsync(new Regex("nothing to repair|destroyed|ended|vanished|lost|resent"));

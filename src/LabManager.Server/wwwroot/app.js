@@ -565,6 +565,8 @@ async function loadOperator() {
 const short = (id) => (id ? String(id).slice(0, 8) : '—');
 
 function renderOperatorInstances(instances) {
+  const cost = instances.reduce((sum, i) => sum + (i.costSoFar ?? 0), 0);
+  $('#ops-summary').textContent = `${instances.length} live · $${cost.toFixed(3)} of VM time so far`;
   const body = $('#ops-instances tbody');
   if (!instances.length) {
     fill(body, h('tr', null, h('td', { colspan: '9', class: 'muted' }, 'No live instances.')));
