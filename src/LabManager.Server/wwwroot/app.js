@@ -195,7 +195,8 @@ async function devToken(admin) {
 
 function renderAccount() {
   fill($('#account'),
-    h('span', null, state.user.name, state.user.admin ? ' (operator)' : ''),
+    h('span', null, state.user.name),
+    state.user.admin ? h('span', { class: 'badge' }, 'operator') : null,
     h('span', { class: 'points', id: 'total-points' }, `${state.totalPoints} pts`),
     h('button', { type: 'button', onclick: () => signOut() }, 'Sign out'));
 }
