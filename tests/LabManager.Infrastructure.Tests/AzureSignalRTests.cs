@@ -4,10 +4,8 @@ using System.Text.Json.Nodes;
 using LabManager.Core.Instances;
 using LabManager.Core.Ports;
 using LabManager.Infrastructure.Notifications;
+using LabManager.Testing;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -29,18 +27,14 @@ public sealed class AzureSignalRTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        _fake = builder.Build();
-        _fake.Run(async http =>
+        (_fake, var address) = await LoopbackApp.StartAsync(app => app.Run(async http =>
         {
             using var reader = new StreamReader(http.Request.Body);
             _requests.Enqueue(new Recorded(http.Request.Method, http.Request.Path.Value!, http.Request.QueryString.Value ?? "",
                 http.Request.Headers.Authorization.FirstOrDefault(), await reader.ReadToEndAsync()));
             http.Response.StatusCode = _status;
-        });
-        await _fake.StartAsync();
-        _endpoint = _fake.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        }));
+        _endpoint = address.GetLeftPart(UriPartial.Authority);
     }
 
     public async Task DisposeAsync() => await _fake.DisposeAsync();

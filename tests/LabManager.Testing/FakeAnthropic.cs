@@ -1,12 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace LabManager.Testing;
 
@@ -16,9 +11,7 @@ namespace LabManager.Testing;
 /// </summary>
 public sealed class FakeAnthropic : IAsyncDisposable
 {
-    private readonly WebApplication _app;
-
-    private FakeAnthropic(WebApplication app) => _app = app;
+    private WebApplication _app = null!;
 
     public ConcurrentQueue<(string? ApiKey, JsonObject Body)> Requests { get; } = new();
 
@@ -28,12 +21,8 @@ public sealed class FakeAnthropic : IAsyncDisposable
 
     public static async Task<FakeAnthropic> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        var app = builder.Build();
-        var fake = new FakeAnthropic(app);
-        app.MapPost("/v1/messages", async (HttpContext http) =>
+        var fake = new FakeAnthropic();
+        (fake._app, fake.Url) = await LoopbackApp.StartAsync(app => app.MapPost("/v1/messages", async (HttpContext http) =>
         {
             var body = (await JsonNode.ParseAsync(http.Request.Body))!.AsObject();
             // The SDK sends the key as x-api-key or as a bearer token.
@@ -51,9 +40,7 @@ public sealed class FakeAnthropic : IAsyncDisposable
                 ["stop_sequence"] = null,
                 ["usage"] = new JsonObject { ["input_tokens"] = 100, ["output_tokens"] = 20 },
             });
-        });
-        await app.StartAsync();
-        fake.Url = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        }));
         return fake;
     }
 
