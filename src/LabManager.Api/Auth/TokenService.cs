@@ -90,7 +90,6 @@ public sealed class TokenService
         return (new UserRef(UserIdOf(subject), claims.FindFirst("email")?.Value, claims.FindFirst("name")?.Value, isAdmin), null);
     }
 
-    /// <summary>A signed HS256 token for development; needs <see cref="AuthOptions.SigningKey"/>.</summary>
     /// <summary>The caller of a route, or the answer that refuses them: 401 without a valid token, 403 without the admin role when needed.</summary>
     public async Task<(UserRef? User, ApiResult? Denied)> AuthenticateAsync(ApiRequest request, CancellationToken ct, bool admin = false)
     {
@@ -103,6 +102,7 @@ public sealed class TokenService
         return admin && !user.IsAdmin ? (user, ApiResult.Forbidden()) : (user, null);
     }
 
+    /// <summary>A signed HS256 token for development; needs <see cref="AuthOptions.SigningKey"/>.</summary>
     public string MintDevToken(Guid userId, string? name, bool admin, TimeSpan lifetime)
     {
         var now = _time.GetUtcNow().UtcDateTime;

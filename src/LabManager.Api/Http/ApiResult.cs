@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -36,4 +37,11 @@ public sealed record ApiResult(int Status, Envelope Body, IReadOnlyDictionary<st
     public static ApiResult NotFound(string what) => Error(404, $"{what} not found");
 
     public static ApiResult Conflict(string message) => Error(409, message);
+
+    /// <summary>429 with <c>Retry-After</c> in whole seconds (at least 1); the message ends saying how long to wait.</summary>
+    public static ApiResult TooManyRequests(string limit, TimeSpan retryAfter)
+    {
+        var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+        return Error(429, $"{limit}; retry in {seconds} s", headers: new Dictionary<string, string> { ["Retry-After"] = seconds.ToString(CultureInfo.InvariantCulture) });
+    }
 }

@@ -138,9 +138,7 @@ public sealed class LabApi(
             case StartOutcome.QuotaExceeded quota:
                 return ApiResult.Error(409, QuotaMessage(quota), [quota.Quota]);
             case StartOutcome.RateLimited limited:
-                var seconds = Math.Max(1, (int)Math.Ceiling(limited.RetryAfter.TotalSeconds));
-                return ApiResult.Error(429, $"Too many starts: at most {Options.MaxStartsPerWindow} per {Options.StartWindow.TotalMinutes:F0} minutes; retry in {seconds} s",
-                    headers: new Dictionary<string, string> { ["Retry-After"] = seconds.ToString(CultureInfo.InvariantCulture) });
+                return ApiResult.TooManyRequests($"Too many starts: at most {Options.MaxStartsPerWindow} per {Options.StartWindow.TotalMinutes:F0} minutes", limited.RetryAfter);
         }
 
         var created = ((StartOutcome.Created)outcome).Instance;

@@ -1,4 +1,3 @@
-using System.Globalization;
 using LabManager.Api.Auth;
 using LabManager.Api.Http;
 using LabManager.Core.Labs;
@@ -65,9 +64,7 @@ public sealed class ProgressApi(
         switch (await progress.SubmitAsync(user!.Id, lab!, exercise, correct, time.GetUtcNow(), limits.MaxSubmissionsPerWindow, limits.SubmissionWindow, ct))
         {
             case SubmissionOutcome.RateLimited limited:
-                var seconds = Math.Max(1, (int)Math.Ceiling(limited.RetryAfter.TotalSeconds));
-                return ApiResult.Error(429, $"Too many answers: at most {limits.MaxSubmissionsPerWindow} per {limits.SubmissionWindow.TotalSeconds:F0} s; retry in {seconds} s",
-                    headers: new Dictionary<string, string> { ["Retry-After"] = seconds.ToString(CultureInfo.InvariantCulture) });
+                return ApiResult.TooManyRequests($"Too many answers: at most {limits.MaxSubmissionsPerWindow} per {limits.SubmissionWindow.TotalSeconds:F0} s", limited.RetryAfter);
             case SubmissionOutcome.Recorded recorded:
                 logger.LogInformation("User {UserId} answered {Lab}/{Exercise}: {Result}", user.Id, lab!.Slug, exercise.Id, correct ? "right" : "wrong");
                 var message = !correct ? "Not quite; try again"
