@@ -146,7 +146,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
             new { userId = user.Id, since = now - quotas.StartWindow }, tx, cancellationToken: cancellationToken));
         if (recent.Count >= quotas.MaxStartsPerWindow)
         {
-            var retryAfter = new DateTimeOffset(recent.Oldest!.Value, TimeSpan.Zero) + quotas.StartWindow - now;
+            var retryAfter = DbTime.Utc(recent.Oldest!.Value) + quotas.StartWindow - now;
             return new StartOutcome.RateLimited(retryAfter > TimeSpan.Zero ? retryAfter : TimeSpan.FromSeconds(1));
         }
 
@@ -237,17 +237,15 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
             InternalIp = InternalIp,
             AccessUrl = AccessUrl,
             Ports = Ports,
-            CreatedAt = Utc(CreatedAt),
-            StartedAt = StartedAt is { } s ? Utc(s) : null,
-            ExpiresAt = ExpiresAt is { } e ? Utc(e) : null,
-            EndedAt = EndedAt is { } n ? Utc(n) : null,
+            CreatedAt = DbTime.Utc(CreatedAt),
+            StartedAt = DbTime.Utc(StartedAt),
+            ExpiresAt = DbTime.Utc(ExpiresAt),
+            EndedAt = DbTime.Utc(EndedAt),
             ErrorMessage = ErrorMessage,
             RestartCount = RestartCount,
             VmStatus = VmStatus,
-            VmCheckedAt = VmCheckedAt is { } v ? Utc(v) : null,
-            StopRequestedAt = StopRequestedAt is { } r ? Utc(r) : null,
+            VmCheckedAt = DbTime.Utc(VmCheckedAt),
+            StopRequestedAt = DbTime.Utc(StopRequestedAt),
         };
-
-        private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
     }
 }

@@ -52,7 +52,7 @@ public sealed class PostgresReconciliationLog(NpgsqlDataSource db) : IReconcilia
         var rows = await connection.QueryAsync<(DateTime StartedAt, int DurationMs, int TaggedVms, int ActiveInstances, int Orphans, int Expired, int Vanished, int Lost, int Resent)>(
             new CommandDefinition(sql, new { count }, cancellationToken: cancellationToken));
         return [.. rows.Select(r => new ReconciliationReport(
-            new DateTimeOffset(DateTime.SpecifyKind(r.StartedAt, DateTimeKind.Utc)), TimeSpan.FromMilliseconds(r.DurationMs),
+            DbTime.Utc(r.StartedAt), TimeSpan.FromMilliseconds(r.DurationMs),
             r.TaggedVms, r.ActiveInstances, r.Orphans, r.Expired, r.Vanished, r.Lost, r.Resent))];
     }
 
