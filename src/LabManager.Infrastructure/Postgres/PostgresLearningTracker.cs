@@ -116,7 +116,7 @@ public sealed class PostgresLearningTracker(NpgsqlDataSource db, TimeProvider ti
                 new { userId, since = (at - window).UtcDateTime }, tx, cancellationToken: cancellationToken));
             if (count >= maxPerWindow)
             {
-                var retry = new DateTimeOffset(DateTime.SpecifyKind(oldest!.Value, DateTimeKind.Utc)) + window - at;
+                var retry = DbTime.Utc(oldest!.Value) + window - at;
                 return new SubmissionOutcome.RateLimited(retry > TimeSpan.Zero ? retry : TimeSpan.FromSeconds(1));
             }
 
@@ -197,12 +197,6 @@ public sealed class PostgresLearningTracker(NpgsqlDataSource db, TimeProvider ti
     private async Task RefreshMemoryAsync(NpgsqlConnection connection, Guid userId, CancellationToken cancellationToken)
     {
         var args = new { userId };
-        var labs = (await connection.QueryAsync<(Guid Id, string Name, string Exercises)>(new CommandDefinition(
-            "SELECT id, name, exercises::text FROM labs", cancellationToken: cancellationToken)))
-            .ToDictionary(l => l.Id, l => (l.Name, Exercises: JsonSerializer.Deserialize<List<Exercise>>(l.Exercises, DbJson.Options) ?? []));
-        string Title(Guid lab, string exercise) =>
-            labs.TryGetValue(lab, out var l) ? $"{l.Name}: {l.Exercises.FirstOrDefault(e => e.Id == exercise)?.Title ?? exercise}" : exercise;
-
         var done = await connection.QueryAsync<(Guid LabId, long Sessions, string? Outcome)>(new CommandDefinition("""
             SELECT lab_id, count(*), (array_agg(outcome ORDER BY ended_at DESC))[1] FROM learning_sessions
             WHERE user_id = @userId AND ended_at IS NOT NULL GROUP BY lab_id ORDER BY max(ended_at) DESC
@@ -213,6 +207,14 @@ public sealed class PostgresLearningTracker(NpgsqlDataSource db, TimeProvider ti
             "SELECT lab_id, exercise_id FROM hint_reveals WHERE user_id = @userId", args, cancellationToken: cancellationToken))).ToList();
         var wrong = await connection.QueryAsync<(Guid LabId, string ExerciseId, long Count)>(new CommandDefinition(
             "SELECT lab_id, exercise_id, count(*) FROM exercise_submissions WHERE user_id = @userId AND NOT correct GROUP BY 1, 2", args, cancellationToken: cancellationToken));
+
+        // Names and exercise titles of the labs this learner touched only.
+        Guid[] touched = [.. done.Select(d => d.LabId).Concat(completions.Select(c => c.LabId)).Concat(hints.Select(h => h.LabId)).Concat(wrong.Select(w => w.LabId)).Distinct()];
+        var labs = (await connection.QueryAsync<(Guid Id, string Name, string Exercises)>(new CommandDefinition(
+            "SELECT id, name, exercises::text FROM labs WHERE id = ANY(@touched)", new { touched }, cancellationToken: cancellationToken)))
+            .ToDictionary(l => l.Id, l => (l.Name, Exercises: JsonSerializer.Deserialize<List<Exercise>>(l.Exercises, DbJson.Options) ?? []));
+        string Title(Guid lab, string exercise) =>
+            labs.TryGetValue(lab, out var l) ? $"{l.Name}: {l.Exercises.FirstOrDefault(e => e.Id == exercise)?.Title ?? exercise}" : exercise;
 
         var completed = completions.Select(c => (c.LabId, c.ExerciseId)).ToHashSet();
         var hinted = hints.GroupBy(h => (h.LabId, h.ExerciseId)).ToDictionary(g => g.Key, g => g.Count());
@@ -236,9 +238,7 @@ public sealed class PostgresLearningTracker(NpgsqlDataSource db, TimeProvider ti
 
     private sealed record SessionRow(Guid InstanceId, DateTime? StartedAt, DateTime? EndedAt, long DurationSeconds, decimal Cost, string? Outcome)
     {
-        public LearningSession ToSession() => new(InstanceId, Utc(StartedAt), Utc(EndedAt), DurationSeconds, Cost, Outcome);
-
-        private static DateTimeOffset? Utc(DateTime? value) => value is { } v ? new DateTimeOffset(DateTime.SpecifyKind(v, DateTimeKind.Utc)) : null;
+        public LearningSession ToSession() => new(InstanceId, DbTime.Utc(StartedAt), DbTime.Utc(EndedAt), DurationSeconds, Cost, Outcome);
     }
 
     private sealed record LabSummaryRow(Guid LabId, string LabName, int Sessions, long TotalSeconds, decimal TotalCost, string? LastOutcome, long ExercisesCompleted, long Points);
