@@ -24,6 +24,9 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
     public ConcurrentQueue<DeletedVm> Deleted { get; } = new();
     /// <summary>Calls by kind (<see cref="EmulatorMiddleware.KindOf"/>), and the faults injected: answered_429, answered_5xx, create_answer_lost, vm_stuck.</summary>
     public ConcurrentDictionary<string, int> Requests { get; } = new();
+
+    /// <summary>Adds one to <see cref="Requests"/>[<paramref name="kind"/>].</summary>
+    public void Count(string kind) => Requests.AddOrUpdate(kind, 1, (_, n) => n + 1);
     public RequestRate Rate { get; } = new(time);
 
     public Vm Create(string label, string hostname, string region, string plan, int osId, List<string> tags, string userData)
@@ -55,7 +58,7 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
         Creates.AddOrUpdate(label, 1, (_, n) => n + 1);
         if (vm.Stuck)
         {
-            Requests.AddOrUpdate("vm_stuck", 1, (_, n) => n + 1);
+            Count("vm_stuck");
         }
 
         return vm;

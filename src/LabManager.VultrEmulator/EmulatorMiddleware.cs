@@ -12,7 +12,7 @@ internal sealed class EmulatorMiddleware(RequestDelegate next, Cloud cloud)
         }
 
         var faults = cloud.Faults;
-        cloud.Requests.AddOrUpdate(KindOf(http.Request.Method, rest.Value ?? ""), 1, (_, n) => n + 1);
+        cloud.Count(KindOf(http.Request.Method, rest.Value ?? ""));
         var rate = cloud.Rate.Hit();
         if (faults.LatencyMs > 0)
         {
@@ -21,7 +21,7 @@ internal sealed class EmulatorMiddleware(RequestDelegate next, Cloud cloud)
 
         if (faults.RateLimitPerSecond > 0 && rate > faults.RateLimitPerSecond)
         {
-            Count("answered_429");
+            cloud.Count("answered_429");
             http.Response.Headers.RetryAfter = "1";
             await Json.Error(429, "Rate limit exceeded. Please try again later.").ExecuteAsync(http);
             return;
@@ -30,22 +30,20 @@ internal sealed class EmulatorMiddleware(RequestDelegate next, Cloud cloud)
         var auth = http.Request.Headers.Authorization.ToString();
         if (auth != "Bearer " + cloud.Options.ApiKey)
         {
-            Count("answered_401");
+            cloud.Count("answered_401");
             await Json.Error(401, "Invalid API token.").ExecuteAsync(http);
             return;
         }
 
         if (faults.ErrorRate > 0 && Random.Shared.NextDouble() < faults.ErrorRate)
         {
-            Count("answered_5xx");
+            cloud.Count("answered_5xx");
             await Json.Error(500, "Internal server error.").ExecuteAsync(http);
             return;
         }
 
         await next(http);
     }
-
-    private void Count(string kind) => cloud.Requests.AddOrUpdate(kind, 1, (_, n) => n + 1);
 
     /// <summary>A short name for the call, e.g. <c>create</c>, <c>get</c>, <c>list</c>, <c>delete</c>, <c>reboot</c>.</summary>
     public static string KindOf(string method, string path)

@@ -19,13 +19,13 @@ internal sealed class LabAppTicker(Cloud cloud, LabApps apps, IHttpClientFactory
         {
             if (cloud.StateOf(vm).LabUp)
             {
-                var serving = apps.EnsureServing(vm);
-                if (serving)
+                if (!apps.EnsureServing(vm))
                 {
-                    vm.LabUpAt ??= cloud.Time.GetUtcNow();
+                    continue;
                 }
 
-                if (serving && !vm.PhonedHome && vm.PhoneHomeUrl is { } url)
+                vm.LabUpAt ??= cloud.Time.GetUtcNow();
+                if (!vm.PhonedHome && vm.PhoneHomeUrl is { } url)
                 {
                     vm.PhonedHome = true;
                     _ = PhoneHomeAsync(vm, url);

@@ -160,7 +160,7 @@ internal static class VultrApi
         if (Random.Shared.NextDouble() < cloud.Faults.LoseCreateAnswerRate)
         {
             // The VM exists, but the client never hears about it.
-            cloud.Requests.AddOrUpdate("create_answer_lost", 1, (_, n) => n + 1);
+            cloud.Count("create_answer_lost");
             http.Abort();
             return Results.Empty;
         }

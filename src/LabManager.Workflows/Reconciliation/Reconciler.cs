@@ -56,9 +56,9 @@ public sealed class Reconciler(
             }
 
             withVm.Add(instance.Id);
-            if (instance.VmStatus != vm.Describe())
+            if (vm.Describe() is var vmStatus && instance.VmStatus != vmStatus)
             {
-                await instances.SetVmStatusAsync(instance.Id, vm.Describe(), time.GetUtcNow(), cancellationToken);
+                await instances.SetVmStatusAsync(instance.Id, vmStatus, time.GetUtcNow(), cancellationToken);
             }
 
             if (await WorkflowLostAsync(instance, cancellationToken))
