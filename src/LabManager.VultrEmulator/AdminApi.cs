@@ -12,9 +12,9 @@ internal static class AdminApi
         app.MapPut("/admin/faults", (FaultSettings faults, Cloud cloud) =>
         {
             if (faults.ErrorRate is < 0 or > 1 || faults.LoseCreateAnswerRate is < 0 or > 1 || faults.StuckRate is < 0 or > 1
-                || faults.RateLimitPerSecond < 0 || faults.LatencyMs is < 0 or > 60_000)
+                || faults.RateLimitPerSecond < 0 || faults.LatencyMs is < 0 or > 60_000 || faults.Filters is not ("exact" or "contains" or "ignore"))
             {
-                return Json.Error(400, "Rates are fractions 0..1; rateLimitPerSecond >= 0; latencyMs 0..60000.");
+                return Json.Error(400, "Rates are fractions 0..1; rateLimitPerSecond >= 0; latencyMs 0..60000; filters exact, contains or ignore.");
             }
 
             cloud.Faults = faults;
@@ -22,11 +22,11 @@ internal static class AdminApi
         });
         app.MapGet("/admin/inspect", (Cloud cloud, LabApps apps) =>
         {
-            var vms = cloud.All().Select(vm =>
+            var vms = cloud.Live().Select(vm =>
             {
                 var s = cloud.StateOf(vm);
                 return new InspectedVm(vm.Id, vm.Label, vm.Tags, s.Status, s.PowerStatus, s.ServerStatus, s.IpAssigned ? vm.MainIp : "0.0.0.0",
-                    apps.IsServing(vm.Id), vm.DateCreated, vm.LabUpAt);
+                    apps.IsServing(vm.Id), vm.DateCreated, vm.LabUpAt, s.Boot, vm.Stuck);
             }).ToList();
             var deleted = cloud.Deleted.ToList();
             var deletes = deleted.GroupBy(d => d.Label).ToDictionary(g => g.Key, g => g.Count());
@@ -42,7 +42,11 @@ public sealed record Inspection(
     Dictionary<string, int> Deletes,
     IReadOnlyList<DeletedVm> Deleted,
     Dictionary<string, int> Requests,
-    int PeakRequestsPerSecond);
+    int PeakRequestsPerSecond)
+{
+    /// <summary>Whether the VM with this id (live or deleted) was made never to finish booting.</summary>
+    public bool WasStuck(string vmId) => Vms.Any(v => v.Id == vmId && v.Stuck) || Deleted.Any(d => d.Id == vmId && d.Stuck);
+}
 
 public sealed record InspectedVm(
     string Id,
@@ -54,4 +58,6 @@ public sealed record InspectedVm(
     string MainIp,
     bool LabUp,
     DateTimeOffset DateCreated,
-    DateTimeOffset? LabUpAt);
+    DateTimeOffset? LabUpAt,
+    int Boot,
+    bool Stuck);

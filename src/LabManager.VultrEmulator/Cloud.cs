@@ -12,6 +12,7 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
     private static int s_nextSubnet = Random.Shared.Next(0, 200);
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Vm> _vms = [];
+    private readonly Dictionary<string, (Vm Vm, DateTimeOffset At)> _dying = [];
     private readonly int _subnet = 20 + (Interlocked.Increment(ref s_nextSubnet) % 230);
     private int _nextHost;
 
@@ -29,9 +30,10 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
     public void Count(string kind) => Requests.AddOrUpdate(kind, 1, (_, n) => n + 1);
     public RequestRate Rate { get; } = new(time);
 
-    public Vm Create(string label, string hostname, string region, string plan, int osId, List<string> tags, string userData)
+    public Vm Create(string label, string hostname, string region, string plan, BootSource source, List<string> tags, string userData)
     {
         var now = Time.GetUtcNow();
+        var (onceUrl, perBootUrl) = PhoneHomeUrls(userData);
         var vm = new Vm
         {
             Id = Guid.NewGuid().ToString(),
@@ -39,7 +41,9 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
             Hostname = hostname,
             Region = region,
             Plan = plan,
-            OsId = osId,
+            OsId = source.OsId,
+            ImageId = source.ImageId,
+            AppId = source.AppId,
             Tags = tags,
             UserData = userData,
             DateCreated = now,
@@ -47,7 +51,8 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
             DefaultPassword = Convert.ToBase64String(Guid.NewGuid().ToByteArray())[..16],
             Stuck = Random.Shared.NextDouble() < Faults.StuckRate,
             LabPorts = PublishedPorts(userData),
-            PhoneHomeUrl = PhoneHomeUrl(userData),
+            OnceUrl = onceUrl,
+            PerBootUrl = perBootUrl,
             LifecycleAt = now,
         };
         lock (_lock)
@@ -64,15 +69,27 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
         return vm;
     }
 
+    /// <summary>A VM as the API shows it: live, or deleted but still listed for <see cref="EmulatorOptions.DeletedVisibleSeconds"/>.</summary>
     public Vm? Get(string id)
     {
         lock (_lock)
         {
-            return _vms.GetValueOrDefault(id);
+            return _vms.GetValueOrDefault(id) ?? (_dying.TryGetValue(id, out var d) && StillVisible(d.At) ? d.Vm : null);
         }
     }
 
+    /// <summary>Every VM the API lists: live ones and deleted ones still visible.</summary>
     public List<Vm> All()
+    {
+        lock (_lock)
+        {
+            return [.. _vms.Values.Concat(_dying.Values.Where(d => StillVisible(d.At)).Select(d => d.Vm))
+                .OrderBy(v => v.DateCreated).ThenBy(v => v.Id, StringComparer.Ordinal)];
+        }
+    }
+
+    /// <summary>The VMs that exist (not deleted): what runs lab apps and what inspection reports.</summary>
+    public List<Vm> Live()
     {
         lock (_lock)
         {
@@ -80,31 +97,60 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
         }
     }
 
-    public Vm? Delete(string id)
+    /// <summary>Deletes the VM, as Vultr does: refused while it is locked; a VM being deleted answers as deleted again.</summary>
+    public DeleteOutcome Delete(string id)
     {
         lock (_lock)
         {
-            if (!_vms.Remove(id, out var vm))
+            if (!_vms.TryGetValue(id, out var vm))
             {
-                return null;
+                return _dying.TryGetValue(id, out var d) && StillVisible(d.At) ? DeleteOutcome.Deleted : DeleteOutcome.NotFound;
             }
 
-            Deleted.Enqueue(new DeletedVm(vm.Id, vm.Label, Time.GetUtcNow(), vm.DateCreated, vm.LabUpAt));
-            return vm;
+            if (Options.RefuseWhileLocked && StateOf(vm).ServerStatus == "locked")
+            {
+                Count("refused_locked");
+                return DeleteOutcome.Locked;
+            }
+
+            var now = Time.GetUtcNow();
+            _vms.Remove(id);
+            _dying[id] = (vm, now);
+            foreach (var gone in _dying.Where(kv => !StillVisible(kv.Value.At)).Select(kv => kv.Key).ToList())
+            {
+                _dying.Remove(gone);
+            }
+
+            Deleted.Enqueue(new DeletedVm(vm.Id, vm.Label, now, vm.DateCreated, vm.LabUpAt, vm.Stuck));
+            return DeleteOutcome.Deleted;
         }
     }
+
+    private bool StillVisible(DateTimeOffset deletedAt) => (Time.GetUtcNow() - deletedAt).TotalSeconds < Options.DeletedVisibleSeconds;
 
     public void SetLifecycle(Vm vm, LifecycleEvent e)
     {
         lock (_lock)
         {
+            var before = StateOf(vm);
+            vm.UpBeforeReboot = before.LabUp;
+            // A reinstall wipes the disk: the boot counter starts again, and the user_data runs again.
+            vm.BootsBefore = e == LifecycleEvent.Reinstalled ? 0 : before.Boot;
+            if (e == LifecycleEvent.Reinstalled)
+            {
+                vm.PhonedBoot = 0;
+                vm.PhonedOnce = false;
+            }
+
             vm.Lifecycle = e;
             vm.LifecycleAt = Time.GetUtcNow();
-            vm.PhonedHome = false;
         }
     }
 
     public VmState StateOf(Vm vm) => Lifecycle.StateOf(vm, Time.GetUtcNow(), Options);
+
+    /// <summary>The VM as the API answers it.</summary>
+    public object Show(Vm vm, bool withPassword = false) => Json.Instance(vm, StateOf(vm), Options.AccountOffset, withPassword);
 
     // Each emulator gets its own 127.x.0.0/16 so VMs' lab apps never share an address:port.
     private string NextIp()
@@ -116,8 +162,11 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
     [GeneratedRegex(@"(?:^|\s)(?:-p|--publish)[ =]'?(?:[0-9.]+:)?(\d{1,5}):(\d{1,5})(?:/(tcp|udp))?'?")]
     private static partial Regex PublishPattern();
 
-    [GeneratedRegex(@"curl [^\n]*-X POST[^\n]*'(https?://[^']+)'")]
+    [GeneratedRegex(@"curl [^\n]*-X POST[^\n]*'(https?://[^']+)'(""\$\w+"")?")]
     private static partial Regex PhoneHomePattern();
+
+    [GeneratedRegex(@"cat > '?/var/lib/cloud/scripts/per-boot/[^\s']+'? <<'(\w+)'\n(.*?)\n\1\n", RegexOptions.Singleline)]
+    private static partial Regex PerBootScriptPattern();
 
     /// <summary>Emulates running the user_data: the TCP ports its containers publish, or 80 when it names none.</summary>
     private static List<int> PublishedPorts(string userData)
@@ -131,17 +180,40 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
         return ports.Count > 0 ? ports : [80];
     }
 
-    private static string? PhoneHomeUrl(string userData)
+    /// <summary>
+    /// Emulates what cloud-init runs: the user_data script once, on the first boot; a script it writes to
+    /// <c>/var/lib/cloud/scripts/per-boot/</c> at every boot (the user_data runs it itself on the first). A phone-home URL followed
+    /// by a shell variable (<c>'…&amp;boot='"$n"</c>) gets the boot number appended.
+    /// </summary>
+    private static (string? Once, string? PerBoot) PhoneHomeUrls(string userData)
     {
-        var m = PhoneHomePattern().Match(userData);
-        return m.Success ? m.Groups[1].Value : null;
+        string? perBoot = null;
+        foreach (Match script in PerBootScriptPattern().Matches(userData))
+        {
+            var m = PhoneHomePattern().Match(script.Groups[2].Value);
+            perBoot ??= m.Success ? m.Groups[1].Value : null;
+        }
+
+        var once = PhoneHomePattern().Match(PerBootScriptPattern().Replace(userData, ""));
+        return (once.Success ? once.Groups[1].Value : null, perBoot);
     }
 
     public static string DecodeUserData(string base64) => Encoding.UTF8.GetString(Convert.FromBase64String(base64));
 }
 
-/// <summary>A VM deleted through the API, and when.</summary>
-public sealed record DeletedVm(string Id, string Label, DateTimeOffset DeletedAt, DateTimeOffset CreatedAt, DateTimeOffset? LabUpAt);
+/// <summary>A VM deleted through the API, and when; <see cref="Stuck"/>: it was made never to finish booting.</summary>
+public sealed record DeletedVm(string Id, string Label, DateTimeOffset DeletedAt, DateTimeOffset CreatedAt, DateTimeOffset? LabUpAt, bool Stuck);
+
+/// <summary>What a DELETE did.</summary>
+internal enum DeleteOutcome
+{
+    Deleted,
+    NotFound,
+    Locked,
+}
+
+/// <summary>What a VM boots from: an OS, a marketplace image or a one-click application.</summary>
+internal sealed record BootSource(int OsId, string ImageId, int AppId);
 
 /// <summary>A firewall group and its rules.</summary>
 internal sealed class FirewallGroup

@@ -35,6 +35,15 @@ internal sealed class EmulatorMiddleware(RequestDelegate next, Cloud cloud)
             return;
         }
 
+        // The key's IP access control: Vultr counts and checks the caller's source address.
+        var caller = http.Connection.RemoteIpAddress?.MapToIPv4().ToString() ?? "";
+        if (faults.AllowedIps.Length > 0 && !faults.AllowedIps.Split(',', StringSplitOptions.TrimEntries).Contains(caller))
+        {
+            cloud.Count("answered_401");
+            await Json.Error(401, $"Unauthorized IP address: {caller}").ExecuteAsync(http);
+            return;
+        }
+
         if (faults.ErrorRate > 0 && Random.Shared.NextDouble() < faults.ErrorRate)
         {
             cloud.Count("answered_5xx");

@@ -21,6 +21,21 @@ public sealed class EmulatorOptions
     /// <summary>Seconds a reboot or start keeps the VM in installingbooting.</summary>
     public double RebootSeconds { get; set; } = 1;
 
+    /// <summary>
+    /// Seconds a VM still shows <c>ok</c>, with the previous boot's lab answering, after a reboot's 204 (a real VM takes a moment to
+    /// go down): an <c>ok</c> right after a reboot proves nothing.
+    /// </summary>
+    public double RebootOkSeconds { get; set; } = 1;
+
+    /// <summary>Seconds a deleted VM stays listed (and readable) while Vultr destroys it.</summary>
+    public double DeletedVisibleSeconds { get; set; }
+
+    /// <summary>Vultr refuses to delete (or reinstall) a VM while its server_status is <c>locked</c>, with a 500.</summary>
+    public bool RefuseWhileLocked { get; set; } = true;
+
+    /// <summary>The account's UTC offset that <c>date_created</c> carries, as Vultr shows it (e.g. <c>-05:00</c>).</summary>
+    public string AccountOffset { get; set; } = "-05:00";
+
     /// <summary>POST to the phone-home URL found in user_data once the lab app answers (loopback URLs only).</summary>
     public bool PhoneHome { get; set; } = true;
 
@@ -44,4 +59,17 @@ public sealed record FaultSettings
 
     /// <summary>Fraction (0..1) of new VMs that never leave installingbooting.</summary>
     public double StuckRate { get; init; }
+
+    /// <summary>
+    /// How <c>GET /instances</c> applies its <c>tag</c> and <c>label</c> filters: <c>exact</c> (default), <c>contains</c> (a label or tag
+    /// that merely contains the text matches), or <c>ignore</c> (every VM of the account is answered, whatever the filters say).
+    /// Vultr documents neither filter's matching, and the tag filter is deprecated.
+    /// </summary>
+    public string Filters { get; init; } = "exact";
+
+    /// <summary>
+    /// The API key's IP access control: comma-separated caller addresses allowed; empty = every address. Any other caller gets
+    /// <c>401 Unauthorized IP address: x.x.x.x</c>.
+    /// </summary>
+    public string AllowedIps { get; init; } = "";
 }

@@ -16,7 +16,12 @@ internal static class Json
 
     public static IResult Ok(object body, int status = 200) => Results.Json(body, Options, statusCode: status);
 
-    public static object Instance(Vm vm, VmState s, bool withPassword = false)
+    /// <summary>A time as Vultr writes it, in the account's offset: <c>2024-12-02T10:19:45-05:00</c>.</summary>
+    public static string AccountTime(DateTimeOffset at, string offset) =>
+        at.ToOffset(TimeSpan.Parse(offset.TrimStart('+'), System.Globalization.CultureInfo.InvariantCulture))
+            .ToString("yyyy-MM-dd'T'HH:mm:sszzz", System.Globalization.CultureInfo.InvariantCulture);
+
+    public static object Instance(Vm vm, VmState s, string offset, bool withPassword = false)
     {
         var ip = s.IpAssigned ? vm.MainIp : "0.0.0.0";
         var plan = Catalog.Plans.First(p => p.Id == vm.Plan);
@@ -30,7 +35,7 @@ internal static class Json
             ["vcpu_count"] = plan.VcpuCount,
             ["region"] = vm.Region,
             ["plan"] = vm.Plan,
-            ["date_created"] = vm.DateCreated.ToString("yyyy-MM-dd'T'HH:mm:ss'+00:00'", System.Globalization.CultureInfo.InvariantCulture),
+            ["date_created"] = AccountTime(vm.DateCreated, offset),
             ["status"] = s.Status,
             ["allowed_bandwidth"] = plan.Bandwidth,
             ["netmask_v4"] = s.IpAssigned ? "255.0.0.0" : "",
@@ -47,8 +52,8 @@ internal static class Json
             ["tag"] = vm.Tags.FirstOrDefault() ?? "",
             ["tags"] = vm.Tags,
             ["os_id"] = vm.OsId,
-            ["app_id"] = 0,
-            ["image_id"] = "",
+            ["app_id"] = vm.AppId,
+            ["image_id"] = vm.ImageId,
             ["firewall_group_id"] = vm.FirewallGroupId,
             ["features"] = Array.Empty<string>(),
             ["user_scheme"] = "root",

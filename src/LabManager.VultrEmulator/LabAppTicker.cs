@@ -14,10 +14,10 @@ internal sealed class LabAppTicker(Cloud cloud, LabApps apps, IHttpClientFactory
 
     private void Tick()
     {
-        var live = cloud.All();
-        foreach (var vm in live)
+        foreach (var vm in cloud.Live())
         {
-            if (cloud.StateOf(vm).LabUp)
+            var state = cloud.StateOf(vm);
+            if (state.LabUp)
             {
                 if (!apps.EnsureServing(vm))
                 {
@@ -25,10 +25,16 @@ internal sealed class LabAppTicker(Cloud cloud, LabApps apps, IHttpClientFactory
                 }
 
                 vm.LabUpAt ??= cloud.Time.GetUtcNow();
-                if (!vm.PhonedHome && vm.PhoneHomeUrl is { } url)
+                // The per-boot script reports every boot, with its number; the user_data's own phone-home runs on the first boot only.
+                if (vm.PerBootUrl is { } perBoot && vm.PhonedBoot < state.Boot)
                 {
-                    vm.PhonedHome = true;
-                    _ = PhoneHomeAsync(vm, url);
+                    vm.PhonedBoot = state.Boot;
+                    _ = PhoneHomeAsync(vm, perBoot + state.Boot.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                }
+                else if (vm.PerBootUrl is null && vm.OnceUrl is { } once && !vm.PhonedOnce)
+                {
+                    vm.PhonedOnce = true;
+                    _ = PhoneHomeAsync(vm, once);
                 }
             }
             else if (apps.IsServing(vm.Id))

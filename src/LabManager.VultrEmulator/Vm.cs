@@ -12,6 +12,8 @@ internal sealed class Vm
     public required string Region { get; init; }
     public required string Plan { get; init; }
     public required int OsId { get; init; }
+    public string ImageId { get; init; } = "";
+    public int AppId { get; init; }
     public required List<string> Tags { get; init; }
     public required string UserData { get; init; }
     public required DateTimeOffset DateCreated { get; init; }
@@ -23,21 +25,38 @@ internal sealed class Vm
     /// <summary>Host ports the lab app answers on once up (from the user_data's published ports).</summary>
     public required IReadOnlyList<int> LabPorts { get; init; }
 
-    /// <summary>The phone-home URL found in user_data, if any.</summary>
-    public string? PhoneHomeUrl { get; init; }
+    /// <summary>The phone-home URL of the user_data script itself: it runs on the first boot only (cloud-init runs user_data once).</summary>
+    public string? OnceUrl { get; init; }
+
+    /// <summary>The phone-home URL of a per-boot script the user_data installs: POSTed with the boot number appended at every boot.</summary>
+    public string? PerBootUrl { get; init; }
 
     public LifecycleEvent Lifecycle { get; set; } = LifecycleEvent.Created;
     public DateTimeOffset LifecycleAt { get; set; }
-    public bool PhonedHome { get; set; }
+
+    /// <summary>Boots completed before the current lifecycle event (what the VM's boot counter said).</summary>
+    public int BootsBefore { get; set; }
+
+    /// <summary>Whether the lab answered just before a reboot: it keeps answering for <see cref="EmulatorOptions.RebootOkSeconds"/>.</summary>
+    public bool UpBeforeReboot { get; set; }
+
+    /// <summary>The last boot the per-boot phone-home reported.</summary>
+    public int PhonedBoot { get; set; }
+
+    /// <summary>Whether the user_data's own phone-home ran.</summary>
+    public bool PhonedOnce { get; set; }
 }
 
 internal enum LifecycleEvent
 {
     Created,
     Rebooted,
+
+    /// <summary>Started after a halt: it boots at once (there is no running system to go down first).</summary>
+    Started,
     Reinstalled,
     Halted,
 }
 
-/// <summary>The state a client sees, and whether the lab app should answer.</summary>
-internal sealed record VmState(string Status, string PowerStatus, string ServerStatus, bool IpAssigned, bool LabUp);
+/// <summary>The state a client sees, whether the lab app should answer, and which boot the VM is in (0 before its first).</summary>
+internal sealed record VmState(string Status, string PowerStatus, string ServerStatus, bool IpAssigned, bool LabUp, int Boot);

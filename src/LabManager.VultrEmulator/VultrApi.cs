@@ -7,7 +7,7 @@ namespace LabManager.VultrEmulator;
 /// <summary>The <c>/v2</c> subset of the Vultr API: instances, firewalls, plans, regions.</summary>
 internal static class VultrApi
 {
-    private static readonly string[] OtherSources = ["snapshot_id", "image_id", "app_id", "iso_id"];
+    private static readonly string[] BootKeys = ["os_id", "snapshot_id", "image_id", "app_id", "iso_id"];
     private static readonly string[] RegionOptions = ["ddos_protection"];
 
     public static void Map(WebApplication app)
@@ -16,19 +16,22 @@ internal static class VultrApi
         v2.MapPost("/instances", CreateInstance);
         v2.MapGet("/instances", ListInstances);
         v2.MapGet("/instances/{id}", (string id, Cloud cloud) =>
-            cloud.Get(id) is { } vm ? Json.Ok(new { instance = Json.Instance(vm, cloud.StateOf(vm)) }) : NotFound());
+            cloud.Get(id) is { } vm ? Json.Ok(new { instance = cloud.Show(vm) }) : NotFound());
         v2.MapDelete("/instances/{id}", (string id, Cloud cloud, LabApps apps) =>
         {
-            if (cloud.Delete(id) is null)
+            switch (cloud.Delete(id))
             {
-                return NotFound();
+                case DeleteOutcome.NotFound:
+                    return NotFound();
+                case DeleteOutcome.Locked:
+                    return Json.Error(500, "Unable to destroy server: Unable to remove VM: Server is currently locked");
             }
 
             apps.Stop(id);
             return Results.NoContent();
         });
         v2.MapPost("/instances/{id}/reboot", (string id, Cloud cloud) => Lifecycle(cloud, id, LifecycleEvent.Rebooted));
-        v2.MapPost("/instances/{id}/start", (string id, Cloud cloud) => Lifecycle(cloud, id, LifecycleEvent.Rebooted));
+        v2.MapPost("/instances/{id}/start", (string id, Cloud cloud) => Lifecycle(cloud, id, LifecycleEvent.Started));
         v2.MapPost("/instances/{id}/halt", (string id, Cloud cloud) => Lifecycle(cloud, id, LifecycleEvent.Halted));
         v2.MapPost("/instances/{id}/reinstall", ReinstallInstance);
 
@@ -84,8 +87,28 @@ internal static class VultrApi
             monthly_cost = p.MonthlyCost,
             hourly_cost = p.HourlyCost,
             type = "vc2",
-            locations = Catalog.Regions.Select(r => r.Id).ToArray(),
+            locations = p.Locations,
         }).ToList(), per_page, cursor));
+        v2.MapGet("/os", (int? per_page, string? cursor) => Page("os", Catalog.OperatingSystems.Select(o => (object)new
+        {
+            id = o.Id,
+            name = o.Name,
+            arch = o.Arch,
+            family = o.Family,
+        }).ToList(), per_page, cursor));
+        v2.MapGet("/applications", (string? type, int? per_page, string? cursor) => Page("applications", Catalog.Applications
+            .Where(a => type is null or "all" || a.Type == type)
+            .Select(a => (object)new
+            {
+                id = a.Id,
+                name = a.Name,
+                short_name = a.ShortName,
+                deploy_name = a.DeployName,
+                type = a.Type,
+                vendor = a.Vendor,
+                image_id = a.ImageId,
+            }).ToList(), per_page, cursor));
+        v2.MapGet("/snapshots", (int? per_page, string? cursor) => Page("snapshots", [.. Catalog.SnapshotIds.Select(id => (object)new { id })], per_page, cursor));
         v2.MapGet("/regions", (int? per_page, string? cursor) => Page("regions", Catalog.Regions.Select(r => (object)new
         {
             id = r.Id,
@@ -128,16 +151,38 @@ internal static class VultrApi
             return Json.Error(400, "Invalid plan.");
         }
 
-        var osId = Int(body, "os_id");
-        var hasOtherSource = OtherSources.Any(k => !string.IsNullOrEmpty(Str(body, k)));
-        if (osId is null && !hasOtherSource)
+        if (Catalog.Plans.First(p => p.Id == plan).Locations is var locations && !locations.Contains(region))
+        {
+            // Vultr's answer to a plan that exists but is not sold in the region.
+            return Json.Error(400, "Invalid plan chosen.");
+        }
+
+        var sources = BootKeys.Where(k => !string.IsNullOrEmpty(Str(body, k)) && Str(body, k) != "0").ToList();
+        if (sources.Count == 0)
         {
             return Json.Error(400, "You must choose an OS (os_id), snapshot, image, app or ISO.");
         }
 
-        if (osId is { } os && !Catalog.OsIds.Contains(os))
+        if (sources.Count > 1)
         {
-            return Json.Error(400, "Invalid operating system.");
+            return Json.Error(400, $"Only one of os_id, snapshot_id, image_id, app_id or iso_id may be given, not {string.Join(" and ", sources)}.");
+        }
+
+        var osId = Int(body, "os_id");
+        var imageId = Str(body, "image_id") ?? "";
+        var appId = Int(body, "app_id") ?? 0;
+        var refusal = sources[0] switch
+        {
+            "os_id" when osId is not { } os || Catalog.OperatingSystems.All(o => o.Id != os) => "Invalid operating system.",
+            "image_id" when Catalog.Applications.All(a => a.Type != "marketplace" || a.ImageId != imageId) => "Invalid image_id.",
+            "app_id" when Catalog.Applications.All(a => a.Type != "one-click" || a.Id != appId) => "Invalid app_id.",
+            "snapshot_id" when !Catalog.SnapshotIds.Contains(Str(body, "snapshot_id")!) => "Invalid snapshot_id.",
+            "iso_id" => "Invalid iso_id.",
+            _ => null,
+        };
+        if (refusal is not null)
+        {
+            return Json.Error(400, refusal);
         }
 
         string userData;
@@ -154,7 +199,8 @@ internal static class VultrApi
             ? t.EnumerateArray().Select(x => x.GetString() ?? "").Where(x => x.Length > 0).ToList()
             : Str(body, "tag") is { Length: > 0 } single ? [single] : [];
         var label = Str(body, "label") ?? "";
-        var vm = cloud.Create(label, Str(body, "hostname") ?? label, region, plan, osId ?? 0, tags, userData);
+        var source = new BootSource(osId ?? (imageId.Length > 0 ? 186 : appId > 0 ? 186 : 0), imageId, appId);
+        var vm = cloud.Create(label, Str(body, "hostname") ?? label, region, plan, source, tags, userData);
         vm.FirewallGroupId = Str(body, "firewall_group_id") ?? "";
 
         if (Random.Shared.NextDouble() < cloud.Faults.LoseCreateAnswerRate)
@@ -165,18 +211,25 @@ internal static class VultrApi
             return Results.Empty;
         }
 
-        return Json.Ok(new { instance = Json.Instance(vm, cloud.StateOf(vm), withPassword: true) }, 202);
+        return Json.Ok(new { instance = cloud.Show(vm, withPassword: true) }, 202);
     }
 
     private static IResult ListInstances(Cloud cloud, int? per_page, string? cursor, string? tag, string? label, string? main_ip, string? region)
     {
+        var filters = cloud.Faults.Filters;
+        bool Matches(string? wanted, string value) => wanted is null || filters switch
+        {
+            "ignore" => true,
+            "contains" => value.Contains(wanted, StringComparison.OrdinalIgnoreCase),
+            _ => value == wanted,
+        };
         var vms = cloud.All()
-            .Where(v => tag is null || v.Tags.Contains(tag))
-            .Where(v => label is null || v.Label == label)
+            .Where(v => tag is null || v.Tags.Any(t => Matches(tag, t)) || filters == "ignore")
+            .Where(v => Matches(label, v.Label))
             .Where(v => region is null || v.Region == region)
             .Select(v => (Vm: v, State: cloud.StateOf(v)))
             .Where(x => main_ip is null || (x.State.IpAssigned ? x.Vm.MainIp : "0.0.0.0") == main_ip)
-            .Select(x => Json.Instance(x.Vm, x.State))
+            .Select(x => Json.Instance(x.Vm, x.State, cloud.Options.AccountOffset))
             .ToList();
         return Page("instances", vms, per_page, cursor);
     }
@@ -188,6 +241,11 @@ internal static class VultrApi
             return NotFound();
         }
 
+        if (cloud.Options.RefuseWhileLocked && cloud.StateOf(vm).ServerStatus == "locked")
+        {
+            return Json.Error(500, "Unable to reinstall server: Server is currently locked");
+        }
+
         if (await ReadBody(http, optional: true) is { } body && Str(body, "hostname") is { Length: > 0 } hostname)
         {
             vm.Hostname = hostname;
@@ -195,7 +253,7 @@ internal static class VultrApi
 
         apps.Stop(id);
         cloud.SetLifecycle(vm, LifecycleEvent.Reinstalled);
-        return Json.Ok(new { instance = Json.Instance(vm, cloud.StateOf(vm)) }, 202);
+        return Json.Ok(new { instance = cloud.Show(vm) }, 202);
     }
 
     private static async Task<IResult> CreateFirewall(HttpContext http, Cloud cloud)
@@ -258,7 +316,7 @@ internal static class VultrApi
         }
     }
 
-    private static int FirewallUse(Cloud cloud, string groupId) => cloud.All().Count(v => v.FirewallGroupId == groupId);
+    private static int FirewallUse(Cloud cloud, string groupId) => cloud.Live().Count(v => v.FirewallGroupId == groupId);
 
     /// <summary>Vultr's cursor paging: <c>meta.links.next</c> is passed back as <c>cursor</c>; empty = last page.</summary>
     private static IResult Page(string name, List<object> items, int? perPage, string? cursor)

@@ -79,8 +79,9 @@ public sealed class VultrApiTests : IAsyncLifetime
         Assert.Equal(JsonValueKind.String, vm["id"]!.GetValueKind());
         Assert.True(Guid.TryParse(vm["id"]!.GetValue<string>(), out _));
         Assert.Equal("0.0.0.0", vm["main_ip"]!.GetValue<string>());
+        // Vultr's create answer: pending / running / none.
         Assert.Equal("pending", vm["status"]!.GetValue<string>());
-        Assert.Equal("stopped", vm["power_status"]!.GetValue<string>());
+        Assert.Equal("running", vm["power_status"]!.GetValue<string>());
         Assert.Equal("none", vm["server_status"]!.GetValue<string>());
         Assert.Equal(1024, vm["ram"]!.GetValue<int>());
         Assert.Equal(25, vm["disk"]!.GetValue<int>());
@@ -88,7 +89,10 @@ public sealed class VultrApiTests : IAsyncLifetime
         Assert.Equal(1743, vm["os_id"]!.GetValue<int>());
         Assert.Equal("lab-a", vm["label"]!.GetValue<string>());
         Assert.Equal(["labmanager"], vm["tags"]!.AsArray().Select(t => t!.GetValue<string>()));
-        Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$", vm["date_created"]!.GetValue<string>());
+        // The account's offset, not always +00:00; the instant is now.
+        var created = vm["date_created"]!.GetValue<string>();
+        Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d-05:00$", created);
+        Assert.InRange(DateTimeOffset.Parse(created, System.Globalization.CultureInfo.InvariantCulture), DateTimeOffset.UtcNow.AddSeconds(-10), DateTimeOffset.UtcNow.AddSeconds(1));
         Assert.False(string.IsNullOrEmpty(vm["default_password"]!.GetValue<string>()));
         foreach (var field in new[] { "os", "region", "plan", "allowed_bandwidth", "netmask_v4", "gateway_v4", "v6_main_ip", "v6_network", "v6_network_size", "hostname", "internal_ip", "kvm", "app_id", "image_id", "firewall_group_id", "features", "user_scheme" })
         {
@@ -102,6 +106,12 @@ public sealed class VultrApiTests : IAsyncLifetime
     [InlineData("""{"plan":"vc2-1c-1gb","os_id":1743}""", "Invalid region.")]
     [InlineData("""{"region":"ewr","plan":"nope","os_id":1743}""", "Invalid plan.")]
     [InlineData("""{"region":"ewr","plan":"vc2-1c-1gb"}""", "You must choose an OS (os_id), snapshot, image, app or ISO.")]
+    [InlineData("""{"region":"sea","plan":"vc2-4c-8gb","os_id":1743}""", "Invalid plan chosen.")]
+    [InlineData("""{"region":"ewr","plan":"vc2-1c-1gb","os_id":9999}""", "Invalid operating system.")]
+    [InlineData("""{"region":"ewr","plan":"vc2-1c-1gb","image_id":"no-such-image"}""", "Invalid image_id.")]
+    [InlineData("""{"region":"ewr","plan":"vc2-1c-1gb","app_id":12345}""", "Invalid app_id.")]
+    [InlineData("""{"region":"ewr","plan":"vc2-1c-1gb","snapshot_id":"7c9a1e2b-0000-4000-8000-000000000000"}""", "Invalid snapshot_id.")]
+    [InlineData("""{"region":"ewr","plan":"vc2-1c-1gb","os_id":1743,"image_id":"docker"}""", "Only one of os_id, snapshot_id, image_id, app_id or iso_id may be given, not os_id and image_id.")]
     [InlineData("""{"region":"ewr","plan":"vc2-1c-1gb","os_id":1743,"user_data":"not base64!"}""", "user_data must be base64 encoded.")]
     [InlineData("""{"region":""", "Invalid JSON body.")]
     public async Task CreateInstance_BadBody_Answers400WithError(string body, string error)
@@ -177,6 +187,7 @@ public sealed class VultrApiTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.NoContent, start.StatusCode);
         }
 
+        // A start after a halt boots at once.
         Assert.Equal("installingbooting", (await GetAsync(id))["server_status"]!.GetValue<string>());
         await WaitForAsync(id, v => v["server_status"]!.GetValue<string>() == "ok");
         using (var reboot = await _api.PostAsync($"instances/{id}/reboot", null))
@@ -361,6 +372,178 @@ public sealed class VultrApiTests : IAsyncLifetime
         var read = await client.GetStream().ReadAsync(buffer, cts.Token);
         Assert.StartsWith("POST /ready/abc HTTP/1.1", Encoding.ASCII.GetString(buffer, 0, read), StringComparison.Ordinal);
         Assert.True((await _emulator.InspectAsync()).Vms.Single().LabUp);
+    }
+
+    [Fact]
+    public async Task CreateInstance_MarketplaceImage_BootsFromIt_AndImagesAreListed()
+    {
+        using var response = await _api.PostAsJsonAsync("instances", new { region = "ewr", plan = "vc2-1c-1gb", image_id = "docker", label = "lab-docker" });
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var vm = (await response.Content.ReadFromJsonAsync<JsonObject>())!["instance"]!;
+        Assert.Equal("docker", vm["image_id"]!.GetValue<string>());
+
+        var images = (await _api.GetFromJsonAsync<JsonObject>("applications?type=marketplace"))!["applications"]!.AsArray();
+        Assert.Equal("docker", Assert.Single(images)!["image_id"]!.GetValue<string>());
+        var os = (await _api.GetFromJsonAsync<JsonObject>("os"))!["os"]!.AsArray();
+        Assert.Contains(os, o => o!["id"]!.GetValue<int>() == 1743);
+        var plans = (await _api.GetFromJsonAsync<JsonObject>("plans"))!["plans"]!.AsArray();
+        Assert.DoesNotContain("sea", plans.Single(p => p!["id"]!.GetValue<string>() == "vc2-4c-8gb")!["locations"]!.AsArray().Select(l => l!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task Delete_WhileLocked_Answers500WithVultrsText_ThenSucceedsOnceBooted()
+    {
+        var id = (await CreateAsync("lab-locked"))["id"]!.GetValue<string>();
+        await WaitForAsync(id, v => v["server_status"]!.GetValue<string>() == "locked");
+
+        using var refused = await _api.DeleteAsync($"instances/{id}");
+        Assert.Equal(HttpStatusCode.InternalServerError, refused.StatusCode);
+        Assert.Equal("""{"error":"Unable to destroy server: Unable to remove VM: Server is currently locked","status":500}""", await refused.Content.ReadAsStringAsync());
+        Assert.Single((await _emulator.InspectAsync()).Vms);
+
+        await WaitForAsync(id, v => v["server_status"]!.GetValue<string>() != "locked");
+        using var deleted = await _api.DeleteAsync($"instances/{id}");
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        Assert.Equal(1, (await _emulator.InspectAsync()).Requests["refused_locked"]);
+    }
+
+    [Theory]
+    [InlineData("exact", new[] { "lab-1" })]
+    [InlineData("contains", new[] { "lab-1", "lab-1-2", "xlab-1" })]
+    [InlineData("ignore", new[] { "lab-1", "lab-1-2", "xlab-1", "lab-1-untagged" })]
+    public async Task ListInstances_FilterFaults_AnswerMoreThanAsked(string filters, string[] expected)
+    {
+        await CreateAsync("lab-1");
+        await CreateAsync("lab-1-2");
+        await CreateAsync("xlab-1", tags: ["labmanager-other"]);
+        await CreateAsync("lab-1-untagged", tags: []);
+        await _emulator.SetFaultsAsync(new FaultSettings { Filters = filters });
+
+        var page = (await _api.GetFromJsonAsync<JsonObject>("instances?tag=labmanager&label=lab-1"))!;
+
+        Assert.Equal(expected, page["instances"]!.AsArray().Select(v => v!["label"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task Delete_DeletedVmStaysListedForAWhile()
+    {
+        await using var emulator = await VultrEmulatorApp.StartAsync(o => (o.PendingSeconds, o.BootSeconds, o.DeletedVisibleSeconds) = (0, 0, 1));
+        using var api = new HttpClient { BaseAddress = emulator.ApiBase };
+        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", emulator.ApiKey);
+        using var created = await api.PostAsJsonAsync("instances", new { region = "ewr", plan = "vc2-1c-1gb", os_id = 1743, label = "lab-dying" });
+        var id = (await created.Content.ReadFromJsonAsync<JsonObject>())!["instance"]!["id"]!.GetValue<string>();
+
+        using (var deleted = await api.DeleteAsync($"instances/{id}"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        }
+
+        Assert.Single((await api.GetFromJsonAsync<JsonObject>("instances?label=lab-dying"))!["instances"]!.AsArray());
+        using (var get = await api.GetAsync($"instances/{id}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+        }
+
+        Assert.Empty((await emulator.InspectAsync()).Vms);
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        Assert.Empty((await api.GetFromJsonAsync<JsonObject>("instances?label=lab-dying"))!["instances"]!.AsArray());
+        using var gone = await api.GetAsync($"instances/{id}");
+        Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+    }
+
+    [Fact]
+    public async Task Reboot_StaysOkForAMoment_ThenBootsAgainWithTheNextBootNumber()
+    {
+        await using var emulator = await VultrEmulatorApp.StartAsync(o =>
+            (o.PendingSeconds, o.BootSeconds, o.InstallSeconds, o.CloudInitSeconds, o.RebootOkSeconds, o.RebootSeconds) = (0, 0, 0, 0.2, 1, 1));
+        using var api = new HttpClient { BaseAddress = emulator.ApiBase };
+        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", emulator.ApiKey);
+        using var created = await api.PostAsJsonAsync("instances", new { region = "ewr", plan = "vc2-1c-1gb", os_id = 1743, label = "lab-reboot", user_data = UserData("docker run -p 8080:80/tcp img") });
+        var id = (await created.Content.ReadFromJsonAsync<JsonObject>())!["instance"]!["id"]!.GetValue<string>();
+        async Task<InspectedVm> Vm() => (await emulator.InspectAsync()).Vms.Single();
+        await ProcessWait(async () => (await Vm()).LabUp);
+        Assert.Equal(1, (await Vm()).Boot);
+
+        (await api.PostAsync($"instances/{id}/reboot", null)).Dispose();
+
+        // Right after the 204: still ok, the previous boot's lab still answering.
+        var right = await Vm();
+        Assert.Equal(("ok", true, 1), (right.ServerStatus, right.LabUp, right.Boot));
+        await ProcessWait(async () => (await Vm()).ServerStatus == "installingbooting");
+        await ProcessWait(async () => !(await Vm()).LabUp);
+        Assert.Equal(2, (await Vm()).Boot);
+        await ProcessWait(async () => (await Vm()).LabUp);
+        Assert.Equal(2, (await Vm()).Boot);
+    }
+
+    [Fact]
+    public async Task PhoneHome_UserDataRunsOnce_PerBootScriptReportsEveryBootWithItsNumber()
+    {
+        await using var emulator = await VultrEmulatorApp.StartAsync(o =>
+            (o.PendingSeconds, o.BootSeconds, o.InstallSeconds, o.CloudInitSeconds, o.RebootOkSeconds, o.RebootSeconds) = (0, 0, 0, 0.2, 0.2, 0.2));
+        using var api = new HttpClient { BaseAddress = emulator.ApiBase };
+        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", emulator.ApiKey);
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var onceOnly = $"docker run -p 8080:80/tcp img\ncurl -fsS -X POST 'http://127.0.0.1:{port}/once' || true\n";
+        var perBoot = "docker run -p 8081:80/tcp img\ncat > /var/lib/cloud/scripts/per-boot/ready <<'END'\n#!/bin/bash\nboot=1\n" +
+            $"curl -fsS -X POST 'http://127.0.0.1:{port}/boot?n='\"$boot\" || true\nEND\n/var/lib/cloud/scripts/per-boot/ready\n";
+        var ids = new List<string>();
+        foreach (var (label, script) in new[] { ("lab-once", onceOnly), ("lab-per-boot", perBoot) })
+        {
+            using var created = await api.PostAsJsonAsync("instances", new { region = "ewr", plan = "vc2-1c-1gb", os_id = 1743, label, user_data = UserData(script) });
+            ids.Add((await created.Content.ReadFromJsonAsync<JsonObject>())!["instance"]!["id"]!.GetValue<string>());
+        }
+
+        var posts = new List<string>();
+        async Task ReceiveAsync(int count)
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            for (var i = 0; i < count; i++)
+            {
+                using var client = await listener.AcceptTcpClientAsync(cts.Token);
+                var buffer = new byte[1024];
+                var read = await client.GetStream().ReadAsync(buffer, cts.Token);
+                posts.Add(Encoding.ASCII.GetString(buffer, 0, read).Split(' ')[1]);
+                await client.GetStream().WriteAsync("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray(), cts.Token);
+            }
+        }
+
+        await ReceiveAsync(2);
+        Assert.Equal(["/boot?n=1", "/once"], posts.Order());
+        foreach (var id in ids)
+        {
+            (await api.PostAsync($"instances/{id}/reboot", null)).Dispose();
+        }
+
+        await ReceiveAsync(1);
+        Assert.Equal("/boot?n=2", posts[^1]);
+        await ProcessWait(async () => (await emulator.InspectAsync()).Vms.All(v => v.LabUp && v.Boot == 2));
+        await Task.Delay(500);
+        Assert.False(listener.Pending(), "the user_data's own phone-home ran again after a reboot");
+    }
+
+    [Fact]
+    public async Task Faults_KeyRestrictedToOtherIps_Answers401UnauthorizedIpAddress()
+    {
+        await _emulator.SetFaultsAsync(new FaultSettings { AllowedIps = "203.0.113.7, 198.51.100.1" });
+        using var refused = await _api.GetAsync("instances");
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Equal("""{"error":"Unauthorized IP address: 127.0.0.1","status":401}""", await refused.Content.ReadAsStringAsync());
+
+        await _emulator.SetFaultsAsync(new FaultSettings { AllowedIps = "127.0.0.1" });
+        using var allowed = await _api.GetAsync("instances");
+        Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
+    }
+
+    private static async Task ProcessWait(Func<Task<bool>> condition)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!await condition())
+        {
+            await Task.Delay(25, cts.Token);
+        }
     }
 
     private static async Task<T> RetryAsync<T>(Func<Task<T>> call)
