@@ -32,4 +32,16 @@ public sealed class ApiOptions
 
     /// <summary>Longest single extension.</summary>
     public TimeSpan MaxExtension { get; set; } = TimeSpan.FromHours(2);
+
+    /// <summary>Restarts and resets one learner may ask for per <see cref="RebuildWindow"/> (each costs Vultr calls, a reset a new VM).</summary>
+    [Range(1, 1000)]
+    public int MaxRebuildsPerWindow { get; set; } = 5;
+
+    public TimeSpan RebuildWindow { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Extensions one learner may ask for per <see cref="ExtendWindow"/>.</summary>
+    [Range(1, 1000)]
+    public int MaxExtendsPerWindow { get; set; } = 10;
+
+    public TimeSpan ExtendWindow { get; set; } = TimeSpan.FromHours(1);
 }

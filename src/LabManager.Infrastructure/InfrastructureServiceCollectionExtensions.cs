@@ -59,7 +59,8 @@ public static class InfrastructureServiceCollectionExtensions
             return services;
         }
 
-        services.AddSingleton<IInstanceCache>(sp => new RedisCache(redis, sp.GetRequiredService<ILogger<RedisCache>>()));
+        services.AddSingleton(_ => RedisCache.Connect(redis));
+        services.AddSingleton<IInstanceCache>(sp => new RedisCache(sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>(), sp.GetRequiredService<ILogger<RedisCache>>()));
         services.AddSingleton<IInstanceStore>(sp => new CachedInstanceStore(sp.GetRequiredService<PostgresInstanceStore>(), sp.GetRequiredService<IInstanceCache>()));
         services.AddSingleton<ILabCatalog>(sp => new CachedLabCatalog(sp.GetRequiredService<PostgresLabCatalog>(), sp.GetRequiredService<IInstanceCache>()));
         return services;
@@ -95,14 +96,34 @@ public static class InfrastructureServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>The Vultr cloud provider, configured from section <c>Vultr</c> (validated at start).</summary>
+    /// <summary>
+    /// The Vultr cloud provider, configured from section <c>Vultr</c> (validated at start; the seed's <c>VULTR_DEFAULT_REGION</c>,
+    /// <c>VULTR_DEFAULT_PLAN</c> and <c>VULTR_DEFAULT_IMAGE</c> are read too). Its request budget is shared through Redis when
+    /// <see cref="AddRedisCache"/> configured one.
+    /// </summary>
     public static IServiceCollection AddVultrCloudProvider(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<VultrOptions>().Bind(configuration.GetSection(VultrOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton(sp => VultrHttpPipeline.CreateLimiter(sp.GetRequiredService<IOptions<VultrOptions>>().Value));
+        services.AddOptions<VultrOptions>()
+            .Configure(o =>
+            {
+                o.DefaultRegion = configuration["VULTR_DEFAULT_REGION"] is { Length: > 0 } region ? region : o.DefaultRegion;
+                o.DefaultPlan = configuration["VULTR_DEFAULT_PLAN"] is { Length: > 0 } plan ? plan : o.DefaultPlan;
+                o.DefaultImage = configuration["VULTR_DEFAULT_IMAGE"] is { Length: > 0 } image ? image : o.DefaultImage;
+            })
+            .Bind(configuration.GetSection(VultrOptions.Section))
+            .Validate(o => Core.Ports.BootImage.Parse(o.DefaultImage).IsValid, "Vultr:DefaultImage must be an os_id, an image_id or snapshot:<id>")
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new VultrRateLimiter(
+            sp.GetRequiredService<IOptions<VultrOptions>>().Value, sp.GetService<StackExchange.Redis.IConnectionMultiplexer>(), sp.GetRequiredService<ILogger<VultrRateLimiter>>()));
+        services.AddSingleton<VultrCallLog>();
+        services.AddTransient<VultrCallRecorder>();
+        services.AddSingleton<VultrHealth>();
         var refit = new RefitSettings(new SystemTextJsonContentSerializer(new JsonSerializerOptions(JsonSerializerDefaults.Web)
         {
             PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+            DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
         }));
         services.AddRefitGeneratedClient<IVultrApi>(refit)
             .ConfigureHttpClient((sp, client) =>
@@ -112,11 +133,13 @@ public static class InfrastructureServiceCollectionExtensions
                 client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", o.ApiKey);
                 client.Timeout = TimeSpan.FromMinutes(3);
             })
+            .AddHttpMessageHandler<VultrCallRecorder>()
             .AddResilienceHandler("vultr", (builder, context) => VultrHttpPipeline.Configure(
                 builder,
                 context.ServiceProvider.GetRequiredService<IOptions<VultrOptions>>().Value,
-                context.ServiceProvider.GetRequiredService<System.Threading.RateLimiting.TokenBucketRateLimiter>()));
-        services.AddSingleton<ICloudProvider, VultrCloudProvider>();
+                context.ServiceProvider.GetRequiredService<VultrRateLimiter>()));
+        services.AddSingleton<VultrCloudProvider>();
+        services.AddSingleton<ICloudProvider>(sp => sp.GetRequiredService<VultrCloudProvider>());
         return services;
     }
 }

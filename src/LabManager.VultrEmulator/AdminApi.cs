@@ -2,7 +2,7 @@ namespace LabManager.VultrEmulator;
 
 /// <summary>
 /// Emulator-only routes, outside <c>/v2</c> and without auth (the emulator listens on loopback):
-/// <c>GET|PUT /admin/faults</c> and <c>GET /admin/inspect</c>.
+/// <c>GET|PUT /admin/faults</c>, <c>GET /admin/inspect</c> and <c>DELETE /admin/vms/{id}</c>.
 /// </summary>
 internal static class AdminApi
 {
@@ -11,7 +11,7 @@ internal static class AdminApi
         app.MapGet("/admin/faults", (Cloud cloud) => Json.Ok(cloud.Faults));
         app.MapPut("/admin/faults", (FaultSettings faults, Cloud cloud) =>
         {
-            if (faults.ErrorRate is < 0 or > 1 || faults.LoseCreateAnswerRate is < 0 or > 1 || faults.StuckRate is < 0 or > 1
+            if (faults.ErrorRate is < 0 or > 1 || faults.LoseCreateAnswerRate is < 0 or > 1 || faults.StuckRate is < 0 or > 1 || faults.LockedRate is < 0 or > 1
                 || faults.RateLimitPerSecond < 0 || faults.LatencyMs is < 0 or > 60_000 || faults.Filters is not ("exact" or "contains" or "ignore"))
             {
                 return Json.Error(400, "Rates are fractions 0..1; rateLimitPerSecond >= 0; latencyMs 0..60000; filters exact, contains or ignore.");
@@ -19,6 +19,17 @@ internal static class AdminApi
 
             cloud.Faults = faults;
             return Json.Ok(faults);
+        });
+        // As Vultr's support would: the VM is gone, whatever its state (a VM stuck locked cannot be deleted through the API).
+        app.MapDelete("/admin/vms/{id}", (string id, Cloud cloud, LabApps apps) =>
+        {
+            if (!cloud.Remove(id))
+            {
+                return Json.Error(404, "Not found");
+            }
+
+            apps.Stop(id);
+            return Results.NoContent();
         });
         app.MapGet("/admin/inspect", (Cloud cloud, LabApps apps) =>
         {
@@ -42,11 +53,7 @@ public sealed record Inspection(
     Dictionary<string, int> Deletes,
     IReadOnlyList<DeletedVm> Deleted,
     Dictionary<string, int> Requests,
-    int PeakRequestsPerSecond)
-{
-    /// <summary>Whether the VM with this id (live or deleted) was made never to finish booting.</summary>
-    public bool WasStuck(string vmId) => Vms.Any(v => v.Id == vmId && v.Stuck) || Deleted.Any(d => d.Id == vmId && d.Stuck);
-}
+    int PeakRequestsPerSecond);
 
 public sealed record InspectedVm(
     string Id,

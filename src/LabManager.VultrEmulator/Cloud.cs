@@ -50,6 +50,7 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
             MainIp = NextIp(),
             DefaultPassword = Convert.ToBase64String(Guid.NewGuid().ToByteArray())[..16],
             Stuck = Random.Shared.NextDouble() < Faults.StuckRate,
+            Locked = Random.Shared.NextDouble() < Faults.LockedRate,
             LabPorts = PublishedPorts(userData),
             OnceUrl = onceUrl,
             PerBootUrl = perBootUrl,
@@ -64,6 +65,11 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
         if (vm.Stuck)
         {
             Count("vm_stuck");
+        }
+
+        if (vm.Locked)
+        {
+            Count("vm_locked");
         }
 
         return vm;
@@ -123,6 +129,15 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
 
             Deleted.Enqueue(new DeletedVm(vm.Id, vm.Label, now, vm.DateCreated, vm.LabUpAt, vm.Stuck));
             return DeleteOutcome.Deleted;
+        }
+    }
+
+    /// <summary>Removes the VM at once, whatever its state (not counted as a deletion through the API).</summary>
+    public bool Remove(string id)
+    {
+        lock (_lock)
+        {
+            return _vms.Remove(id);
         }
     }
 

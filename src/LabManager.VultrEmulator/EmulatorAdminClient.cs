@@ -16,5 +16,12 @@ public sealed class EmulatorAdminClient(Uri root) : IDisposable
         response.EnsureSuccessStatusCode();
     }
 
+    /// <summary>Removes a VM whatever its state (a locked one included).</summary>
+    public async Task RemoveAsync(string vmId, CancellationToken cancellationToken = default)
+    {
+        using var response = await _http.DeleteAsync($"admin/vms/{vmId}", cancellationToken);
+        response.EnsureSuccessStatusCode();
+    }
+
     public void Dispose() => _http.Dispose();
 }

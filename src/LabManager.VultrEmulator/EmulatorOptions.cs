@@ -60,6 +60,9 @@ public sealed record FaultSettings
     /// <summary>Fraction (0..1) of new VMs that never leave installingbooting.</summary>
     public double StuckRate { get; init; }
 
+    /// <summary>Fraction (0..1) of new VMs that stay locked for good (Vultr then refuses to delete them).</summary>
+    public double LockedRate { get; init; }
+
     /// <summary>
     /// How <c>GET /instances</c> applies its <c>tag</c> and <c>label</c> filters: <c>exact</c> (default), <c>contains</c> (a label or tag
     /// that merely contains the text matches), or <c>ignore</c> (every VM of the account is answered, whatever the filters say).

@@ -33,7 +33,7 @@ internal static class Lifecycle
 
     private static VmState FromBoot(Vm vm, double t, EmulatorOptions o, int boot)
     {
-        if (t < o.BootSeconds)
+        if (vm.Locked || t < o.BootSeconds)
         {
             return new VmState("active", "stopped", "locked", true, false, boot);
         }

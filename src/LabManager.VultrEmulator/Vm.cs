@@ -22,6 +22,9 @@ internal sealed class Vm
     public string FirewallGroupId { get; set; } = "";
     public bool Stuck { get; init; }
 
+    /// <summary>Never leaves server_status locked.</summary>
+    public bool Locked { get; init; }
+
     /// <summary>Host ports the lab app answers on once up (from the user_data's published ports).</summary>
     public required IReadOnlyList<int> LabPorts { get; init; }
 

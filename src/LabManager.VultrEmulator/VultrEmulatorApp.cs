@@ -29,6 +29,9 @@ public sealed class VultrEmulatorApp : IAsyncDisposable
     /// <summary>Replaces the injected faults, through <c>PUT /admin/faults</c>.</summary>
     public Task SetFaultsAsync(FaultSettings faults, CancellationToken cancellationToken = default) => _admin.SetFaultsAsync(faults, cancellationToken);
 
+    /// <summary>Removes a VM whatever its state, through <c>DELETE /admin/vms/{id}</c>.</summary>
+    public Task RemoveAsync(string vmId, CancellationToken cancellationToken = default) => _admin.RemoveAsync(vmId, cancellationToken);
+
     /// <summary>The emulator's root, e.g. <c>http://127.0.0.1:5123/</c>.</summary>
     public Uri Root { get; }
 

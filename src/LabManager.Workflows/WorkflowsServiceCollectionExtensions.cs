@@ -40,7 +40,6 @@ public static class WorkflowsServiceCollectionExtensions
         services.AddTransient<GetVmActivity>();
         services.AddTransient<DestroyVmActivity>();
         services.AddTransient<RebootVmActivity>();
-        services.AddTransient<ReinstallVmActivity>();
         services.AddTransient<ProbeLabActivity>();
         services.AddTransient<UpdateInstanceActivity>();
         services.AddTransient<RecordProgressActivity>();
@@ -55,7 +54,6 @@ public static class WorkflowsServiceCollectionExtensions
         .AddActivity<GetVmActivity>()
         .AddActivity<DestroyVmActivity>()
         .AddActivity<RebootVmActivity>()
-        .AddActivity<ReinstallVmActivity>()
         .AddActivity<ProbeLabActivity>()
         .AddActivity<UpdateInstanceActivity>()
         .AddActivity<RecordProgressActivity>()

@@ -40,7 +40,8 @@ public sealed class CloudInitRendererTests : IDisposable
             "--cap-drop ALL", "--cap-add 'CHOWN'", "--cap-add 'SETUID'", "--security-opt no-new-privileges",
             "--memory 768m --memory-swap 768m", "--cpus 1.5", "--pids-limit 200", "--network labnet",
             "--read-only --tmpfs /tmp --tmpfs /run", "--user 'www-data'", "-e 'MYSQL_PASS=p@ss'", "-p 8080:80/tcp",
-            "wait_port 8080", "curl -fsS -X POST", "'http://127.0.0.1:5000/ready'",
+            "wait_port 8080", "curl -fsS -X POST", "'http://127.0.0.1:5000/ready?boot='\"$boot\"",
+            "cat > /var/lib/cloud/scripts/per-boot/labmanager-ready <<'LABMANAGER_READY'",
         })
         {
             Assert.Contains(expected, script, StringComparison.Ordinal);
@@ -91,7 +92,9 @@ public sealed class CloudInitRendererTests : IDisposable
             Environment = new Dictionary<string, string> { ["SECRET"] = hostile, [hostile] = "v" },
         });
 
-        var calls = await RunWithStubsAsync(CloudInitRenderer.Render(config, "http://127.0.0.1/ready?x=" + hostile));
+        // A phone-home URL is the operator's setting, and one line: one with a line break is refused, not rendered.
+        var url = hostile.Contains('\n', StringComparison.Ordinal) ? "http://127.0.0.1/ready?x=1" : "http://127.0.0.1/ready?x=" + hostile;
+        var calls = await RunWithStubsAsync(CloudInitRenderer.Render(config, url));
 
         Assert.False(File.Exists(Path.Combine(_dir, "pwned")), "a hostile value ran a command");
         var run = Assert.Single(calls, c => c is ["docker", "run", ..]);
@@ -100,9 +103,34 @@ public sealed class CloudInitRendererTests : IDisposable
         Assert.Contains(hostile + "=v", run);
         Assert.Equal(hostile, run[run.IndexOf("--user") + 1]);
         Assert.Contains(calls, c => c is ["docker", "pull", var image] && image == "img:" + hostile);
-        Assert.Equal("http://127.0.0.1/ready?x=" + hostile, Assert.Single(calls, c => c[0] == "curl")[^1]);
+        Assert.Equal(url + "&boot=1", Assert.Single(calls, c => c[0] == "curl")[^1]);
         // Nothing but the stubs was called: no stray command slipped in between.
         Assert.All(calls, c => Assert.Contains(c[0], new[] { "docker", "systemctl", "curl" }));
+    }
+
+    [Fact]
+    public async Task Render_PerBootScript_CountsBootsAndReportsEach_UserDataRunsItForTheFirst()
+    {
+        var script = CloudInitRenderer.Render(Config(Web(hostPort: 1)), "http://127.0.0.1/ready?key=k&vm=2");
+        using var port = new TcpListener(IPAddress.Loopback, 0);
+        port.Start();
+        script = script.Replace("wait_port 1\n", $"wait_port {((IPEndPoint)port.LocalEndpoint).Port}\n", StringComparison.Ordinal);
+
+        var first = await RunWithStubsAsync(script);
+        Assert.Equal("http://127.0.0.1/ready?key=k&vm=2&boot=1", Assert.Single(first, c => c[0] == "curl")[^1]);
+
+        // A reboot: cloud-init runs the per-boot script alone (the user_data does not run again).
+        var rebooted = await RunWithStubsAsync(await File.ReadAllTextAsync(Path.Combine(_dir, "var/lib/cloud/scripts/per-boot/labmanager-ready")));
+        Assert.Equal("http://127.0.0.1/ready?key=k&vm=2&boot=2", rebooted.Last(c => c[0] == "curl")[^1]);
+        Assert.Equal("2", (await File.ReadAllTextAsync(Path.Combine(_dir, "var/lib/labmanager/boot"))).Trim());
+        Assert.DoesNotContain(rebooted.Skip(first.Count), c => c[0] == "docker");
+    }
+
+    [Fact]
+    public void Render_PhoneHomeUrlWithALineBreak_Refused()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => CloudInitRenderer.Render(Config(Web()), "http://127.0.0.1/ready\nreboot"));
+        Assert.Contains("one line", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -111,9 +139,15 @@ public sealed class CloudInitRendererTests : IDisposable
         Assert.Throws<ArgumentException>(() => CloudInitRenderer.Quote("a\0b"));
     }
 
-    /// <summary>Runs the script with docker, systemctl, curl and tee replaced by stubs that record their arguments.</summary>
+    /// <summary>
+    /// Runs the script with docker, systemctl, curl and tee replaced by stubs that record their arguments, and the VM's
+    /// <c>/var/lib</c> moved into the test's folder.
+    /// </summary>
     private async Task<List<List<string>>> RunWithStubsAsync(string script)
     {
+        script = script.Replace(" /var/lib/", $" {_dir}/var/lib/", StringComparison.Ordinal).Replace("$(cat /var/lib/", $"$(cat {_dir}/var/lib/", StringComparison.Ordinal)
+            .Replace("> /var/lib/", $"> {_dir}/var/lib/", StringComparison.Ordinal).Replace("\n/var/lib/", $"\n{_dir}/var/lib/", StringComparison.Ordinal);
+        Assert.DoesNotMatch(@"(^|[\s(>])/var/lib", script);
         var bin = Directory.CreateDirectory(Path.Combine(_dir, "bin")).FullName;
         var log = Path.Combine(_dir, "calls.log");
         foreach (var stub in new[] { "docker", "systemctl", "curl" })

@@ -47,6 +47,28 @@ public sealed class PostgresStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CatalogFile_LabNamingNoRegionPlanOrImage_GetsTheDeploymentsDefaults_ImageRoundTrips()
+    {
+        var path = Path.GetTempFileName();
+        const string container = """{"containers":[{"name":"web","image":"nginx:1","ports":[{"hostPort":80,"containerPort":80}]}]}""";
+        File.WriteAllText(path, $$"""
+            [{"id":"6f1c2a9e-0d1b-4c57-9a61-3c2f5d0b7a11","slug":"plain","name":"Plain","containerConfig":{{container}}},
+             {"id":"6f1c2a9e-0d1b-4c57-9a61-3c2f5d0b7a12","slug":"docker","name":"Docker","region":"ams","plan":"vc2-2c-4gb","image":{"imageId":"docker"},"containerConfig":{{container}}}]
+            """);
+
+        var labs = LabCatalogFile.Read(path, "fra", "vc2-2c-4gb");
+
+        Assert.Equal(("fra", "vc2-2c-4gb", (Core.Ports.BootImage?)null), (labs[0].Region, labs[0].Plan, labs[0].Image));
+        Assert.Equal(("ams", new Core.Ports.BootImage(ImageId: "docker")), (labs[1].Region, labs[1].Image));
+        await _postgres.StartHostedAsync();
+        await Services.GetRequiredService<PostgresLabCatalog>().UpsertAsync(labs[1]);
+        Assert.Equal(new Core.Ports.BootImage(ImageId: "docker"), (await Catalog.GetAsync(labs[1].Id))!.Image);
+        File.WriteAllText(path, $$"""[{"id":"6f1c2a9e-0d1b-4c57-9a61-3c2f5d0b7a13","slug":"two","name":"Two","image":{"osId":1743,"imageId":"docker"},"containerConfig":{{container}}}]""");
+        Assert.Contains("two: image must name exactly one of osId, imageId or snapshotId", Assert.Throws<InvalidDataException>(() => LabCatalogFile.Read(path)).Message, StringComparison.Ordinal);
+        File.Delete(path);
+    }
+
+    [Fact]
     public void CatalogFile_Invalid_RefusedWithReasons()
     {
         var path = Path.GetTempFileName();
@@ -75,6 +97,7 @@ public sealed class PostgresStoreTests : IAsyncLifetime
             ExpiresAt = now.AddHours(1),
             ErrorMessage = "none",
             RestartCount = 2,
+            Vms = [new VmUsage("vm-0", Micro(now.AddMinutes(-30)), Micro(now.AddMinutes(-1))), new VmUsage("vm-1", Micro(now))],
         };
 
         await Instances.UpdateAsync(changed);
@@ -82,6 +105,7 @@ public sealed class PostgresStoreTests : IAsyncLifetime
 
         Assert.Equal(Truncate(changed), Truncate(read));
         Assert.Equal([3000, 22], read.Ports);
+        Assert.Equal(changed.Vms, read.Vms);
         Assert.Equal(instance.Id, Assert.Single(await Instances.ListByUserAsync(user.Id)).Id);
         Assert.Contains(await Instances.ListAsync(activeOnly: true, 10), i => i.Id == instance.Id);
         Assert.Null(await Instances.GetAsync(Guid.NewGuid()));
@@ -215,14 +239,17 @@ public sealed class PostgresStoreTests : IAsyncLifetime
             Assert.NotNull(again);
         }
 
-        var older = new ReconciliationReport(DateTimeOffset.UtcNow.AddMinutes(-5), TimeSpan.FromMilliseconds(120), 3, 2, 1, 0, 0, 0);
-        var newer = older with { StartedAt = DateTimeOffset.UtcNow, LostWorkflows = 1 };
+        var older = new ReconciliationReport(DateTimeOffset.UtcNow.AddMinutes(-5), TimeSpan.FromMilliseconds(120), 3, 2, 1, 0, 0, 0, Failures: []);
+        ReconciliationFailure[] failures = [new("VM 5f0c (lab-x)", "Vultr delete instance answered 500: Unable to destroy server: Unable to remove VM: Server is currently locked")];
+        var newer = older with { StartedAt = DateTimeOffset.UtcNow, LostWorkflows = 1, ForeignVms = 4, Failures = failures };
         await log.RecordAsync(older);
         await log.RecordAsync(newer);
 
         var recent = await log.RecentAsync(10);
         Assert.Equal([Micro(newer.StartedAt), Micro(older.StartedAt)], recent.Select(r => r.StartedAt));
-        Assert.Equal(newer with { StartedAt = recent[0].StartedAt }, recent[0]);
+        Assert.Equal(newer with { StartedAt = recent[0].StartedAt, Failures = recent[0].Failures }, recent[0]);
+        Assert.Equal(failures, recent[0].Failures);
+        Assert.Empty(recent[1].Failures!);
     }
 
     // Records holding lists compare by reference, and jsonb reorders keys: compare as JSON with sorted environments.
@@ -242,6 +269,7 @@ public sealed class PostgresStoreTests : IAsyncLifetime
         ExpiresAt = i.ExpiresAt is { } e ? Micro(e) : null,
         EndedAt = i.EndedAt is { } n ? Micro(n) : null,
         Ports = [],
+        Vms = [],
     };
 
     private static DateTimeOffset Micro(DateTimeOffset t) => new(t.Ticks - (t.Ticks % 10), t.Offset);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Http.Json;
 using LabManager.Core.Ports;
 using LabManager.Testing;
 using LabManager.Infrastructure.Vultr;
@@ -31,20 +32,37 @@ public sealed class VultrCloudProviderTests : IAsyncLifetime
         await _emulator.DisposeAsync();
     }
 
-    private ServiceProvider Build(string apiKey, int pageSize = 500)
+    private ServiceProvider Build(string apiKey, int pageSize = 500, params (string Key, string Value)[] settings)
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        var values = new Dictionary<string, string?>
         {
             ["Vultr:BaseUrl"] = _emulator.ApiBase.ToString(),
             ["Vultr:ApiKey"] = apiKey,
             ["Vultr:RetryDelay"] = "00:00:00.100",
             ["Vultr:PageSize"] = pageSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        }).Build();
+        };
+        foreach (var (key, value) in settings)
+        {
+            values[key] = value;
+        }
+
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
         var services = new ServiceCollection();
         services.AddLogging(b => b.AddProvider(_logs).SetMinimumLevel(LogLevel.Trace));
+        services.AddRedisCache(configuration);
         services.AddVultrCloudProvider(configuration);
         return services.BuildServiceProvider();
     }
+
+    /// <summary>The VM as the emulator's API shows it.</summary>
+    private async Task<System.Text.Json.Nodes.JsonNode> ShownAsync(string id)
+    {
+        using var api = new HttpClient { BaseAddress = _emulator.ApiBase };
+        api.DefaultRequestHeaders.Authorization = new("Bearer", _emulator.ApiKey);
+        return (await api.GetFromJsonAsync<System.Text.Json.Nodes.JsonObject>($"instances/{id}"))!["instance"]!;
+    }
+
+    private Task<string> ForeignVmAsync(string label, params string[] tags) => ForeignVms.CreateAsync(_emulator.ApiBase, _emulator.ApiKey, label, tags);
 
     private static VmSpec Spec(string label) => new(label, "ewr", "vc2-1c-1gb", "#!/bin/bash\necho hi\n", ["labmanager"]);
 
@@ -109,14 +127,12 @@ public sealed class VultrCloudProviderTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task RebootAndReinstall_Answered()
+    public async Task Reboot_Answered_UnknownVm404()
     {
         var vm = await Cloud.CreateVmAsync(Spec("lab-power"));
         await Cloud.RebootVmAsync(vm.Id);
-        await Cloud.ReinstallVmAsync(vm.Id);
         var requests = (await _emulator.InspectAsync()).Requests;
         Assert.Equal(1, requests["reboot"]);
-        Assert.Equal(1, requests["reinstall"]);
         var missing = await Assert.ThrowsAsync<CloudProviderException>(() => Cloud.RebootVmAsync(Guid.NewGuid().ToString()));
         Assert.Equal(404, missing.StatusCode);
     }
@@ -141,7 +157,7 @@ public sealed class VultrCloudProviderTests : IAsyncLifetime
         await _emulator.SetFaultsAsync(new FaultSettings { LoseCreateAnswerRate = 1 });
 
         var ex = await Assert.ThrowsAsync<CloudProviderException>(() => Cloud.CreateVmAsync(Spec("lab-once")));
-        Assert.StartsWith("Vultr create instance failed", ex.Message, StringComparison.Ordinal);
+        Assert.StartsWith("Vultr create instance (plan vc2-1c-1gb in ewr, os 1743) failed", ex.Message, StringComparison.Ordinal);
         // The create may have happened, so it went out once; the caller's retry looks the label up instead.
         Assert.Equal(1, (await _emulator.InspectAsync()).Requests["create"]);
 
@@ -190,6 +206,155 @@ public sealed class VultrCloudProviderTests : IAsyncLifetime
         Assert.NotEmpty(_logs.Lines);
         Assert.DoesNotContain(_logs.Lines, l => l.Contains(secret, StringComparison.Ordinal) || l.Contains(_emulator.ApiKey, StringComparison.Ordinal));
         Assert.DoesNotContain(secret, ex.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("contains")]
+    [InlineData("ignore")]
+    public async Task FindAndAdopt_FiltersNotApplied_OnlyTheExactLabelWithOurTag(string filters)
+    {
+        await using var paged = Build(_emulator.ApiKey, pageSize: 2);
+        var cloud = paged.GetRequiredService<ICloudProvider>();
+        var label = Core.Instances.LabInstance.VmLabel(Guid.NewGuid());
+        var untagged = await ForeignVmAsync(label);
+        var otherTeam = await ForeignVmAsync(label, "team-b");
+        var longer = await ForeignVmAsync(label + "-2", "labmanager-old");
+        await ForeignVmAsync("prod-db", "prod");
+        await _emulator.SetFaultsAsync(new FaultSettings { Filters = filters });
+
+        Assert.Null(await cloud.FindVmByLabelAsync(label, "labmanager"));
+        var created = await cloud.CreateVmAsync(Spec(label));
+
+        Assert.DoesNotContain(created.Id, new[] { untagged, otherTeam, longer });
+        Assert.Equal(created.Id, (await cloud.FindVmByLabelAsync(label, "labmanager"))!.Id);
+        // Adopting again finds ours, on whichever page the unfiltered list puts it.
+        Assert.Equal(created.Id, (await cloud.CreateVmAsync(Spec(label))).Id);
+        Assert.Equal(5, (await _emulator.InspectAsync()).Vms.Count);
+    }
+
+    [Fact]
+    public async Task CreateVm_BootImageAndRefusals_NamedInTheError()
+    {
+        var docker = await Cloud.CreateVmAsync(Spec("lab-image") with { Image = new BootImage(ImageId: "docker") });
+        Assert.Equal("docker", (await ShownAsync(docker.Id))["image_id"]!.GetValue<string>());
+
+        var plan = await Assert.ThrowsAsync<CloudProviderException>(() => Cloud.CreateVmAsync(Spec("lab-plan") with { Region = "sea", Plan = "vc2-4c-8gb" }));
+        Assert.Equal((400, "Vultr create instance (plan vc2-4c-8gb in sea, os 1743) answered 400: Invalid plan chosen."), (plan.StatusCode, plan.Message));
+        var image = await Assert.ThrowsAsync<CloudProviderException>(() => Cloud.CreateVmAsync(Spec("lab-bad-image") with { Image = new BootImage(ImageId: "nope") }));
+        Assert.EndsWith("answered 400: Invalid image_id.", image.Message, StringComparison.Ordinal);
+        var snapshot = await Assert.ThrowsAsync<CloudProviderException>(() => Cloud.CreateVmAsync(Spec("lab-bad-snap") with { Image = new BootImage(SnapshotId: "0f9c") }));
+        Assert.EndsWith("answered 400: Invalid snapshot_id.", snapshot.Message, StringComparison.Ordinal);
+        // A refused create is refused once: nothing to retry, nothing made.
+        var inspection = await _emulator.InspectAsync();
+        Assert.Equal(4, inspection.Requests["create"]);
+        Assert.Single(inspection.Vms);
+    }
+
+    [Fact]
+    public async Task CreateVm_DefaultImageSetting_UsedForLabsThatNameNone()
+    {
+        await using var services = Build(_emulator.ApiKey, 500, ("VULTR_DEFAULT_IMAGE", "docker"));
+        var vm = await services.GetRequiredService<ICloudProvider>().CreateVmAsync(Spec("lab-default-image"));
+        Assert.Equal("docker", (await ShownAsync(vm.Id))["image_id"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task DateCreated_AccountOffset_ReadAsTheRightInstant()
+    {
+        var vm = await Cloud.CreateVmAsync(Spec("lab-offset"));
+        Assert.Equal(TimeSpan.Zero, vm.DateCreated.Offset);
+        Assert.InRange(vm.DateCreated, DateTimeOffset.UtcNow.AddSeconds(-10), DateTimeOffset.UtcNow.AddSeconds(1));
+    }
+
+    [Fact]
+    public async Task DeleteVm_Locked_RefusedAtOnceWithVultrsReason_NotRetriedBlindly()
+    {
+        await _emulator.SetFaultsAsync(new FaultSettings { LockedRate = 1 });
+        var vm = await Cloud.CreateVmAsync(Spec("lab-locked"));
+        await Task.Delay(300); // past pending
+
+        var ex = await Assert.ThrowsAsync<CloudProviderException>(() => Cloud.DeleteVmAsync(vm.Id));
+
+        Assert.Equal((500, "Vultr delete instance answered 500: Unable to destroy server: Unable to remove VM: Server is currently locked"), (ex.StatusCode, ex.Message));
+        var inspection = await _emulator.InspectAsync();
+        Assert.Equal((1, 1), (inspection.Requests["delete"], inspection.Requests["refused_locked"]));
+        Assert.Single(inspection.Vms);
+    }
+
+    [Fact]
+    public async Task UnauthorizedIp_ReportedAsSuch_InTheErrorTheHealthAndTheLog()
+    {
+        await _emulator.SetFaultsAsync(new FaultSettings { AllowedIps = "203.0.113.7" });
+
+        var ex = await Assert.ThrowsAsync<CloudProviderException>(() => Cloud.ListVmsAsync("labmanager"));
+
+        Assert.Equal("Vultr list instances answered 401: Unauthorized IP address: 127.0.0.1", ex.Message);
+        var health = await _services.GetRequiredService<VultrHealth>().CheckAsync(TimeSpan.FromSeconds(5), CancellationToken.None);
+        Assert.Equal((false, "Vultr answered 401: Unauthorized IP address: 127.0.0.1"), (health.Ok, health.Detail));
+        Assert.Contains(_logs.Lines, l => l.Contains("Unauthorized IP address: 127.0.0.1 (the API key's access control does not allow", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Health_200Concurrent_AtMostOneVultrCall_ThenNoneWhileFresh()
+    {
+        var health = _services.GetRequiredService<VultrHealth>();
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 200).Select(_ => health.CheckAsync(TimeSpan.FromSeconds(5), CancellationToken.None)));
+        Assert.All(answers, a => Assert.True(a.Ok, a.Detail));
+        Assert.Equal(1, (await _emulator.InspectAsync()).Requests.Values.Sum());
+        await health.CheckAsync(TimeSpan.FromSeconds(5), CancellationToken.None);
+        Assert.Equal(1, (await _emulator.InspectAsync()).Requests.Values.Sum());
+    }
+
+    [Fact]
+    public async Task Health_VultrSlowerThanTheTimeout_FailsWithinIt()
+    {
+        await _emulator.SetFaultsAsync(new FaultSettings { LatencyMs = 5000 });
+        var clock = Stopwatch.StartNew();
+
+        var answer = await _services.GetRequiredService<VultrHealth>().CheckAsync(TimeSpan.FromSeconds(1), CancellationToken.None);
+
+        Assert.False(answer.Ok);
+        Assert.Equal("Vultr did not answer within 1 s", answer.Detail);
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(3));
+    }
+
+    [Fact]
+    public async Task SharedLimiter_TwoProcessesThroughRedis_KeepTheDeploymentsBudget()
+    {
+        var redis = Environment.GetEnvironmentVariable("LABMANAGER_TEST_REDIS")
+            ?? throw new InvalidOperationException("LABMANAGER_TEST_REDIS is not set: run the tests with ./scripts/test.sh, which starts redis-server");
+        // Two app instances behind one outbound IP: 10 calls/s for the deployment, however the calls are split.
+        (string, string)[] shared = [("ConnectionStrings:Redis", redis), ("Vultr:MaxRequestsPerSecond", "10")];
+        await using var a = Build(_emulator.ApiKey, 500, shared);
+        await using var b = Build(_emulator.ApiKey, 500, shared);
+        await ProcessHost.WaitUntilAsync(() => Task.FromResult(a.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>().IsConnected
+            && b.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>().IsConnected), TimeSpan.FromSeconds(10), () => "Redis did not connect");
+        var clock = Stopwatch.StartNew();
+
+        await Task.WhenAll(Enumerable.Range(0, 40).Select(i => (i % 2 == 0 ? a : b).GetRequiredService<ICloudProvider>().GetVmAsync(Guid.NewGuid().ToString())));
+
+        // 40 calls at 10/s in all: about 4 s (each process alone would have allowed 10/s, 2 s for its 20).
+        Assert.True(clock.Elapsed > TimeSpan.FromSeconds(3.5), $"40 calls in {clock.Elapsed}: the budget was not shared");
+        // Timers that fire late on a loaded machine can bunch a few calls into one clock second; unshared, it would be 20.
+        Assert.InRange((await _emulator.InspectAsync()).PeakRequestsPerSecond, 1, 16);
+        Assert.True(a.GetRequiredService<VultrRateLimiter>().Shared && b.GetRequiredService<VultrRateLimiter>().Shared);
+    }
+
+    [Fact]
+    public async Task SharedLimiter_RedisDown_EachProcessKeepsItsShare()
+    {
+        var deadPort = ProcessHost.FreePort();
+        await using var services = Build(_emulator.ApiKey, 500,
+            ("ConnectionStrings:Redis", $"127.0.0.1:{deadPort}"), ("Vultr:MaxRequestsPerSecond", "20"), ("Vultr:Replicas", "4"));
+        var clock = Stopwatch.StartNew();
+
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => services.GetRequiredService<ICloudProvider>().GetVmAsync(Guid.NewGuid().ToString())));
+
+        // 20/s shared by 4 replicas: 5/s for this one, so 16 calls take about 3 s.
+        Assert.True(clock.Elapsed > TimeSpan.FromSeconds(2.5), $"16 calls in {clock.Elapsed}");
+        Assert.False(services.GetRequiredService<VultrRateLimiter>().Shared);
+        Assert.Contains(_logs.Lines, l => l.Contains("pacing Vultr calls at this process's share", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -188,7 +188,8 @@ public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserF
         await Expect(otherRow).ToContainTextAsync("running");
         await Expect(otherRow).ToContainTextAsync("$0.027");
         await Expect(ops.Locator("#ops-instances tbody tr")).ToHaveCountAsync(2);
-        await Expect(ops.Locator("#ops-summary")).ToHaveTextAsync("2 live · $0.034 of VM time so far");
+        // Juice Shop's VM ($0.027) and both of the reset DVWA lab's VMs ($0.007 each).
+        await Expect(ops.Locator("#ops-summary")).ToHaveTextAsync("2 live · $0.041 of VM time so far");
         await Expect(ops.Locator("#ops-instances tbody")).ToContainTextAsync("DVWA: SQL injection");
         await Expect(ops.Locator("#ops-chart svg rect")).ToHaveCountAsync(61);
         await AssertAccessibleAsync(ops, "operator");

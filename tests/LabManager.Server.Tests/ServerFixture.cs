@@ -31,11 +31,14 @@ public class ServerFixture : IAsyncLifetime
     public TokenService Tokens => _app!.Services.GetRequiredService<TokenService>();
 
     /// <summary>Settings on top of the defaults, as <c>Key=value</c>.</summary>
-    protected virtual IEnumerable<string> Settings => ["Api:MaxStartsPerWindow=1000", "Api:MaxContainersPerUser=3"];
+    protected virtual IEnumerable<string> Settings =>
+        ["Api:MaxStartsPerWindow=1000", "Api:MaxContainersPerUser=3", "Api:MaxRebuildsPerWindow=2", "Api:MaxExtendsPerWindow=3"];
 
     public virtual async Task InitializeAsync()
     {
         Db = await TestDatabase.CreateAsync();
+        // A fixed port, so the labs' phone-home (as run.sh configures it) can name this server.
+        var port = ProcessHost.FreePort();
         string[] defaults =
         [
             $"ConnectionStrings:Postgres={Db.ConnectionString}",
@@ -44,11 +47,13 @@ public class ServerFixture : IAsyncLifetime
             $"Catalog:File={RepoPaths.Catalog}",
             "Logging:LogLevel:Default=Warning",
             "Emulator:PendingSeconds=0.3", "Emulator:BootSeconds=0.3", "Emulator:InstallSeconds=0.3", "Emulator:CloudInitSeconds=0.3", "Emulator:RebootSeconds=0.3",
+            "Emulator:RebootOkSeconds=0.5",
             "LabSessions:Timings:VmPollInitial=00:00:00.2", "LabSessions:Timings:VmPollMax=00:00:01", "LabSessions:Timings:LabProbeInterval=00:00:00.2",
             "LabSessions:Timings:RetryInterval=00:00:00.2", "LabSessions:Timings:ProvisioningDeadline=00:00:30", "LabSessions:Timings:LabReadyDeadline=00:00:30",
-            "Vultr:RetryDelay=00:00:00.2",
+            "Vultr:RetryDelay=00:00:00.2", "LabSessions:Timings:RebootSettle=00:00:05",
+            $"LabSessions:PhoneHomeUrl=http://127.0.0.1:{port}/api/labs/instances/{{instanceId}}/ready?key={{key}}",
         ];
-        var args = new List<string> { "--urls", "http://127.0.0.1:0" };
+        var args = new List<string> { "--urls", $"http://127.0.0.1:{port}" };
         args.AddRange(defaults.Concat(Settings).Select(s => "--" + s));
         var (app, address) = await ServerApp.StartAsync([.. args]);
         _app = app;

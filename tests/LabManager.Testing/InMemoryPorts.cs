@@ -61,6 +61,10 @@ public sealed class InMemoryInstanceStore : IInstanceStore
     /// <summary>Not used by the workflow tests; the real, atomic version is the PostgreSQL store.</summary>
     public Task<StartOutcome> TryStartAsync(StartRequest request, CancellationToken cancellationToken = default) =>
         throw new NotSupportedException("Use PostgresInstanceStore for quota checks");
+
+    /// <summary>Not used by the workflow tests; the real, atomic version is the PostgreSQL store.</summary>
+    public Task<SessionRequestOutcome> TrySessionRequestAsync(SessionRequest request, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException("Use PostgresInstanceStore for session request limits");
 }
 
 /// <summary>A fixed set of labs.</summary>

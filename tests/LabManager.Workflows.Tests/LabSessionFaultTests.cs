@@ -1,4 +1,5 @@
 using LabManager.Core.Instances;
+using LabManager.Testing;
 using LabManager.VultrEmulator;
 using LabManager.Workflows.Sessions;
 
@@ -59,6 +60,80 @@ public sealed class LabSessionFaultTests(LabSessionHost host) : IClassFixture<La
 
         Assert.Equal(LabInstanceStatus.Expired, (await host.WaitForEndAsync(id)).Status);
         Assert.Equal((1, 1), await host.AssertNoVmLeftAsync(id));
+    }
+
+    [Theory]
+    [InlineData("contains")]
+    [InlineData("ignore")]
+    public async Task CreateAnswerLost_FiltersNotApplied_OnlyOurVmIsAdopted_ForeignOnesUntouched(string filters)
+    {
+        var id = Guid.NewGuid();
+        // Foreign VMs carrying this very instance's label, but not our tag, are in the account before it starts.
+        var foreign = await host.ForeignVmsAsync(id);
+        await host.Emulator.SetFaultsAsync(new FaultSettings { LoseCreateAnswerRate = 1, Filters = filters });
+
+        await host.StartAsync(TimeSpan.FromSeconds(2), instanceId: id);
+        var running = await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
+
+        Assert.DoesNotContain(running.CloudInstanceId, foreign);
+        Assert.Equal(LabInstanceStatus.Expired, (await host.WaitForEndAsync(id)).Status);
+        var inspection = await host.Emulator.InspectAsync();
+        // Ours was made once (the foreign ones were made with the same label, outside LabManager) and destroyed.
+        Assert.Equal(3, inspection.Creates[LabInstance.VmLabel(id)]);
+        Assert.Contains(inspection.Deleted, d => d.Id == running.CloudInstanceId);
+        await host.AssertUntouchedAndRemoveAsync(foreign);
+        await host.AssertNoVmLeftAsync(id);
+    }
+
+    [Fact]
+    public async Task Stop_WhileTheVmIsLocked_DestroyRetriedUntilVultrAllowsIt()
+    {
+        var id = await host.StartAsync(TimeSpan.FromMinutes(5));
+        var booting = await host.WaitForStatusAsync(id, LabInstanceStatus.Provisioning);
+        await ProcessHost.WaitUntilAsync(async () => (await host.Emulator.InspectAsync()).Vms.Any(v => v.Id == booting.CloudInstanceId && v.ServerStatus == "locked"),
+            TimeSpan.FromSeconds(10), () => "the VM never showed locked");
+        var refusedBefore = (await host.Emulator.InspectAsync()).Requests.GetValueOrDefault("refused_locked");
+
+        await host.Client.RaiseEventAsync(id.ToString(), LabEvents.Stop, new StopRequest());
+
+        Assert.Equal(LabInstanceStatus.Stopped, (await host.WaitForEndAsync(id)).Status);
+        Assert.True((await host.Emulator.InspectAsync()).Requests["refused_locked"] > refusedBefore);
+        Assert.Equal((1, 1), await host.AssertNoVmLeftAsync(id));
+    }
+
+    [Fact]
+    public async Task Reset_FiltersIgnored_TheDyingVmIsNeverTakenForTheNewOne()
+    {
+        var id = await host.StartAsync(TimeSpan.FromMinutes(5));
+        var first = await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
+        // Deleted VMs stay listed for half a second, and the label filter answers everything.
+        await host.Emulator.SetFaultsAsync(new FaultSettings { Filters = "ignore", LoseCreateAnswerRate = 1 });
+
+        await host.Client.RaiseEventAsync(id.ToString(), LabEvents.Reset, true);
+        await host.WaitForStatusAsync(id, LabInstanceStatus.Provisioning);
+        var second = await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
+
+        Assert.NotEqual(first.CloudInstanceId, second.CloudInstanceId);
+        var inspection = await host.Emulator.InspectAsync();
+        Assert.Equal(LabInstance.VmLabel(id, 2), inspection.Vms.Single(v => v.Id == second.CloudInstanceId).Label);
+        Assert.Contains(inspection.Deleted, d => d.Id == first.CloudInstanceId);
+        await host.Client.RaiseEventAsync(id.ToString(), LabEvents.Stop, new StopRequest());
+        await host.WaitForEndAsync(id);
+        Assert.Equal((2, 2), await host.AssertNoVmLeftAsync(id));
+    }
+
+    [Fact]
+    public async Task Create_PlanNotSoldInTheRegion_LabCouldNotBeStarted_WithVultrsReason()
+    {
+        var id = await host.StartAsync(TimeSpan.FromMinutes(5), lab: host.Unsold);
+
+        Assert.Equal(LabInstanceStatus.Error, (await host.WaitForEndAsync(id)).Status);
+        var instance = (await host.Store.GetAsync(id))!;
+        Assert.Equal(
+            "Creating the VM failed: Vultr create instance (plan vc2-4c-8gb in sea, os 1743) answered 400: Invalid plan chosen.",
+            instance.ErrorMessage);
+        Assert.Contains(host.Notifier.StatusesOf(id), s => s.Status == LabInstanceStatus.Stopping && s.Message == "The lab could not be started");
+        Assert.Equal((0, 0), await host.AssertNoVmLeftAsync(id));
     }
 
     [Fact]

@@ -29,6 +29,7 @@ public class LabSessionHost : IAsyncLifetime
         LabProbeInterval = TimeSpan.FromMilliseconds(200),
         LabReadyDeadline = TimeSpan.FromSeconds(20),
         RetryInterval = TimeSpan.FromMilliseconds(200),
+        RebootSettle = TimeSpan.FromSeconds(1.5),
     };
 
     private DurableTaskTestHost? _durable;
@@ -38,6 +39,9 @@ public class LabSessionHost : IAsyncLifetime
     public RecordingNotifier Notifier { get; } = new();
     public RecordingLearningTracker Tracker { get; } = new();
     public Lab Lab { get; } = TestLabs.Web();
+
+    /// <summary>A lab whose plan Vultr does not sell in its region.</summary>
+    public Lab Unsold { get; } = TestLabs.Web() with { Id = Guid.NewGuid(), Slug = "unsold", Plan = "vc2-4c-8gb", Region = "sea" };
     public MemoryLoggerProvider Logs { get; } = new();
     public DurableTaskClient Client => _durable!.Client;
     public IServiceProvider Services => _durable!.Services;
@@ -47,10 +51,13 @@ public class LabSessionHost : IAsyncLifetime
         Emulator = await VultrEmulatorApp.StartAsync(o =>
         {
             o.PendingSeconds = 0.4;
-            o.BootSeconds = 0.4;
+            // Long enough for a test to stop a lab while Vultr refuses to delete its locked VM.
+            o.BootSeconds = 1;
             o.InstallSeconds = 0.4;
             o.CloudInitSeconds = 0.4;
             o.RebootSeconds = 0.4;
+            o.RebootOkSeconds = 0.4;
+            o.DeletedVisibleSeconds = 0.5;
         });
         var settings = new Dictionary<string, string?>
         {
@@ -84,7 +91,7 @@ public class LabSessionHost : IAsyncLifetime
                     services.AddVultrCloudProvider(configuration);
                     services.AddLabWorkflows(configuration);
                     services.AddSingleton<IInstanceStore>(Store);
-                    services.AddSingleton<ILabCatalog>(new InMemoryLabCatalog(Lab));
+                    services.AddSingleton<ILabCatalog>(new InMemoryLabCatalog(Lab, Unsold));
                     services.AddSingleton<INotifier>(Notifier);
                     services.AddSingleton<ILearningTracker>(Tracker);
                 },
@@ -101,9 +108,9 @@ public class LabSessionHost : IAsyncLifetime
     }
 
     /// <summary>Inserts a starting instance and schedules its session, as the API will.</summary>
-    public async Task<Guid> StartAsync(TimeSpan sessionLength, TimeSpan? maxLifetime = null, SessionTimings? timings = null)
+    public async Task<Guid> StartAsync(TimeSpan sessionLength, TimeSpan? maxLifetime = null, SessionTimings? timings = null, Guid? instanceId = null, Lab? lab = null)
     {
-        var instance = new LabInstance { Id = Guid.NewGuid(), UserId = Guid.NewGuid(), LabId = Lab.Id, CreatedAt = DateTimeOffset.UtcNow };
+        var instance = new LabInstance { Id = instanceId ?? Guid.NewGuid(), UserId = Guid.NewGuid(), LabId = (lab ?? Lab).Id, CreatedAt = DateTimeOffset.UtcNow };
         await Store.AddAsync(instance);
         await Client.ScheduleNewOrchestrationInstanceAsync(
             nameof(LabSessionOrchestrator),
@@ -111,7 +118,7 @@ public class LabSessionHost : IAsyncLifetime
             {
                 InstanceId = instance.Id,
                 UserId = instance.UserId,
-                LabId = Lab.Id,
+                LabId = instance.LabId,
                 SessionLength = sessionLength,
                 MaxLifetime = maxLifetime ?? sessionLength * 4,
                 Timings = timings ?? FastTimings,
@@ -163,12 +170,35 @@ public class LabSessionHost : IAsyncLifetime
         }
     }
 
-    /// <summary>Asserts the emulator holds no VM of this instance, and returns how many were created and deleted for it.</summary>
+    /// <summary>The foreign VMs a real account holds next to ours (<see cref="ForeignVms.TypicalAsync"/>), two of them with this instance's label.</summary>
+    public Task<IReadOnlyList<string>> ForeignVmsAsync(Guid instanceId) => ForeignVms.TypicalAsync(Emulator.ApiBase, Emulator.ApiKey, instanceId);
+
+    /// <summary>Asserts every foreign VM is there, never rebooted or deleted by us, then removes them so the test leaves none.</summary>
+    public async Task AssertUntouchedAndRemoveAsync(IReadOnlyList<string> foreign)
+    {
+        var inspection = await Emulator.InspectAsync();
+        foreach (var id in foreign)
+        {
+            var vm = Assert.Single(inspection.Vms, v => v.Id == id);
+            Assert.Equal(1, vm.Boot);
+        }
+
+        Assert.DoesNotContain(inspection.Deleted, d => foreign.Contains(d.Id));
+        foreach (var id in foreign)
+        {
+            await Emulator.RemoveAsync(id);
+        }
+    }
+
+    /// <summary>
+    /// Asserts the emulator holds no VM of this instance (of any label generation), and returns how many were created and deleted
+    /// for it, every generation together.
+    /// </summary>
     public async Task<(int Created, int Deleted)> AssertNoVmLeftAsync(Guid instanceId)
     {
-        var label = LabInstance.VmLabel(instanceId);
+        bool Mine(string label) => LabInstance.TryParseVmLabel(label, out var id, out _) && id == instanceId;
         var inspection = await Emulator.InspectAsync();
-        Assert.DoesNotContain(inspection.Vms, v => v.Label == label);
-        return (inspection.Creates.GetValueOrDefault(label), inspection.Deletes.GetValueOrDefault(label));
+        Assert.DoesNotContain(inspection.Vms, v => Mine(v.Label));
+        return (inspection.Creates.Where(kv => Mine(kv.Key)).Sum(kv => kv.Value), inspection.Deletes.Where(kv => Mine(kv.Key)).Sum(kv => kv.Value));
     }
 }

@@ -119,6 +119,25 @@ public sealed class LabSessionOrchestratorTests(LabSessionHost host, ITestOutput
     }
 
     [Fact]
+    public async Task Restart_WithoutPhoneHome_TheProbeIsBelievedOnlyOnceTheRebootSettled()
+    {
+        var id = await host.StartAsync(sessionLength: TimeSpan.FromMinutes(30));
+        var running = await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        await host.Client.RaiseEventAsync(id.ToString(), LabEvents.Restart, true);
+        await host.WaitForStatusAsync(id, LabInstanceStatus.Provisioning);
+        await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
+
+        // The old lab answered for 0.4 s after the reboot; the probe counts only after RebootSettle (1.5 s), by when the VM booted again.
+        Assert.True(clock.Elapsed >= LabSessionHost.FastTimings.RebootSettle, $"running again after {clock.Elapsed}");
+        Assert.Equal(2, (await host.Emulator.InspectAsync()).Vms.Single(v => v.Id == running.CloudInstanceId).Boot);
+        await host.Client.RaiseEventAsync(id.ToString(), LabEvents.Stop, new StopRequest());
+        await host.WaitForEndAsync(id);
+        Assert.Equal((1, 1), await host.AssertNoVmLeftAsync(id));
+    }
+
+    [Fact]
     public async Task Reset_ReplacesVm_OldOneGone()
     {
         var id = await host.StartAsync(sessionLength: TimeSpan.FromMinutes(30));
@@ -137,6 +156,9 @@ public sealed class LabSessionOrchestratorTests(LabSessionHost host, ITestOutput
         await host.Client.RaiseEventAsync(id.ToString(), LabEvents.Stop, new StopRequest());
         Assert.Equal(LabInstanceStatus.Stopped, (await host.WaitForEndAsync(id)).Status);
         Assert.Equal((2, 2), await host.AssertNoVmLeftAsync(id));
+        // The new VM has the next label generation: one VM per label.
+        var creates = (await host.Emulator.InspectAsync()).Creates;
+        Assert.Equal((1, 1), (creates[LabInstance.VmLabel(id)], creates[LabInstance.VmLabel(id, 2)]));
         // Two VMs, each billed its first hour.
         Assert.Equal(0.014m, Assert.Single(host.Tracker.EndsOf(id)).Cost);
     }

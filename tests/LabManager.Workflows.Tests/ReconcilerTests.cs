@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using LabManager.Core.Instances;
 using LabManager.Core.Ports;
 using LabManager.Testing;
+using LabManager.VultrEmulator;
 using LabManager.Workflows.Reconciliation;
 using LabManager.Workflows.Sessions;
 using Microsoft.DurableTask.Client;
@@ -41,12 +42,21 @@ public sealed class ReconcilerTests(LabSessionHost host) : IClassFixture<LabSess
 
     private static VmSpec Spec(string label, params string[] tags) => new(label, "ewr", "vc2-1c-1gb", "#!/bin/bash\n", tags);
 
+    /// <summary>An orphan of ours (no instance), past the first boot's lock, so Vultr lets it be deleted.</summary>
+    private async Task<CloudVm> OrphanAsync()
+    {
+        var vm = await Cloud.CreateVmAsync(Spec(LabInstance.VmLabel(Guid.NewGuid()), "labmanager"));
+        await ProcessHost.WaitUntilAsync(async () => (await host.Emulator.InspectAsync()).Vms.Any(v => v.Id == vm.Id && v.ServerStatus is not ("none" or "locked")),
+            TimeSpan.FromSeconds(10), () => $"VM {vm.Id} stayed locked");
+        return vm;
+    }
+
     [Fact]
     public async Task Orphans_DestroyedAfterGrace_UntaggedAndLiveOnesSurvive()
     {
         var id = await host.StartAsync(TimeSpan.FromMinutes(30));
         var live = await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
-        var orphan = await Cloud.CreateVmAsync(Spec(LabInstance.VmLabel(Guid.NewGuid()), "labmanager"));
+        var orphan = await OrphanAsync();
         var foreign = await Cloud.CreateVmAsync(Spec("someone-elses-server"));
 
         var young = (await Reconciler(grace: TimeSpan.FromHours(1)).RunAsync())!;
@@ -66,12 +76,72 @@ public sealed class ReconcilerTests(LabSessionHost host) : IClassFixture<LabSess
         Assert.Equal((1, 1), await host.AssertNoVmLeftAsync(id));
     }
 
+    [Theory]
+    [InlineData("exact", 1)]
+    [InlineData("contains", 1)]
+    [InlineData("ignore", 4)]
+    public async Task ForeignVms_WhateverTheFilterAnswers_SeenAndLeftAlone(string filters, int seen)
+    {
+        var id = await host.StartAsync(TimeSpan.FromMinutes(30));
+        var live = await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
+        var foreign = await host.ForeignVmsAsync(Guid.NewGuid());
+        var orphan = await OrphanAsync();
+        await host.Emulator.SetFaultsAsync(new FaultSettings { Filters = filters });
+        try
+        {
+            var report = (await Reconciler().RunAsync())!;
+
+            Assert.Equal((1, 0, 0), (report.OrphansDestroyed, report.VanishedVms, report.LostWorkflows));
+            Assert.Equal(seen, report.ForeignVms);
+            Assert.Equal(2, report.TaggedVms);
+            Assert.Empty(report.Failures!);
+            var vms = (await host.Emulator.InspectAsync()).Vms.Select(v => v.Id).ToList();
+            Assert.DoesNotContain(orphan.Id, vms);
+            Assert.Contains(live.CloudInstanceId, vms);
+            await host.AssertUntouchedAndRemoveAsync(foreign);
+        }
+        finally
+        {
+            await host.Emulator.SetFaultsAsync(new FaultSettings());
+        }
+
+        await host.Client.RaiseEventAsync(id.ToString(), LabEvents.Stop, new StopRequest());
+        await host.WaitForEndAsync(id);
+        await host.AssertNoVmLeftAsync(id);
+    }
+
+    [Fact]
+    public async Task OneVmCannotBeDeleted_TheRunGoesOn_ReportsIt_AndTheNextRunTriesAgain()
+    {
+        await host.Emulator.SetFaultsAsync(new FaultSettings { LockedRate = 1 });
+        var locked = await Cloud.CreateVmAsync(Spec(LabInstance.VmLabel(Guid.NewGuid()), "labmanager"));
+        await host.Emulator.SetFaultsAsync(new FaultSettings());
+        var orphan = await OrphanAsync();
+
+        var report = (await Reconciler().RunAsync())!;
+
+        Assert.Equal(1, report.OrphansDestroyed);
+        var failure = Assert.Single(report.Failures!);
+        Assert.Equal($"VM {locked.Id} ({locked.Label})", failure.Subject);
+        Assert.Contains("Server is currently locked", failure.Error, StringComparison.Ordinal);
+        Assert.Equal(report, (await _log.RecentAsync(1))[0]);
+        var vms = (await host.Emulator.InspectAsync()).Vms.Select(v => v.Id).ToList();
+        Assert.Contains(locked.Id, vms);
+        Assert.DoesNotContain(orphan.Id, vms);
+        Assert.Single((await Reconciler().RunAsync())!.Failures!);
+        // One refused delete per run: the refusal is heard at once, not retried blindly.
+        Assert.Equal(2, (await host.Emulator.InspectAsync()).Requests["refused_locked"]);
+        await host.Emulator.RemoveAsync(locked.Id);
+    }
+
     [Fact]
     public async Task VmDeletedOutside_InstanceEndsInErrorAndUserIsTold()
     {
         var id = await host.StartAsync(TimeSpan.FromMinutes(30));
         var running = await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
         await Cloud.DeleteVmAsync(running.CloudInstanceId!);
+        // Vultr keeps listing a deleted VM for a moment; the run after that sees it gone.
+        await ProcessHost.WaitUntilAsync(async () => (await Cloud.GetVmAsync(running.CloudInstanceId!)) is null, TimeSpan.FromSeconds(10), () => "the deleted VM stayed listed");
 
         var report = (await Reconciler().RunAsync())!;
 
@@ -121,7 +191,7 @@ public sealed class ReconcilerTests(LabSessionHost host) : IClassFixture<LabSess
     {
         var id = await host.StartAsync(TimeSpan.FromMinutes(30));
         await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
-        await Cloud.CreateVmAsync(Spec(LabInstance.VmLabel(Guid.NewGuid()), "labmanager"));
+        await OrphanAsync();
         var measured = new List<(string Instrument, double Value, string? Tag)>();
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>

@@ -185,10 +185,10 @@ public sealed class LabApi(
         WithInstanceAsync(request, admin: false, instance => StopInstanceAsync(instance, "user", ct), ct);
 
     public Task<ApiResult> RestartAsync(ApiRequest request, CancellationToken ct) =>
-        WhileRunningAsync(request, "restarted", id => sessions.RestartAsync(id, ct), "Restarting", ct);
+        WhileRunningAsync(request, SessionRequestKind.Rebuild, "restarted", id => sessions.RestartAsync(id, ct), "Restarting", ct);
 
     public Task<ApiResult> ResetAsync(ApiRequest request, CancellationToken ct) =>
-        WhileRunningAsync(request, "reset", id => sessions.ResetAsync(id, ct), "Resetting on a fresh VM", ct);
+        WhileRunningAsync(request, SessionRequestKind.Rebuild, "reset", id => sessions.ResetAsync(id, ct), "Resetting on a fresh VM", ct);
 
     public async Task<ApiResult> ExtendAsync(ApiRequest request, CancellationToken ct)
     {
@@ -204,7 +204,7 @@ public sealed class LabApi(
             return ApiResult.BadRequest($"minutes must be between 1 and {maxMinutes}");
         }
 
-        return await WhileRunningAsync(request, "extended", id => sessions.ExtendAsync(id, TimeSpan.FromMinutes(body.Minutes), ct),
+        return await WhileRunningAsync(request, SessionRequestKind.Extend, "extended", id => sessions.ExtendAsync(id, TimeSpan.FromMinutes(body.Minutes), ct),
             $"Extending by {body.Minutes} minutes (up to the maximum lifetime)", ct);
     }
 
@@ -217,12 +217,20 @@ public sealed class LabApi(
             return badId;
         }
 
-        if (!await sessions.LabReadyAsync(id, request.QueryValue("key"), ct))
+        // Sent by the VM, so untrusted: small whole numbers or nothing (a first boot's report of an older script names neither).
+        int? Count(string name) => request.QueryValue(name) is not { Length: > 0 } v ? 1
+            : int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= 1_000_000 ? n : null;
+        if (Count("vm") is not { } generation || Count("boot") is not { } boot)
+        {
+            return ApiResult.BadRequest("vm and boot must be whole numbers from 1 to 1000000");
+        }
+
+        if (!await sessions.LabReadyAsync(id, request.QueryValue("key"), generation, boot, ct))
         {
             return ApiResult.NotFound("Instance");
         }
 
-        logger.LogInformation("Instance {InstanceId}: the lab phoned home", id);
+        logger.LogInformation("Instance {InstanceId}: the lab phoned home (VM {Generation}, boot {Boot})", id, generation, boot);
         return ApiResult.Accepted(null, "Lab reported ready");
     }
 
@@ -325,16 +333,46 @@ public sealed class LabApi(
         return ApiResult.Ok(new { token, userId, admin = body.Admin, expiresIn = (int)lifetime.TotalSeconds }, "Development token: never enable this route in production");
     }
 
-    private async Task<ApiResult> WhileRunningAsync(ApiRequest request, string verb, Func<Guid, Task> send, string message, CancellationToken ct) =>
+    /// <summary>
+    /// A restart, reset or extension: admitted by the store under the learner's limit, one rebuild at a time (the first moves the
+    /// instance to provisioning, so those that follow answer 409), then sent to the session. A refused request sends nothing.
+    /// </summary>
+    private async Task<ApiResult> WhileRunningAsync(ApiRequest request, SessionRequestKind kind, string verb, Func<Guid, Task> send, string message, CancellationToken ct) =>
         await WithInstanceAsync(request, admin: false, async instance =>
         {
-            if (instance.Status != LabInstanceStatus.Running)
+            if (kind == SessionRequestKind.Extend && instance.StartedAt + sessions.MaxLifetime <= instance.ExpiresAt)
             {
-                return ApiResult.Conflict($"Only a running lab can be {verb}; this one is {instance.Status.ToWire()}");
+                return ApiResult.Conflict($"This lab already runs until its maximum lifetime ({sessions.MaxLifetime.TotalHours:0.#} h from its start)");
             }
 
-            await send(instance.Id);
-            return ApiResult.Accepted(InstanceView.From(instance), message);
+            var (max, window) = kind == SessionRequestKind.Rebuild
+                ? (Options.MaxRebuildsPerWindow, Options.RebuildWindow)
+                : (Options.MaxExtendsPerWindow, Options.ExtendWindow);
+            var outcome = await instances.TrySessionRequestAsync(new SessionRequest(instance.Id, instance.UserId, kind, time.GetUtcNow(), max, window), ct);
+            switch (outcome)
+            {
+                case SessionRequestOutcome.NotRunning { Status: LabInstanceStatus.Provisioning } when instance.StartedAt is not null:
+                    return ApiResult.Conflict($"This lab is already restarting; it cannot be {verb} until it runs again");
+                case SessionRequestOutcome.NotRunning notRunning:
+                    return ApiResult.Conflict($"Only a running lab can be {verb}; this one is {notRunning.Status.ToWire()}");
+                case SessionRequestOutcome.RateLimited limited:
+                    return ApiResult.TooManyRequests(
+                        $"Too many {(kind == SessionRequestKind.Rebuild ? "restarts and resets" : "extensions")}: at most {max} per {window.TotalMinutes:F0} minutes", limited.RetryAfter);
+            }
+
+            var accepted = ((SessionRequestOutcome.Accepted)outcome).Instance;
+            try
+            {
+                await send(instance.Id);
+            }
+            catch (Exception ex) when (kind == SessionRequestKind.Rebuild && ex is not OperationCanceledException)
+            {
+                // Nothing reached the session: put the instance back as it was, so the learner can try again.
+                await instances.UpdateAsync((await instances.GetAsync(instance.Id, CancellationToken.None))! with { Status = LabInstanceStatus.Running }, CancellationToken.None);
+                throw;
+            }
+
+            return ApiResult.Accepted(InstanceView.From(accepted), message);
         }, ct);
 
     /// <summary>

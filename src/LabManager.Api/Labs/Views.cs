@@ -63,12 +63,15 @@ public sealed record InstanceView(
         i.Id, i.LabId, i.UserId, i.Status, i.CloudInstanceId, i.PublicIp, i.AccessUrl, i.Ports, i.CreatedAt, i.StartedAt,
         i.ExpiresAt, i.EndedAt, i.ErrorMessage, i.RestartCount, i.VmStatus, i.VmCheckedAt, progress);
 
-    /// <summary>For operators: with the learner's and the lab's names and what its VM has cost so far (every started hour since it was asked for).</summary>
+    /// <summary>
+    /// For operators: with the learner's and the lab's names and what its VMs have cost so far — every VM the session was given (a
+    /// reset adds one), each billed from its creation, one hour at least: the figure the session records when it ends.
+    /// </summary>
     public static InstanceView ForOperator(LabInstance i, Lab? lab, string? userName, DateTimeOffset now) => From(i) with
     {
         UserName = userName,
         LabName = lab?.Name,
-        CostSoFar = lab is null ? null : SessionCost.ForPlan(lab.Plan, (i.EndedAt ?? now) - i.CreatedAt),
+        CostSoFar = lab is null ? null : SessionCost.ForVms(lab.Plan, i.Vms, i.EndedAt ?? now),
     };
 }
 

@@ -1,3 +1,5 @@
+using LabManager.Core.Instances;
+
 namespace LabManager.Core.Costs;
 
 /// <summary>What a lab session costs on the cloud bill.</summary>
@@ -21,6 +23,13 @@ public static class SessionCost
         var hours = Math.Max(1, (long)Math.Ceiling(Math.Max(0, duration.TotalHours)));
         return hourlyPrice * hours;
     }
+
+    /// <summary>
+    /// What every VM of a session costs (each billed on its own, one hour at least), counting a VM still alive (or left undestroyed)
+    /// up to <paramref name="until"/>; null when the plan's price is unknown.
+    /// </summary>
+    public static decimal? ForVms(string plan, IEnumerable<VmUsage> vms, DateTimeOffset until) =>
+        HourlyPrices.TryGetValue(plan, out var price) ? vms.Sum(vm => Compute(price, (vm.DestroyedAt ?? until) - vm.CreatedAt)) : null;
 
     /// <summary>Cost for a known plan; null when the plan's price is unknown.</summary>
     public static decimal? ForPlan(string plan, TimeSpan duration) =>

@@ -1,3 +1,6 @@
+using System.Globalization;
+using LabManager.Core.Ports;
+
 namespace LabManager.Core.Instances;
 
 /// <summary>One learner's lab session and its VM. Mirrors the <c>lab_instances</c> table.</summary>
@@ -30,6 +33,9 @@ public sealed record LabInstance
     /// <summary>When a stop was asked for; reconciliation raises it again if the instance is still active a while later.</summary>
     public DateTimeOffset? StopRequestedAt { get; init; }
 
+    /// <summary>Every VM the session was given (a reset adds one), with when it was made and destroyed: what the session costs.</summary>
+    public IReadOnlyList<VmUsage> Vms { get; init; } = [];
+
     /// <summary>This instance with a new status, after checking the move is allowed.</summary>
     public LabInstance MoveTo(LabInstanceStatus status, DateTimeOffset now)
     {
@@ -41,6 +47,40 @@ public sealed record LabInstance
         };
     }
 
-    /// <summary>The VM label for this instance; the key that makes VM creation idempotent.</summary>
-    public static string VmLabel(Guid instanceId) => $"lab-{instanceId}";
+    /// <summary>
+    /// The label of the instance's <paramref name="generation"/>-th VM: <c>lab-&lt;id&gt;</c> for the first, <c>lab-&lt;id&gt;-2</c> … for those a
+    /// reset makes. The key that makes VM creation idempotent, and half of what makes a VM ours (<see cref="CloudVm.IsOurs"/>).
+    /// </summary>
+    public static string VmLabel(Guid instanceId, int generation = 1) =>
+        generation <= 1 ? $"lab-{instanceId:D}" : string.Create(CultureInfo.InvariantCulture, $"lab-{instanceId:D}-{generation}");
+
+    /// <summary>Reads a label of LabManager's form, exactly as <see cref="VmLabel"/> writes it; false for any other label.</summary>
+    public static bool TryParseVmLabel(string label, out Guid instanceId, out int generation)
+    {
+        instanceId = Guid.Empty;
+        generation = 0;
+        const int idEnd = 4 + 36;
+        if (!label.StartsWith("lab-", StringComparison.Ordinal) || label.Length < idEnd || !Guid.TryParseExact(label.AsSpan(4, 36), "D", out var id))
+        {
+            return false;
+        }
+
+        var gen = 1;
+        if (label.Length > idEnd && (label[idEnd] != '-' || !int.TryParse(label.AsSpan(idEnd + 1), NumberStyles.None, CultureInfo.InvariantCulture, out gen)))
+        {
+            return false;
+        }
+
+        // Round trip: no upper-case id, no "-1", no leading zeros.
+        if (VmLabel(id, gen) != label || (label.Length > idEnd && gen < 2))
+        {
+            return false;
+        }
+
+        (instanceId, generation) = (id, gen);
+        return true;
+    }
 }
+
+/// <summary>One VM of a session: billed from <see cref="CreatedAt"/> until <see cref="DestroyedAt"/> (null while it lives).</summary>
+public sealed record VmUsage(string VmId, DateTimeOffset CreatedAt, DateTimeOffset? DestroyedAt = null);

@@ -12,6 +12,16 @@ public static class PhoneHome
     public static string Key(string secret, Guid instanceId) =>
         Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes("phone-home:" + instanceId)));
 
+    /// <summary>
+    /// The URL a VM reports to, from a template such as <c>https://host/api/labs/instances/{instanceId}/ready?key={key}</c>, naming the
+    /// VM's <paramref name="generation"/>; the VM appends its boot number (<c>&amp;boot=N</c>) itself.
+    /// </summary>
+    public static string Url(string template, string secret, Guid instanceId, int generation)
+    {
+        var url = template.Replace("{instanceId}", instanceId.ToString(), StringComparison.Ordinal).Replace("{key}", Key(secret, instanceId), StringComparison.Ordinal);
+        return url + (url.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "vm=" + generation.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     public static bool Matches(string secret, Guid instanceId, string? key) =>
         key is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(Key(secret, instanceId)), Encoding.UTF8.GetBytes(key));
 }

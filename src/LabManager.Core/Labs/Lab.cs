@@ -32,6 +32,9 @@ public sealed record Lab
     /// <summary>Vultr region id, e.g. <c>ewr</c>.</summary>
     public string Region { get; init; } = "ewr";
 
+    /// <summary>What the lab's VM boots from; null: the deployment's default (<c>Vultr:DefaultImage</c>).</summary>
+    public Ports.BootImage? Image { get; init; }
+
     public bool IsActive { get; init; } = true;
 }
 

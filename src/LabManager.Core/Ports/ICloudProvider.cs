@@ -4,13 +4,16 @@ namespace LabManager.Core.Ports;
 public interface ICloudProvider
 {
     /// <summary>
-    /// Creates a VM, or adopts the one that already carries <see cref="VmSpec.Label"/>: calling it twice
-    /// for the same label never makes two VMs.
+    /// Creates a VM, or adopts the one of ours (<see cref="CloudVm.IsOurs"/>) that already carries <see cref="VmSpec.Label"/>: calling
+    /// it twice for the same label never makes two VMs.
     /// </summary>
     Task<CloudVm> CreateVmAsync(VmSpec spec, CancellationToken cancellationToken = default);
 
-    /// <summary>The VM carrying <paramref name="label"/>, or null when there is none.</summary>
-    Task<CloudVm?> FindVmByLabelAsync(string label, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// The VM that carries exactly <paramref name="label"/> and <paramref name="tag"/>, or null. Checked on our side on every page:
+    /// the cloud's filters only narrow the search.
+    /// </summary>
+    Task<CloudVm?> FindVmByLabelAsync(string label, string tag, CancellationToken cancellationToken = default);
 
     /// <summary>The VM, or null when it does not exist.</summary>
     Task<CloudVm?> GetVmAsync(string vmId, CancellationToken cancellationToken = default);
@@ -20,18 +23,40 @@ public interface ICloudProvider
 
     Task RebootVmAsync(string vmId, CancellationToken cancellationToken = default);
 
-    /// <summary>Reinstalls the OS; user_data runs again, so the lab comes up fresh.</summary>
-    Task ReinstallVmAsync(string vmId, CancellationToken cancellationToken = default);
-
-    /// <summary>Every VM carrying <paramref name="tag"/>, across all pages.</summary>
+    /// <summary>
+    /// Every VM the cloud lists for <paramref name="tag"/>, across all pages. The filter is the cloud's: the list may hold VMs that are
+    /// not ours, so whoever acts on one checks <see cref="CloudVm.IsOurs"/> first.
+    /// </summary>
     Task<IReadOnlyList<CloudVm>> ListVmsAsync(string tag, CancellationToken cancellationToken = default);
 }
 
-/// <summary>What to create.</summary>
-public sealed record VmSpec(string Label, string Region, string Plan, string UserData, IReadOnlyList<string> Tags, int OsId = VmSpec.Ubuntu2204)
+/// <summary>What to create. <see cref="Image"/> null: the deployment's default image.</summary>
+public sealed record VmSpec(string Label, string Region, string Plan, string UserData, IReadOnlyList<string> Tags, BootImage? Image = null);
+
+/// <summary>
+/// What a VM boots from, exactly one of: a Vultr OS (<see cref="OsId"/>, e.g. 1743 = Ubuntu 22.04 x64), a marketplace image
+/// (<see cref="ImageId"/>, e.g. <c>docker</c>, which has Docker preinstalled) or a snapshot of the account (<see cref="SnapshotId"/>).
+/// </summary>
+public sealed record BootImage(int? OsId = null, string? ImageId = null, string? SnapshotId = null)
 {
     /// <summary>Vultr os_id of Ubuntu 22.04 x64.</summary>
     public const int Ubuntu2204 = 1743;
+
+    public static readonly BootImage Default = new(Ubuntu2204);
+
+    /// <summary>Exactly one source is named.</summary>
+    public bool IsValid => (OsId is > 0 ? 1 : 0) + (string.IsNullOrEmpty(ImageId) ? 0 : 1) + (string.IsNullOrEmpty(SnapshotId) ? 0 : 1) == 1;
+
+    /// <summary>
+    /// Reads a setting such as <c>Vultr:DefaultImage</c>: a number is an os_id, <c>snapshot:&lt;id&gt;</c> a snapshot, anything else
+    /// a marketplace image_id (<c>docker</c>).
+    /// </summary>
+    public static BootImage Parse(string value) =>
+        int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var os) ? new(os)
+        : value.StartsWith("snapshot:", StringComparison.Ordinal) ? new(SnapshotId: value["snapshot:".Length..])
+        : new(ImageId: value);
+
+    public override string ToString() => OsId is { } os ? $"os {os}" : ImageId is { Length: > 0 } image ? $"image {image}" : $"snapshot {SnapshotId}";
 }
 
 /// <summary>A VM as the cloud reports it.</summary>
@@ -48,6 +73,12 @@ public sealed record CloudVm(
 {
     /// <summary>Usable: active, running, ok, with a real address.</summary>
     public bool IsReady => Status == "active" && PowerStatus == "running" && ServerStatus == "ok" && MainIp is not ("" or "0.0.0.0");
+
+    /// <summary>
+    /// LabManager's own VM: it carries the deployment's <paramref name="tag"/> and a label of the form LabManager gives
+    /// (<see cref="Instances.LabInstance.VmLabel"/>). The only test that allows deleting, rebooting or adopting a VM.
+    /// </summary>
+    public bool IsOurs(string tag) => Tags.Contains(tag, StringComparer.Ordinal) && Instances.LabInstance.TryParseVmLabel(Label, out _, out _);
 
     /// <summary>A short human description of where the VM is, for logs and status messages.</summary>
     public string Describe() => $"{Status}/{PowerStatus}/{ServerStatus}";

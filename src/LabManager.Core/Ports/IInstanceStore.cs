@@ -44,6 +44,37 @@ public interface IInstanceStore
     /// of a second one.
     /// </summary>
     Task<StartOutcome> TryStartAsync(StartRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Admits a learner's restart, reset or extension of a running instance, atomically: at most <see cref="SessionRequest.Max"/> of
+    /// that kind per <see cref="SessionRequest.Window"/> per user, and a rebuild only while none is under way — an admitted one moves
+    /// the instance to provisioning here, so a second one finds it not running.
+    /// </summary>
+    Task<SessionRequestOutcome> TrySessionRequestAsync(SessionRequest request, CancellationToken cancellationToken = default);
+}
+
+/// <summary>What a learner asks of a running session.</summary>
+public enum SessionRequestKind
+{
+    /// <summary>A restart or a reset: the VM is rebooted or replaced.</summary>
+    Rebuild,
+    Extend,
+}
+
+/// <summary>A restart, reset or extension of <see cref="InstanceId"/> by <see cref="UserId"/>, and the limit it is admitted under.</summary>
+public sealed record SessionRequest(Guid InstanceId, Guid UserId, SessionRequestKind Kind, DateTimeOffset Now, int Max, TimeSpan Window);
+
+/// <summary>What became of a session request.</summary>
+public abstract record SessionRequestOutcome
+{
+    /// <summary>Admitted: the instance as it is now (provisioning, for a rebuild).</summary>
+    public sealed record Accepted(LabInstance Instance) : SessionRequestOutcome;
+
+    /// <summary>The instance is not running (a rebuild under way shows as provisioning).</summary>
+    public sealed record NotRunning(LabInstanceStatus Status) : SessionRequestOutcome;
+
+    /// <summary>Too many of this kind in the window.</summary>
+    public sealed record RateLimited(TimeSpan RetryAfter) : SessionRequestOutcome;
 }
 
 /// <summary>A learner's lab counts: all, active now, stopped, expired, and ended in error.</summary>

@@ -14,8 +14,11 @@ public interface ILabSessionControl
 
     Task ExtendAsync(Guid instanceId, TimeSpan by, CancellationToken cancellationToken = default);
 
-    /// <summary>The lab's VM reports the lab up (cloud-init's phone-home); false, and nothing raised, when the key is wrong.</summary>
-    Task<bool> LabReadyAsync(Guid instanceId, string? key, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// The lab's VM reports the lab up (its per-boot phone-home): on boot <paramref name="boot"/> of the session's
+    /// <paramref name="generation"/>-th VM. False, and nothing raised, when the key is wrong.
+    /// </summary>
+    Task<bool> LabReadyAsync(Guid instanceId, string? key, int generation, int boot, CancellationToken cancellationToken = default);
 
     /// <summary>Where the session is (step and message), or null if it has none.</summary>
     Task<SessionProgress?> GetProgressAsync(Guid instanceId, CancellationToken cancellationToken = default);

@@ -19,7 +19,11 @@ public interface IReconciliationLog
     Task<IReadOnlyList<ReconciliationReport>> RecentAsync(int count, CancellationToken cancellationToken = default);
 }
 
-/// <summary>What one reconciliation run found and did.</summary>
+/// <summary>
+/// What one reconciliation run found and did. <see cref="TaggedVms"/> counts LabManager's own VMs; <see cref="ForeignVms"/> those the
+/// cloud listed that are not ours (tag and label not both of our form), seen and left alone. A call that failed is in
+/// <see cref="Failures"/>, and the next run tries again.
+/// </summary>
 public sealed record ReconciliationReport(
     DateTimeOffset StartedAt,
     TimeSpan Duration,
@@ -29,7 +33,12 @@ public sealed record ReconciliationReport(
     int ExpiredEnded,
     int VanishedVms,
     int LostWorkflows,
-    int StopsResent = 0)
+    int StopsResent = 0,
+    int ForeignVms = 0,
+    IReadOnlyList<ReconciliationFailure>? Failures = null)
 {
     public int Actions => OrphansDestroyed + ExpiredEnded + VanishedVms + LostWorkflows + StopsResent;
 }
+
+/// <summary>What reconciliation could not do this run: about which VM or instance, and why.</summary>
+public sealed record ReconciliationFailure(string Subject, string Error);

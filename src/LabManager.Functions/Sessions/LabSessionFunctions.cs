@@ -14,7 +14,6 @@ public sealed class LabSessionFunctions(
     GetVmActivity getVm,
     DestroyVmActivity destroyVm,
     RebootVmActivity rebootVm,
-    ReinstallVmActivity reinstallVm,
     ProbeLabActivity probeLab,
     UpdateInstanceActivity updateInstance,
     RecordProgressActivity recordProgress,
@@ -35,9 +34,6 @@ public sealed class LabSessionFunctions(
 
     [Function(nameof(RebootVmActivity))]
     public Task<bool> RebootVm([ActivityTrigger] string vmId) => rebootVm.ExecuteAsync(vmId);
-
-    [Function(nameof(ReinstallVmActivity))]
-    public Task<bool> ReinstallVm([ActivityTrigger] string vmId) => reinstallVm.ExecuteAsync(vmId);
 
     [Function(nameof(ProbeLabActivity))]
     public Task<ProbeLabResult> ProbeLab([ActivityTrigger] ProbeLabInput input) => probeLab.ExecuteAsync(input);

@@ -7,14 +7,15 @@ namespace LabManager.Infrastructure.Postgres;
 
 /// <summary>At start-up: applies migrations, then loads the lab catalog file (idempotent: upsert by slug).</summary>
 public sealed class DatabaseInitializer(
-    IOptions<PostgresOptions> options, PostgresLabCatalog catalog, IEnumerable<IInstanceCache> caches, ILogger<DatabaseInitializer> logger) : IHostedService
+    IOptions<PostgresOptions> options, PostgresLabCatalog catalog, IEnumerable<IInstanceCache> caches, IOptions<Vultr.VultrOptions> vultr,
+    ILogger<DatabaseInitializer> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         DatabaseMigrator.Migrate(options.Value.ConnectionString, logger);
         if (options.Value.CatalogFile is { Length: > 0 } file)
         {
-            var labs = LabCatalogFile.Read(file);
+            var labs = LabCatalogFile.Read(file, vultr.Value.DefaultRegion, vultr.Value.DefaultPlan);
             foreach (var lab in labs)
             {
                 await catalog.UpsertAsync(lab, cancellationToken);

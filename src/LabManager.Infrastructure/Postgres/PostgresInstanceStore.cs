@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Dapper;
 using LabManager.Core.Instances;
 using LabManager.Core.Ports;
@@ -12,12 +13,13 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
 
     private const string SelectInstances = """
         SELECT id, user_id, lab_id, status, cloud_instance_id, public_ip, internal_ip, access_url, ports, created_at, started_at,
-               expires_at, ended_at, error_message, restart_count, vm_status, vm_checked_at, stop_requested_at
+               expires_at, ended_at, error_message, restart_count, vm_status, vm_checked_at, stop_requested_at, vms::text AS vms
         FROM lab_instances
         """;
 
     // Serializes starts across every server: quota counts and the insert see one consistent state.
     private const long StartLockKey = 7_270_001;
+    private const long SessionRequestLockKey = 7_270_003L << 32;
 
     public async Task<LabInstance?> GetAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
@@ -37,7 +39,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
         const string sql = """
             UPDATE lab_instances SET status = @Status, cloud_instance_id = @CloudInstanceId, public_ip = @PublicIp, internal_ip = @InternalIp,
                 access_url = @AccessUrl, ports = @Ports, started_at = @StartedAt, expires_at = @ExpiresAt, ended_at = @EndedAt,
-                error_message = @ErrorMessage, restart_count = @RestartCount, updated_at = now()
+                error_message = @ErrorMessage, restart_count = @RestartCount, vms = @Vms::jsonb, updated_at = now()
             WHERE id = @Id
             """;
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
@@ -174,13 +176,59 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
         return new StartOutcome.Created(instance);
     }
 
+    public async Task<SessionRequestOutcome> TrySessionRequestAsync(SessionRequest request, CancellationToken cancellationToken = default)
+    {
+        var now = request.Now.ToUniversalTime();
+        var kind = request.Kind == SessionRequestKind.Rebuild ? "rebuild" : "extend";
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        // The learner's lock makes the count and the insert one step, whichever of their instances is asked; the row lock makes
+        // two rebuilds of one instance take turns, so the second sees the first's provisioning.
+        await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(@key)",
+            new { key = SessionRequestLockKey ^ request.UserId.GetHashCode() }, tx, cancellationToken: cancellationToken));
+        var row = await connection.QuerySingleOrDefaultAsync<InstanceRow>(new CommandDefinition(
+            SelectInstances + " WHERE id = @InstanceId FOR UPDATE", new { request.InstanceId }, tx, cancellationToken: cancellationToken));
+        if (row is null)
+        {
+            throw new InvalidOperationException($"Instance {request.InstanceId} does not exist");
+        }
+
+        var instance = row.ToInstance();
+        if (instance.Status != LabInstanceStatus.Running)
+        {
+            return new SessionRequestOutcome.NotRunning(instance.Status);
+        }
+
+        var recent = await connection.QuerySingleAsync<(long Count, DateTime? Oldest)>(new CommandDefinition(
+            "SELECT count(*), min(at) FROM session_requests WHERE user_id = @UserId AND kind = @kind AND at > @since",
+            new { request.UserId, kind, since = now - request.Window }, tx, cancellationToken: cancellationToken));
+        if (recent.Count >= request.Max)
+        {
+            var retryAfter = DbTime.Utc(recent.Oldest!.Value) + request.Window - now;
+            return new SessionRequestOutcome.RateLimited(retryAfter > TimeSpan.Zero ? retryAfter : TimeSpan.FromSeconds(1));
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO session_requests (user_id, instance_id, kind, at) VALUES (@UserId, @InstanceId, @kind, @now)",
+            new { request.UserId, request.InstanceId, kind, now }, tx, cancellationToken: cancellationToken));
+        if (request.Kind == SessionRequestKind.Rebuild)
+        {
+            instance = instance.MoveTo(LabInstanceStatus.Provisioning, now);
+            await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE lab_instances SET status = 'provisioning', updated_at = now() WHERE id = @InstanceId", new { request.InstanceId }, tx, cancellationToken: cancellationToken));
+        }
+
+        await tx.CommitAsync(cancellationToken);
+        return new SessionRequestOutcome.Accepted(instance);
+    }
+
     private static Task<int> InsertAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, LabInstance instance, CancellationToken cancellationToken)
     {
         const string sql = """
             INSERT INTO lab_instances (id, user_id, lab_id, status, cloud_instance_id, public_ip, internal_ip, access_url, ports, created_at,
-                                       started_at, expires_at, ended_at, error_message, restart_count)
+                                       started_at, expires_at, ended_at, error_message, restart_count, vms)
             VALUES (@Id, @UserId, @LabId, @Status, @CloudInstanceId, @PublicIp, @InternalIp, @AccessUrl, @Ports, @CreatedAt,
-                    @StartedAt, @ExpiresAt, @EndedAt, @ErrorMessage, @RestartCount)
+                    @StartedAt, @ExpiresAt, @EndedAt, @ErrorMessage, @RestartCount, @Vms::jsonb)
             """;
         return connection.ExecuteAsync(new CommandDefinition(sql, InstanceRow.From(instance), tx, cancellationToken: cancellationToken));
     }
@@ -206,6 +254,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
         public string? VmStatus { get; set; }
         public DateTime? VmCheckedAt { get; set; }
         public DateTime? StopRequestedAt { get; set; }
+        public string Vms { get; set; } = "[]";
 
         public static InstanceRow From(LabInstance i) => new()
         {
@@ -224,6 +273,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
             EndedAt = i.EndedAt?.UtcDateTime,
             ErrorMessage = i.ErrorMessage,
             RestartCount = i.RestartCount,
+            Vms = JsonSerializer.Serialize(i.Vms, DbJson.Options),
         };
 
         public LabInstance ToInstance() => new()
@@ -246,6 +296,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
             VmStatus = VmStatus,
             VmCheckedAt = DbTime.Utc(VmCheckedAt),
             StopRequestedAt = DbTime.Utc(StopRequestedAt),
+            Vms = JsonSerializer.Deserialize<List<VmUsage>>(Vms, DbJson.Options) ?? [],
         };
     }
 }

@@ -11,7 +11,7 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
 {
     private const string SelectLabs = """
         SELECT id, slug, name, description, category, difficulty, estimated_time_minutes, points, tags, container_config::text AS container_config,
-               exercises::text AS exercises, prerequisites, learning_objectives, timeout_minutes, max_instances_per_user, plan, region, is_active
+               exercises::text AS exercises, prerequisites, learning_objectives, timeout_minutes, max_instances_per_user, plan, region, image::text AS image, is_active
         FROM labs
         """;
 
@@ -34,15 +34,15 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
     {
         const string sql = """
             INSERT INTO labs (id, slug, name, description, category, difficulty, estimated_time_minutes, points, tags, container_config, exercises,
-                              prerequisites, learning_objectives, timeout_minutes, max_instances_per_user, plan, region, is_active)
+                              prerequisites, learning_objectives, timeout_minutes, max_instances_per_user, plan, region, image, is_active)
             VALUES (@Id, @Slug, @Name, @Description, @Category, @Difficulty, @EstimatedTimeMinutes, @Points, @Tags, @ContainerConfig::jsonb, @Exercises::jsonb,
-                    @Prerequisites, @LearningObjectives, @TimeoutMinutes, @MaxInstancesPerUser, @Plan, @Region, @IsActive)
+                    @Prerequisites, @LearningObjectives, @TimeoutMinutes, @MaxInstancesPerUser, @Plan, @Region, @Image::jsonb, @IsActive)
             ON CONFLICT (slug) DO UPDATE SET
                 name = excluded.name, description = excluded.description, category = excluded.category, difficulty = excluded.difficulty,
                 estimated_time_minutes = excluded.estimated_time_minutes, points = excluded.points, tags = excluded.tags,
                 container_config = excluded.container_config, exercises = excluded.exercises, prerequisites = excluded.prerequisites,
                 learning_objectives = excluded.learning_objectives, timeout_minutes = excluded.timeout_minutes,
-                max_instances_per_user = excluded.max_instances_per_user, plan = excluded.plan, region = excluded.region,
+                max_instances_per_user = excluded.max_instances_per_user, plan = excluded.plan, region = excluded.region, image = excluded.image,
                 is_active = excluded.is_active, updated_at = now()
             """;
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
@@ -69,6 +69,7 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
         public int MaxInstancesPerUser { get; set; }
         public string Plan { get; set; } = "";
         public string Region { get; set; } = "";
+        public string? Image { get; set; }
         public bool IsActive { get; set; }
 
         public static LabRow From(Lab lab) => new()
@@ -90,6 +91,7 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
             MaxInstancesPerUser = lab.MaxInstancesPerUser,
             Plan = lab.Plan,
             Region = lab.Region,
+            Image = lab.Image is null ? null : JsonSerializer.Serialize(lab.Image, DbJson.Options),
             IsActive = lab.IsActive,
         };
 
@@ -112,6 +114,7 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
             MaxInstancesPerUser = MaxInstancesPerUser,
             Plan = Plan,
             Region = Region,
+            Image = Image is null ? null : JsonSerializer.Deserialize<Core.Ports.BootImage>(Image, DbJson.Options),
             IsActive = IsActive,
         };
     }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Dapper;
 using LabManager.Core.Ports;
 using Npgsql;
@@ -24,8 +25,10 @@ public sealed class PostgresReconciliationLog(NpgsqlDataSource db) : IReconcilia
     public async Task RecordAsync(ReconciliationReport report, CancellationToken cancellationToken = default)
     {
         const string sql = """
-            INSERT INTO reconciliation_runs (started_at, duration_ms, tagged_vms, active_instances, orphans_destroyed, expired_ended, vanished_vms, lost_workflows, stops_resent)
-            VALUES (@StartedAt, @DurationMs, @TaggedVms, @ActiveInstances, @OrphansDestroyed, @ExpiredEnded, @VanishedVms, @LostWorkflows, @StopsResent)
+            INSERT INTO reconciliation_runs (started_at, duration_ms, tagged_vms, active_instances, orphans_destroyed, expired_ended, vanished_vms, lost_workflows, stops_resent,
+                                             foreign_vms, failures)
+            VALUES (@StartedAt, @DurationMs, @TaggedVms, @ActiveInstances, @OrphansDestroyed, @ExpiredEnded, @VanishedVms, @LostWorkflows, @StopsResent,
+                    @ForeignVms, @Failures::jsonb)
             """;
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(sql, new
@@ -39,21 +42,25 @@ public sealed class PostgresReconciliationLog(NpgsqlDataSource db) : IReconcilia
             report.VanishedVms,
             report.LostWorkflows,
             report.StopsResent,
+            report.ForeignVms,
+            Failures = JsonSerializer.Serialize(report.Failures ?? [], DbJson.Options),
         }, cancellationToken: cancellationToken));
     }
 
     public async Task<IReadOnlyList<ReconciliationReport>> RecentAsync(int count, CancellationToken cancellationToken = default)
     {
         const string sql = """
-            SELECT started_at, duration_ms, tagged_vms, active_instances, orphans_destroyed, expired_ended, vanished_vms, lost_workflows, stops_resent
+            SELECT started_at, duration_ms, tagged_vms, active_instances, orphans_destroyed, expired_ended, vanished_vms, lost_workflows, stops_resent,
+                   foreign_vms, failures::text
             FROM reconciliation_runs ORDER BY started_at DESC LIMIT @count
             """;
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
-        var rows = await connection.QueryAsync<(DateTime StartedAt, int DurationMs, int TaggedVms, int ActiveInstances, int Orphans, int Expired, int Vanished, int Lost, int Resent)>(
-            new CommandDefinition(sql, new { count }, cancellationToken: cancellationToken));
+        var rows = await connection.QueryAsync<(DateTime StartedAt, int DurationMs, int TaggedVms, int ActiveInstances, int Orphans, int Expired, int Vanished, int Lost, int Resent,
+            int Foreign, string Failures)>(new CommandDefinition(sql, new { count }, cancellationToken: cancellationToken));
         return [.. rows.Select(r => new ReconciliationReport(
             DbTime.Utc(r.StartedAt), TimeSpan.FromMilliseconds(r.DurationMs),
-            r.TaggedVms, r.ActiveInstances, r.Orphans, r.Expired, r.Vanished, r.Lost, r.Resent))];
+            r.TaggedVms, r.ActiveInstances, r.Orphans, r.Expired, r.Vanished, r.Lost, r.Resent, r.Foreign,
+            JsonSerializer.Deserialize<List<ReconciliationFailure>>(r.Failures, DbJson.Options)))];
     }
 
     private sealed class Lease(NpgsqlConnection connection) : IAsyncDisposable

@@ -58,6 +58,13 @@ public sealed class CachedInstanceStore(IInstanceStore store, IInstanceCache cac
     public Task<StartOutcome> TryStartAsync(StartRequest request, CancellationToken cancellationToken = default) =>
         store.TryStartAsync(request, cancellationToken);
 
+    public async Task<SessionRequestOutcome> TrySessionRequestAsync(SessionRequest request, CancellationToken cancellationToken = default)
+    {
+        var outcome = await store.TrySessionRequestAsync(request, cancellationToken);
+        await cache.RemoveInstanceAsync(request.InstanceId, cancellationToken);
+        return outcome;
+    }
+
     public Task<UserStats> StatsAsync(Guid userId, CancellationToken cancellationToken = default) => store.StatsAsync(userId, cancellationToken);
 }
 

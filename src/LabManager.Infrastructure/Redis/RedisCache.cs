@@ -12,25 +12,34 @@ namespace LabManager.Infrastructure.Redis;
 /// <see cref="IInstanceCache"/> on one Redis connection. Never fails a request: while Redis is unreachable every call is a
 /// miss (logged), and the multiplexer reconnects in the background.
 /// </summary>
-public sealed class RedisCache : IInstanceCache, IDisposable
+public sealed class RedisCache : IInstanceCache
 {
     /// <summary>How long instance details are kept; every status change removes them sooner.</summary>
     public static readonly TimeSpan InstanceTtl = TimeSpan.FromMinutes(5);
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
-    private readonly ConnectionMultiplexer _redis;
+    private readonly IConnectionMultiplexer _redis;
     private readonly ILogger<RedisCache> _logger;
     private long _lastWarning;
 
-    public RedisCache(string connectionString, ILogger<RedisCache> logger)
+    public RedisCache(IConnectionMultiplexer redis, ILogger<RedisCache> logger)
     {
         _logger = logger;
+        _redis = redis;
+    }
+
+    /// <summary>
+    /// The deployment's one Redis connection: it never fails at start (a Redis that is down is retried in the background) and
+    /// gives up on a call after half a second, so an outage slows nothing down.
+    /// </summary>
+    public static IConnectionMultiplexer Connect(string connectionString)
+    {
         var options = ConfigurationOptions.Parse(connectionString);
         options.AbortOnConnectFail = false;
         options.ConnectTimeout = 1000;
         options.SyncTimeout = 500;
         options.AsyncTimeout = 500;
-        _redis = ConnectionMultiplexer.Connect(options);
+        return ConnectionMultiplexer.Connect(options);
     }
 
     /// <summary>Every key starts with this prefix, so the cache can share a Redis with other applications.</summary>
@@ -52,7 +61,6 @@ public sealed class RedisCache : IInstanceCache, IDisposable
 
     public Task RemoveCatalogAsync(CancellationToken cancellationToken = default) => Run(db => db.KeyDeleteAsync(Key("catalog")));
 
-    public void Dispose() => _redis.Dispose();
 
     private async Task<T?> GetAsync<T>(string key)
         where T : class

@@ -30,9 +30,6 @@ public interface IVultrApi
     [Post("/instances/{id}/reboot")]
     Task RebootInstanceAsync(string id, CancellationToken cancellationToken);
 
-    /// <summary>Reinstalls the OS (user_data runs again): 202 with the instance.</summary>
-    [Post("/instances/{id}/reinstall")]
-    Task<VultrInstanceEnvelope> ReinstallInstanceAsync(string id, [Body] VultrReinstallRequest request, CancellationToken cancellationToken);
 }
 
 public sealed record VultrInstanceEnvelope(VultrInstance Instance);
@@ -57,16 +54,19 @@ public sealed record VultrInstance(
     string? Region,
     string? Plan);
 
-/// <summary>The body of <c>POST /instances</c>. <see cref="UserData"/> is base64.</summary>
+/// <summary>
+/// The body of <c>POST /instances</c>. <see cref="UserData"/> is base64. Exactly one of <see cref="OsId"/>, <see cref="ImageId"/> and
+/// <see cref="SnapshotId"/> is set; the others are left out of the JSON.
+/// </summary>
 public sealed record VultrCreateInstanceRequest(
     string Region,
     string Plan,
-    int OsId,
+    int? OsId,
+    string? ImageId,
+    string? SnapshotId,
     string Label,
     string Hostname,
     IReadOnlyList<string> Tags,
     string UserData,
     string Backups = "disabled",
     bool EnableIpv6 = false);
-
-public sealed record VultrReinstallRequest(string? Hostname);

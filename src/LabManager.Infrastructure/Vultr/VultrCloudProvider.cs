@@ -15,31 +15,58 @@ public sealed class VultrCloudProvider(IVultrApi api, IOptions<VultrOptions> opt
 
     public async Task<CloudVm> CreateVmAsync(VmSpec spec, CancellationToken cancellationToken = default)
     {
-        // The label is the idempotency key: a create whose answer was lost left a VM we must adopt, not duplicate.
-        if (await FindVmByLabelAsync(spec.Label, cancellationToken) is { } found)
+        // The label is the idempotency key: a create whose answer was lost left a VM we must adopt, not duplicate. Only a VM
+        // that carries exactly this label and every one of our tags is adopted.
+        if (await FindAsync(spec.Label, spec.Tags, cancellationToken) is { } found)
         {
             logger.LogInformation("VM {Label} already exists as {VmId}; adopting it", spec.Label, found.Id);
             return found;
         }
 
+        var image = spec.Image ?? BootImage.Parse(options.Value.DefaultImage);
         var request = new VultrCreateInstanceRequest(
             spec.Region,
             spec.Plan,
-            spec.OsId,
+            image.OsId,
+            string.IsNullOrEmpty(image.ImageId) ? null : image.ImageId,
+            string.IsNullOrEmpty(image.SnapshotId) ? null : image.SnapshotId,
             spec.Label,
             spec.Label,
             spec.Tags,
             Convert.ToBase64String(Encoding.UTF8.GetBytes(spec.UserData)));
-        var created = await Call(() => api.CreateInstanceAsync(request, cancellationToken), "create instance");
-        logger.LogInformation("Created VM {VmId} ({Label}) in {Region}, plan {Plan}", created.Instance.Id, spec.Label, spec.Region, spec.Plan);
+        var created = await Call(() => api.CreateInstanceAsync(request, cancellationToken), $"create instance (plan {spec.Plan} in {spec.Region}, {image})");
+        logger.LogInformation("Created VM {VmId} ({Label}) in {Region}, plan {Plan}, {Image}", created.Instance.Id, spec.Label, spec.Region, spec.Plan, image);
         return ToVm(created.Instance);
     }
 
-    public async Task<CloudVm?> FindVmByLabelAsync(string label, CancellationToken cancellationToken = default)
+    public Task<CloudVm?> FindVmByLabelAsync(string label, string tag, CancellationToken cancellationToken = default) =>
+        FindAsync(label, [tag], cancellationToken);
+
+    /// <summary>
+    /// The VM with exactly this label and all these tags. The label filter narrows the search when Vultr applies it; every page is
+    /// checked here, since Vultr does not document how (or whether) it matches.
+    /// </summary>
+    private async Task<CloudVm?> FindAsync(string label, IReadOnlyList<string> tags, CancellationToken cancellationToken)
     {
-        var page = await Call(() => api.ListInstancesAsync(null, label, PageSize, null, cancellationToken), "list instances");
-        return page.Instances.Where(i => i.Label == label).Select(ToVm).FirstOrDefault();
+        string? cursor = null;
+        do
+        {
+            var page = await Call(() => api.ListInstancesAsync(null, label, PageSize, cursor, cancellationToken), "list instances");
+            if (page.Instances.Select(ToVm).FirstOrDefault(vm => vm.Label == label && tags.All(t => vm.Tags.Contains(t))) is { } found)
+            {
+                return found;
+            }
+
+            cursor = page.Meta.Links.Next;
+        }
+        while (!string.IsNullOrEmpty(cursor));
+
+        return null;
     }
+
+    /// <summary>One cheap call (one instance listed), to learn whether Vultr answers this deployment's key from this address.</summary>
+    public async Task PingAsync(CancellationToken cancellationToken = default) =>
+        await Call(() => api.ListInstancesAsync(null, null, 1, null, cancellationToken), "list instances");
 
     public async Task<CloudVm?> GetVmAsync(string vmId, CancellationToken cancellationToken = default)
     {
@@ -69,9 +96,6 @@ public sealed class VultrCloudProvider(IVultrApi api, IOptions<VultrOptions> opt
     public Task RebootVmAsync(string vmId, CancellationToken cancellationToken = default) =>
         Call(() => api.RebootInstanceAsync(vmId, cancellationToken), "reboot instance");
 
-    public Task ReinstallVmAsync(string vmId, CancellationToken cancellationToken = default) =>
-        Call(() => api.ReinstallInstanceAsync(vmId, new VultrReinstallRequest(null), cancellationToken), "reinstall instance");
-
     public async Task<IReadOnlyList<CloudVm>> ListVmsAsync(string tag, CancellationToken cancellationToken = default)
     {
         var all = new List<CloudVm>();
@@ -96,7 +120,8 @@ public sealed class VultrCloudProvider(IVultrApi api, IOptions<VultrOptions> opt
         i.MainIp ?? "0.0.0.0",
         i.InternalIp ?? "",
         i.Tags ?? [],
-        DateTimeOffset.TryParse(i.DateCreated, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var created) ? created : DateTimeOffset.MinValue);
+        // Vultr writes the account's offset (2024-12-02T10:19:45-05:00); the instant is what counts.
+        DateTimeOffset.TryParse(i.DateCreated, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var created) ? created.ToUniversalTime() : DateTimeOffset.MinValue);
 
     private static void ThrowIfFailed(IApiResponse response, string what)
     {

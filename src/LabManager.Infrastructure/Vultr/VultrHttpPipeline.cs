@@ -21,35 +21,29 @@ internal static class VultrHttpPipeline
             BackoffType = DelayBackoffType.Exponential,
             UseJitter = true,
             ShouldRetryAfterHeader = true,
-            ShouldHandle = args => ValueTask.FromResult(options.MaxRetries > 0 && ShouldRetry(args.Outcome, args.Context.GetRequestMessage())),
+            ShouldHandle = async args => options.MaxRetries > 0 && await ShouldRetryAsync(args.Outcome, args.Context.GetRequestMessage()),
         });
         builder.AddRateLimiter(limiter);
         builder.AddTimeout(TimeSpan.FromSeconds(30));
     }
 
     /// <summary>
-    /// One bucket per process holding a single token, refilled every 1/N s: calls go out evenly spaced, so bunched timer
-    /// ticks on a busy machine cannot add up to a burst above Vultr's limit in any clock second.
-    /// </summary>
-    public static TokenBucketRateLimiter CreateLimiter(VultrOptions options) => new(new TokenBucketRateLimiterOptions
-    {
-        TokenLimit = 1,
-        TokensPerPeriod = 1,
-        ReplenishmentPeriod = TimeSpan.FromSeconds(1.0 / options.MaxRequestsPerSecond),
-        QueueLimit = 10_000,
-        QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-        AutoReplenishment = true,
-    });
-
-    /// <summary>
     /// 429 is always safe to retry: the call was not processed. A 5xx or a lost connection is retried except
-    /// for a create, which may have happened: the provider's label lookup settles that instead of a blind retry.
+    /// for a create, which may have happened: the provider's label lookup settles that instead of a blind retry. A VM that is
+    /// locked (Vultr's 500 "Server is currently locked", for the first half-minute of a boot) stays so for longer than these
+    /// retries last: the caller hears it at once and decides (the workflow's destroy retries for minutes, reconciliation moves on).
     /// </summary>
-    internal static bool ShouldRetry(Outcome<HttpResponseMessage> outcome, HttpRequestMessage? request)
+    private static async ValueTask<bool> ShouldRetryAsync(Outcome<HttpResponseMessage> outcome, HttpRequestMessage? request)
     {
         if (outcome.Result?.StatusCode == HttpStatusCode.TooManyRequests)
         {
             return true;
+        }
+
+        if (outcome.Result is { StatusCode: HttpStatusCode.InternalServerError } locked
+            && VultrError.Read(await locked.Content.ReadAsStringAsync()) is { } error && error.EndsWith("currently locked", StringComparison.Ordinal))
+        {
+            return false;
         }
 
         var transient = outcome.Result is { } r ? (int)r.StatusCode >= 500 : outcome.Exception is HttpRequestException or TimeoutException or Polly.Timeout.TimeoutRejectedException;

@@ -32,4 +32,26 @@ public sealed class VultrOptions
 
     /// <summary>First retry delay; later ones grow exponentially, with jitter.</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// How many app instances share this deployment's outbound IP, and so Vultr's per-IP limit. With Redis the budget is shared
+    /// exactly; while Redis is unreachable each process keeps to <see cref="MaxRequestsPerSecond"/> / <see cref="Replicas"/>.
+    /// </summary>
+    [Range(1, 1000)]
+    public int Replicas { get; set; } = 1;
+
+    /// <summary>Region of labs that name none (<c>VULTR_DEFAULT_REGION</c>).</summary>
+    [Required]
+    public string DefaultRegion { get; set; } = "ewr";
+
+    /// <summary>Plan of labs that name none (<c>VULTR_DEFAULT_PLAN</c>).</summary>
+    [Required]
+    public string DefaultPlan { get; set; } = "vc2-1c-1gb";
+
+    /// <summary>
+    /// What labs that name no image boot from (<c>VULTR_DEFAULT_IMAGE</c>): an os_id (<c>1743</c>, Ubuntu 22.04), a marketplace
+    /// image_id (<c>docker</c>: Docker preinstalled, so cloud-init skips installing it) or <c>snapshot:&lt;id&gt;</c>.
+    /// </summary>
+    [Required]
+    public string DefaultImage { get; set; } = "1743";
 }

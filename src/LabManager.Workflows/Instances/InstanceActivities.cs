@@ -25,6 +25,9 @@ public sealed record InstanceChange(Guid InstanceId, DateTimeOffset At)
     public DateTimeOffset? ExpiresAt { get; init; }
     public string? ErrorMessage { get; init; }
     public int? RestartCount { get; init; }
+
+    /// <summary>Every VM of the session so far (replaces the stored list).</summary>
+    public IReadOnlyList<VmUsage>? Vms { get; init; }
 }
 
 /// <summary>Persists a change and tells the owner about a new status.</summary>
@@ -61,6 +64,7 @@ public sealed class UpdateInstanceActivity(IInstanceStore store, INotifier notif
             ExpiresAt = input.ExpiresAt ?? instance.ExpiresAt,
             ErrorMessage = input.ErrorMessage ?? instance.ErrorMessage,
             RestartCount = input.RestartCount ?? instance.RestartCount,
+            Vms = input.Vms ?? instance.Vms,
         };
         await store.UpdateAsync(instance);
         if (input.Status is not null || input.ExpiresAt is not null)
@@ -104,13 +108,13 @@ public sealed class NotifyExpiryActivity(IInstanceStore store, INotifier notifie
     }
 }
 
-/// <summary>
-/// Input of <see cref="RecordProgressActivity"/>. <see cref="Outcome"/> null means the lab just started;
-/// <see cref="VmLifetimes"/> lists how long each VM of the session lived (a Reset replaces the VM).
-/// </summary>
-public sealed record ProgressInput(Guid InstanceId, DateTimeOffset At, string? Outcome = null, IReadOnlyList<TimeSpan>? VmLifetimes = null);
+/// <summary>Input of <see cref="RecordProgressActivity"/>. <see cref="Outcome"/> null means the lab just started.</summary>
+public sealed record ProgressInput(Guid InstanceId, DateTimeOffset At, string? Outcome = null);
 
-/// <summary>Records "lab started" and "lab ended" (with duration and cost) for the learner.</summary>
+/// <summary>
+/// Records "lab started" and "lab ended" for the learner; the session's VM time and cost come from the instance's VMs (every one a
+/// reset made), the same figures the operator view shows.
+/// </summary>
 public sealed class RecordProgressActivity(IInstanceStore store, ILabCatalog catalog, ILearningTracker tracker)
     : TaskActivity<ProgressInput, bool>
 {
@@ -127,9 +131,8 @@ public sealed class RecordProgressActivity(IInstanceStore store, ILabCatalog cat
         }
 
         var lab = await catalog.GetAsync(instance.LabId);
-        var lifetimes = input.VmLifetimes ?? [];
-        var cost = lab is null ? null : lifetimes.Aggregate((decimal?)0m, (sum, t) => sum + SessionCost.ForPlan(lab.Plan, t));
-        var total = lifetimes.Aggregate(TimeSpan.Zero, (sum, t) => sum + t);
+        var cost = lab is null ? null : SessionCost.ForVms(lab.Plan, instance.Vms, input.At);
+        var total = instance.Vms.Aggregate(TimeSpan.Zero, (sum, vm) => sum + ((vm.DestroyedAt ?? input.At) - vm.CreatedAt));
         await tracker.LabEndedAsync(new LabSessionSummary(instance.UserId, instance.LabId, instance.Id, input.Outcome, instance.StartedAt, input.At, total, cost));
         return true;
     }

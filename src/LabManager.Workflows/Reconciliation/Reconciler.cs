@@ -8,10 +8,12 @@ using Microsoft.Extensions.Options;
 namespace LabManager.Workflows.Reconciliation;
 
 /// <summary>
-/// Compares the VMs tagged for LabManager with the instances and their workflows, and repairs what disagrees:
-/// destroys orphan VMs (no live instance) older than the grace period; ends running instances past their expiry;
-/// ends in error instances whose VM vanished or whose workflow was lost (destroying the VM). Untagged VMs are never listed,
-/// so never touched. A stop asked for over a minute ago whose instance is still active is raised again. Each VM's state is copied into its instance's record, and the run feeds <see cref="LabMetrics"/>.
+/// Compares LabManager's VMs with the instances and their workflows, and repairs what disagrees: destroys orphan VMs (no live
+/// instance, or not the instance's current VM) older than the grace period; ends running instances past their expiry; ends in error
+/// instances whose VM vanished or whose workflow was lost (destroying the VM). A VM is ours only if it carries our tag and a label of
+/// our form, checked here whatever the cloud's filter answered; any other VM is counted and left alone. A stop asked for over a
+/// minute ago whose instance is still active is raised again. One failing VM or call never ends the run: it is reported, and the
+/// next run tries again. Each VM's state is copied into its instance's record, and the run feeds <see cref="LabMetrics"/>.
 /// </summary>
 public sealed class Reconciler(
     ICloudProvider cloud,
@@ -37,78 +39,127 @@ public sealed class Reconciler(
         }
 
         var started = time.GetUtcNow();
-        var vms = await cloud.ListVmsAsync(options.Value.VmTag, cancellationToken);
+        var tag = options.Value.VmTag;
+        var failures = new List<ReconciliationFailure>();
         int orphans = 0, expired = 0, vanished = 0, lost = 0, resent = 0;
+
+        // Whatever the cloud's filter answered, only VMs with our tag and a label of our form are ours to act on.
+        IReadOnlyList<CloudVm>? listed = null;
+        try
+        {
+            listed = await cloud.ListVmsAsync(tag, cancellationToken);
+        }
+        catch (CloudProviderException ex)
+        {
+            failures.Add(new ReconciliationFailure("list instances", ex.Message));
+            logger.LogError("Reconciliation could not list the VMs ({Error}); VM checks wait for the next run", ex.Message);
+        }
+
+        var vms = listed?.Where(vm => vm.IsOurs(tag)).ToList() ?? [];
+        var foreign = listed?.Where(vm => !vm.IsOurs(tag)).ToList() ?? [];
+        if (foreign.Count > 0)
+        {
+            logger.LogInformation("Reconciliation left alone {Count} VM(s) that are not LabManager's, e.g. {Examples}", foreign.Count,
+                string.Join(", ", foreign.Take(5).Select(v => $"{v.Id} ({v.Label}, tags [{string.Join(", ", v.Tags)}])")));
+        }
+
         var withVm = new HashSet<Guid>();
         foreach (var vm in vms)
         {
-            var instance = InstanceIdOf(vm.Label) is { } id ? await instances.GetAsync(id, cancellationToken) : null;
-            if (instance is null || instance.Status.IsTerminal())
+            await IsolatedAsync($"VM {vm.Id} ({vm.Label})", failures, async () =>
             {
-                if (time.GetUtcNow() - vm.DateCreated >= options.Value.OrphanGracePeriod)
+                var instance = LabInstance.TryParseVmLabel(vm.Label, out var id, out _) ? await instances.GetAsync(id, cancellationToken) : null;
+                // Not the instance's current VM: a reset's leftover, or one made just now whose id the instance does not carry yet.
+                var current = instance is { Status: var status } && !status.IsTerminal() && (instance.CloudInstanceId is null || instance.CloudInstanceId == vm.Id);
+                if (!current)
                 {
-                    await cloud.DeleteVmAsync(vm.Id, cancellationToken);
-                    logger.LogWarning("Reconciliation destroyed orphan VM {VmId} ({Label}): {Why}", vm.Id, vm.Label, instance is null ? "no instance" : $"instance {instance.Status.ToWire()}");
-                    orphans++;
+                    if (time.GetUtcNow() - vm.DateCreated >= options.Value.OrphanGracePeriod)
+                    {
+                        await cloud.DeleteVmAsync(vm.Id, cancellationToken);
+                        logger.LogWarning("Reconciliation destroyed orphan VM {VmId} ({Label}): {Why}", vm.Id, vm.Label,
+                            instance is null ? "no instance" : instance.Status.IsTerminal() ? $"instance {instance.Status.ToWire()}" : $"instance runs on {instance.CloudInstanceId}");
+                        orphans++;
+                    }
+
+                    return;
                 }
 
-                continue;
-            }
+                withVm.Add(instance!.Id);
+                if (vm.Describe() is var vmStatus && instance.VmStatus != vmStatus)
+                {
+                    await instances.SetVmStatusAsync(instance.Id, vmStatus, time.GetUtcNow(), cancellationToken);
+                }
 
-            withVm.Add(instance.Id);
-            if (vm.Describe() is var vmStatus && instance.VmStatus != vmStatus)
-            {
-                await instances.SetVmStatusAsync(instance.Id, vmStatus, time.GetUtcNow(), cancellationToken);
-            }
-
-            if (await WorkflowLostAsync(instance, cancellationToken))
-            {
-                await cloud.DeleteVmAsync(vm.Id, cancellationToken);
-                await EndInErrorAsync(instance, "The lab's workflow was lost; its VM was destroyed", cancellationToken);
-                lost++;
-            }
-            else if (instance.Status == LabInstanceStatus.Running && instance.ExpiresAt < time.GetUtcNow() - ExpirySlack)
-            {
-                await sessions.StopAsync(instance.Id, StopRequest.Expired, cancellationToken);
-                logger.LogWarning("Reconciliation ended instance {InstanceId}, expired at {ExpiresAt:o}", instance.Id, instance.ExpiresAt);
-                expired++;
-            }
+                if (await WorkflowLostAsync(instance, cancellationToken))
+                {
+                    await cloud.DeleteVmAsync(vm.Id, cancellationToken);
+                    await EndInErrorAsync(instance, "The lab's workflow was lost; its VM was destroyed", cancellationToken);
+                    lost++;
+                }
+                else if (instance.Status == LabInstanceStatus.Running && instance.ExpiresAt < time.GetUtcNow() - ExpirySlack)
+                {
+                    await sessions.StopAsync(instance.Id, StopRequest.Expired, cancellationToken);
+                    logger.LogWarning("Reconciliation ended instance {InstanceId}, expired at {ExpiresAt:o}", instance.Id, instance.ExpiresAt);
+                    expired++;
+                }
+            });
         }
 
         var active = await instances.ListAsync(activeOnly: true, int.MaxValue, cancellationToken);
-        foreach (var instance in active.Where(i => !withVm.Contains(i.Id)))
+        // Without the list, "no VM seen" says nothing: the rules that rest on it wait for a run that could list.
+        foreach (var instance in listed is null ? [] : active.Where(i => !withVm.Contains(i.Id)))
         {
-            if (instance.Status == LabInstanceStatus.Running)
+            await IsolatedAsync($"instance {instance.Id}", failures, async () =>
             {
-                // Its VM is not tagged any more: it was deleted outside LabManager.
-                await EndInErrorAsync(instance, "The lab's VM was deleted outside LabManager", cancellationToken);
-                await sessions.StopAsync(instance.Id, "reconciliation", cancellationToken);
-                vanished++;
-            }
-            else if (time.GetUtcNow() - instance.CreatedAt >= options.Value.OrphanGracePeriod && await WorkflowLostAsync(instance, cancellationToken))
-            {
-                // No VM and no workflow (e.g. the process died between admitting the start and scheduling it): nothing would
-                // ever end it. Instances between two VMs (a reset) or not yet given one keep their live workflow, so are left alone.
-                await EndInErrorAsync(instance, "The lab's workflow was lost before its VM was made", cancellationToken);
-                lost++;
-            }
+                if (instance.Status == LabInstanceStatus.Running)
+                {
+                    // Its VM is not listed any more: it was deleted outside LabManager.
+                    await EndInErrorAsync(instance, "The lab's VM was deleted outside LabManager", cancellationToken);
+                    await sessions.StopAsync(instance.Id, "reconciliation", cancellationToken);
+                    vanished++;
+                }
+                else if (time.GetUtcNow() - instance.CreatedAt >= options.Value.OrphanGracePeriod && await WorkflowLostAsync(instance, cancellationToken))
+                {
+                    // No VM and no workflow (e.g. the process died between admitting the start and scheduling it): nothing would
+                    // ever end it. Instances between two VMs (a reset) or not yet given one keep their live workflow, so are left alone.
+                    await EndInErrorAsync(instance, "The lab's workflow was lost before its VM was made", cancellationToken);
+                    lost++;
+                }
+            });
         }
 
         // A stop asked for a while ago whose instance is still active: its event may have been lost (e.g. with a crash), so raise it again.
         foreach (var instance in active.Where(i => i.StopRequestedAt < time.GetUtcNow() - StopSlack && i.Status != LabInstanceStatus.Stopping))
         {
-            await sessions.StopAsync(instance.Id, "user", cancellationToken);
-            logger.LogWarning("Reconciliation raised Stop again for instance {InstanceId} ({Status}), asked for at {At:o}", instance.Id, instance.Status.ToWire(), instance.StopRequestedAt);
-            resent++;
+            await IsolatedAsync($"instance {instance.Id}", failures, async () =>
+            {
+                await sessions.StopAsync(instance.Id, "user", cancellationToken);
+                logger.LogWarning("Reconciliation raised Stop again for instance {InstanceId} ({Status}), asked for at {At:o}", instance.Id, instance.Status.ToWire(), instance.StopRequestedAt);
+                resent++;
+            });
         }
 
-        var report = new ReconciliationReport(started, time.GetUtcNow() - started, vms.Count, active.Count, orphans, expired, vanished, lost, resent);
+        var report = new ReconciliationReport(started, time.GetUtcNow() - started, vms.Count, active.Count, orphans, expired, vanished, lost, resent, foreign.Count, failures);
         logger.LogInformation(
-            "Reconciliation: {Vms} tagged VMs, {Active} active instances; destroyed {Orphans} orphans, ended {Expired} expired, {Vanished} with a vanished VM, {Lost} with a lost workflow, raised {Resent} stops again ({Ms:F0} ms)",
-            report.TaggedVms, report.ActiveInstances, orphans, expired, vanished, lost, resent, report.Duration.TotalMilliseconds);
+            "Reconciliation: {Vms} LabManager VMs ({Foreign} others left alone), {Active} active instances; destroyed {Orphans} orphans, ended {Expired} expired, {Vanished} with a vanished VM, {Lost} with a lost workflow, raised {Resent} stops again; {Failures} failures ({Ms:F0} ms)",
+            report.TaggedVms, foreign.Count, report.ActiveInstances, orphans, expired, vanished, lost, resent, failures.Count, report.Duration.TotalMilliseconds);
         await log.RecordAsync(report, cancellationToken);
         metrics.Record(report, active, vms);
         return report;
+    }
+
+    /// <summary>Runs one VM's or instance's repair; a failure is noted and the run goes on.</summary>
+    private async Task IsolatedAsync(string subject, List<ReconciliationFailure> failures, Func<Task> repair)
+    {
+        try
+        {
+            await repair();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            failures.Add(new ReconciliationFailure(subject, ex.Message));
+            logger.LogWarning("Reconciliation could not repair {Subject} ({Error}); the next run tries again", subject, ex.Message);
+        }
     }
 
     private async Task EndInErrorAsync(LabInstance instance, string reason, CancellationToken cancellationToken)
@@ -122,7 +173,4 @@ public sealed class Reconciler(
 
     private async Task<bool> WorkflowLostAsync(LabInstance instance, CancellationToken cancellationToken) =>
         await sessions.GetProgressAsync(instance.Id, cancellationToken) is not { RuntimeStatus: not ("Failed" or "Terminated" or "Completed") };
-
-    private static Guid? InstanceIdOf(string label) =>
-        label.StartsWith("lab-", StringComparison.Ordinal) && Guid.TryParse(label.AsSpan(4), out var id) ? id : null;
 }

@@ -39,14 +39,14 @@ public sealed class DurableLabSessionControl(DurableTaskClient client, IOptions<
     public Task ExtendAsync(Guid instanceId, TimeSpan by, CancellationToken cancellationToken = default) =>
         client.RaiseEventAsync(instanceId.ToString(), LabEvents.Extend, new ExtendRequest(by), cancellationToken);
 
-    public async Task<bool> LabReadyAsync(Guid instanceId, string? key, CancellationToken cancellationToken = default)
+    public async Task<bool> LabReadyAsync(Guid instanceId, string? key, int generation, int boot, CancellationToken cancellationToken = default)
     {
         if (options.Value.PhoneHomeSecret is not { Length: > 0 } secret || !PhoneHome.Matches(secret, instanceId, key))
         {
             return false;
         }
 
-        await client.RaiseEventAsync(instanceId.ToString(), LabEvents.LabReady, true, cancellationToken);
+        await client.RaiseEventAsync(instanceId.ToString(), LabEvents.LabReady, new LabReport(generation, boot), cancellationToken);
         return true;
     }
 

@@ -14,12 +14,19 @@ public static class LabEvents
     /// <summary>Reboot the VM and wait for the lab again.</summary>
     public const string Restart = "Restart";
 
-    /// <summary>Give the lab a fresh VM (OS reinstalled, user_data runs again).</summary>
+    /// <summary>Give the lab a fresh VM (the old one destroyed, a new one made under the next label generation).</summary>
     public const string Reset = "Reset";
 
-    /// <summary>cloud-init phoned home: the lab is up.</summary>
+    /// <summary>The VM phoned home: the lab is up on the boot it names (payload <see cref="LabReport"/>).</summary>
     public const string LabReady = "LabReady";
 }
+
+/// <summary>
+/// Payload of <see cref="LabEvents.LabReady"/>: which of the session's VMs (<see cref="Generation"/>, 1 for the first, one more per
+/// reset) reported the lab up, on which boot of that VM (<see cref="Boot"/>, counted by the VM's per-boot script). Sent by the VM, so
+/// untrusted: it can only tell the workflow something it then decides on.
+/// </summary>
+public sealed record LabReport(int Generation = 1, int Boot = 1);
 
 /// <summary>Payload of <see cref="LabEvents.Stop"/>. <paramref name="Reason"/>: <c>user</c>, <c>admin</c>, <c>reconciliation</c>, <c>expired</c>.</summary>
 public sealed record StopRequest(string Reason = "user")
@@ -48,6 +55,12 @@ public sealed record SessionTimings
 
     /// <summary>How long the lab may take to answer once the VM is up (cloud-init, image pulls).</summary>
     public TimeSpan LabReadyDeadline { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// After a reboot, how long before an answering probe is believed: right after the reboot's 204 the VM may still show ok and serve
+    /// the previous boot's lab. The VM's phone-home with a higher boot number is believed at once.
+    /// </summary>
+    public TimeSpan RebootSettle { get; init; } = TimeSpan.FromMinutes(1);
 
     /// <summary>How long before expiry the learner is warned (<c>lab:notification</c>); zero for no warning.</summary>
     public TimeSpan ExpiryWarning { get; init; } = TimeSpan.FromMinutes(5);
@@ -78,17 +91,21 @@ public sealed record LabSessionInput
     public LiveSession? Live { get; init; }
 }
 
-/// <summary>The state of a running session carried across ContinueAsNew.</summary>
+/// <summary>
+/// The state of a running session carried across ContinueAsNew: every VM it was given (<see cref="Vms"/>), the label generation of the
+/// current one, and the highest boot that VM reported.
+/// </summary>
 public sealed record LiveSession(
     string VmId,
     string PublicIp,
     string? AccessUrl,
-    DateTimeOffset VmCreatedAt,
     DateTimeOffset StartedAt,
     DateTimeOffset ExpiresAt,
     DateTimeOffset MaxExpiresAt,
     int RestartCount,
-    IReadOnlyList<TimeSpan> EarlierVmLifetimes,
+    IReadOnlyList<VmUsage> Vms,
+    int Generation = 1,
+    int Boot = 0,
     DateTimeOffset? WarnedFor = null);
 
 /// <summary>How the session ended.</summary>

@@ -41,8 +41,11 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             new RetryPolicy(10, input.Timings.RetryInterval, 2, TimeSpan.FromSeconds(60)));
 
         private string? _vmId = input.Live?.VmId;
-        private DateTimeOffset? _vmCreatedAt = input.Live?.VmCreatedAt;
-        private List<TimeSpan> _earlierVms = [.. input.Live?.EarlierVmLifetimes ?? []];
+
+        // Every VM the session was given, the label generation of the current one, and the highest boot it reported.
+        private readonly List<VmUsage> _vms = [.. input.Live?.Vms ?? []];
+        private int _generation = input.Live?.Generation ?? 1;
+        private int _boot = input.Live?.Boot ?? 0;
 
         // Replay-safe: writes only when the orchestrator is not replaying. Callers pass constant templates.
 #pragma warning disable CA2254
@@ -83,26 +86,26 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             VmSnapshot vm;
             try
             {
-                vm = await ctx.CallActivityAsync<VmSnapshot>(nameof(CreateVmActivity), new CreateVmInput(input.InstanceId, input.LabId), _retry);
+                vm = await CreateVmAsync();
             }
             catch (TaskFailedException ex)
             {
-                return (new Ending(LabInstanceStatus.Error, "The VM could not be created", "Creating the VM failed: " + Describe(ex)), null);
+                // The learner is told the lab could not start; the operator reads why (e.g. Vultr's refusal of a plan in a region).
+                return (new Ending(LabInstanceStatus.Error, NotStarted, "Creating the VM failed: " + Describe(ex)), null);
             }
 
-            _vmId = vm.VmId;
-            _vmCreatedAt = Now;
             if (!await UpdateAsync(new InstanceChange(input.InstanceId, Now)
             {
                 Status = LabInstanceStatus.Provisioning,
                 CloudInstanceId = vm.VmId,
+                Vms = [.. _vms],
                 Message = "VM created, booting",
             }))
             {
                 return (StopAskedFor(), null);
             }
 
-            var up = await BringUpAsync();
+            var up = await BringUpAsync(minBoot: 1, rebootedAt: null);
             if (up.Ending is not null)
             {
                 return (up.Ending, null);
@@ -111,7 +114,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             // The step is committed with this episode, before the activity below makes the instance "running".
             Step("running", "Lab is ready");
             var now = Now;
-            var live = new LiveSession(vm.VmId, up.Vm!.MainIp, up.AccessUrl, _vmCreatedAt.Value, now, now + input.SessionLength, now + input.MaxLifetime, 0, []);
+            var live = new LiveSession(vm.VmId, up.Vm!.MainIp, up.AccessUrl, now, now + input.SessionLength, now + input.MaxLifetime, 0, [.. _vms], _generation, _boot);
             var goOn = await UpdateAsync(new InstanceChange(input.InstanceId, now)
             {
                 Status = LabInstanceStatus.Running,
@@ -132,59 +135,71 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             return (null, live);
         }
 
-        /// <summary>Waits for the VM to be usable, then for the lab to answer. Stop ends the wait.</summary>
-        private async Task<BringUp> BringUpAsync()
+        /// <summary>
+        /// Waits for the VM to be usable, then for the lab: its phone-home from boot <paramref name="minBoot"/> or later of the current VM,
+        /// or an answering probe — believed after a reboot (<paramref name="rebootedAt"/>) only once <see cref="SessionTimings.RebootSettle"/>
+        /// has passed, since the previous boot's lab may still answer then. Stop ends the wait.
+        /// </summary>
+        private async Task<BringUp> BringUpAsync(int minBoot, DateTimeOffset? rebootedAt)
         {
             var t = input.Timings;
             Step("waiting-for-vm", "Waiting for the VM to boot");
             var deadline = Now + t.ProvisioningDeadline;
             var delay = t.VmPollInitial;
+            // Each deadline is judged by a look taken after it passed ("last look", decided before looking): a look from before a crash
+            // that held the session up says nothing about now.
             var vm = await ctx.CallActivityAsync<VmSnapshot>(nameof(GetVmActivity), _vmId!, _retry);
-            while (!vm.Ready)
+            for (var lastLook = false; !vm.Ready; )
             {
                 if (!vm.Exists)
                 {
                     return Failed("The VM disappeared while booting");
                 }
 
-                if (Now >= deadline)
+                if (lastLook)
                 {
                     return Failed($"The VM was not ready within {t.ProvisioningDeadline}: it stayed {vm.State}");
                 }
 
                 // The lab phoning home means the VM is up too: look at it again at once instead of after the next wait.
-                if (await WaitAsync(Min(Now + delay, deadline), labReady: true) == Woke.Stop)
+                if (await WaitAsync(Min(Now + delay, deadline)) == Woke.Stop)
                 {
                     return new BringUp(StoppedBy(), null, null);
                 }
 
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, t.VmPollMax.Ticks));
+                lastLook = Now >= deadline;
                 vm = await ctx.CallActivityAsync<VmSnapshot>(nameof(GetVmActivity), _vmId!, _retry);
             }
 
             Step("waiting-for-lab", "Waiting for the lab to answer");
             var labDeadline = Now + t.LabReadyDeadline;
-            var probe = await ProbeAsync(vm);
-            while (!probe.Up)
+            for (var lastLook = false; ; lastLook = Now >= labDeadline)
             {
-                if (Now >= labDeadline)
+                var probe = await ProbeAsync(vm);
+                if (_boot >= minBoot)
                 {
-                    return Failed($"The lab did not answer at {probe.AccessUrl} within {t.LabReadyDeadline}: {probe.Detail}");
+                    Log("Instance {InstanceId}: the lab phoned home from boot {Boot}", input.InstanceId, _boot);
+                    return new BringUp(null, vm, probe.AccessUrl);
                 }
 
-                switch (await WaitAsync(Min(Now + t.LabProbeInterval, labDeadline), labReady: true))
+                if (probe.Up && (rebootedAt is null || Now - rebootedAt >= t.RebootSettle))
                 {
-                    case Woke.Stop:
-                        return new BringUp(StoppedBy(), null, null);
-                    case Woke.LabReady:
-                        Log("Instance {InstanceId}: the lab phoned home", input.InstanceId);
-                        return new BringUp(null, vm, probe.AccessUrl);
+                    return new BringUp(null, vm, probe.AccessUrl);
                 }
 
-                probe = await ProbeAsync(vm);
+                if (lastLook)
+                {
+                    return Failed(probe.Up
+                        ? $"The lab did not report the new boot within {t.LabReadyDeadline}"
+                        : $"The lab did not answer at {probe.AccessUrl} within {t.LabReadyDeadline}: {probe.Detail}");
+                }
+
+                if (await WaitAsync(Min(Now + t.LabProbeInterval, labDeadline)) == Woke.Stop)
+                {
+                    return new BringUp(StoppedBy(), null, null);
+                }
             }
-
-            return new BringUp(null, vm, probe.AccessUrl);
         }
 
         private Task<ProbeLabResult> ProbeAsync(VmSnapshot vm) =>
@@ -227,7 +242,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                     }
                 }
                 // A timer (the warning or the expiry) only sends the loop round to look at the clock again.
-                while (timerFired || (winner == _inbox.LabReady && _inbox.TakeLabReady()));
+                while (timerFired || (winner == _inbox.LabReady && TakeReport()));
 
                 if (winner == _inbox.Stop)
                 {
@@ -274,7 +289,10 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             return live with { ExpiresAt = expires };
         }
 
-        /// <summary>Restart reboots the VM; Reset replaces it with a fresh one. Either way the lab is awaited again.</summary>
+        /// <summary>
+        /// Restart reboots the VM and waits for a later boot; Reset destroys it and makes a fresh one under the next label generation,
+        /// so a VM still listed while it is destroyed is never taken for the new one. Either way the lab is awaited again.
+        /// </summary>
         private async Task<(Ending? Ending, LiveSession? Live)> RebuildAsync(LiveSession live, bool reset)
         {
             var restarts = live.RestartCount + 1;
@@ -284,33 +302,38 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                 RestartCount = restarts,
                 Message = reset ? "Resetting the lab on a fresh VM" : "Restarting the VM",
             });
+            int minBoot;
+            DateTimeOffset? rebootedAt = null;
             if (reset)
             {
                 Step("replacing-vm", "Destroying the old VM");
-                await ctx.CallActivityAsync<bool>(nameof(DestroyVmActivity), new DestroyVmInput(input.InstanceId, _vmId), _destroyRetry);
-                _earlierVms.Add(Now - _vmCreatedAt!.Value);
-                _vmId = null;
-                var vm = await ctx.CallActivityAsync<VmSnapshot>(nameof(CreateVmActivity), new CreateVmInput(input.InstanceId, input.LabId), _retry);
-                _vmId = vm.VmId;
-                _vmCreatedAt = Now;
-                await UpdateAsync(new InstanceChange(input.InstanceId, Now) { CloudInstanceId = vm.VmId });
+                await DestroyVmAsync();
+                _generation++;
+                _boot = 0;
+                var vm = await CreateVmAsync();
+                await UpdateAsync(new InstanceChange(input.InstanceId, Now) { CloudInstanceId = vm.VmId, Vms = [.. _vms] });
+                minBoot = 1;
             }
             else
             {
+                // A session that never heard a boot number was on boot 1 at least.
+                minBoot = Math.Max(_boot, 1) + 1;
                 await ctx.CallActivityAsync<bool>(nameof(RebootVmActivity), _vmId!, _retry);
+                rebootedAt = Now;
             }
 
-            var up = await BringUpAsync();
+            var up = await BringUpAsync(minBoot, rebootedAt);
             if (up.Ending is not null)
             {
                 return (up.Ending, null);
             }
 
             Step("running", "Lab is ready");
+            var boot = _boot > 0 ? $" (boot {_boot})" : "";
             await UpdateAsync(new InstanceChange(input.InstanceId, Now)
             {
                 Status = LabInstanceStatus.Running,
-                Message = reset ? "Lab reset and ready" : "Lab restarted and ready",
+                Message = reset ? "Lab reset and ready" + boot : "Lab restarted and ready" + boot,
                 PublicIp = up.Vm!.MainIp,
                 InternalIp = up.Vm.InternalIp,
                 AccessUrl = up.AccessUrl,
@@ -320,10 +343,32 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                 VmId = _vmId!,
                 PublicIp = up.Vm.MainIp,
                 AccessUrl = up.AccessUrl,
-                VmCreatedAt = _vmCreatedAt!.Value,
                 RestartCount = restarts,
-                EarlierVmLifetimes = [.. _earlierVms],
+                Vms = [.. _vms],
+                Generation = _generation,
+                Boot = _boot,
             });
+        }
+
+        private async Task<VmSnapshot> CreateVmAsync()
+        {
+            var vm = await ctx.CallActivityAsync<VmSnapshot>(nameof(CreateVmActivity), new CreateVmInput(input.InstanceId, input.LabId, _generation), _retry);
+            _vmId = vm.VmId;
+            _vms.Add(new VmUsage(vm.VmId, Now));
+            return vm;
+        }
+
+        /// <summary>Destroys the current VM (confirmed gone), and notes when its bill stopped.</summary>
+        private async Task DestroyVmAsync()
+        {
+            await ctx.CallActivityAsync<bool>(nameof(DestroyVmActivity), new DestroyVmInput(input.InstanceId, _vmId, _generation), _destroyRetry);
+            var i = _vms.FindLastIndex(v => v.VmId == _vmId && v.DestroyedAt is null);
+            if (i >= 0)
+            {
+                _vms[i] = _vms[i] with { DestroyedAt = Now };
+            }
+
+            _vmId = null;
         }
 
         /// <summary>Destroys the VM (confirmed), then records how the session ended.</summary>
@@ -333,26 +378,21 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             await UpdateAsync(new InstanceChange(input.InstanceId, Now) { Status = LabInstanceStatus.Stopping, Message = ending.Message });
 
             var destroyed = true;
+            var vmId = _vmId;
             try
             {
-                await ctx.CallActivityAsync<bool>(nameof(DestroyVmActivity), new DestroyVmInput(input.InstanceId, _vmId), _destroyRetry);
+                await DestroyVmAsync();
             }
             catch (TaskFailedException ex)
             {
                 destroyed = false;
                 ending = new Ending(LabInstanceStatus.Error, ending.Message,
-                    $"The VM {_vmId} could not be destroyed ({Describe(ex)}); reconciliation will remove it");
+                    $"The VM {vmId} could not be destroyed ({Describe(ex)}); reconciliation will remove it");
             }
 
             var now = Now;
-            if (_vmCreatedAt is { } created && destroyed)
-            {
-                _earlierVms.Add(now - created);
-            }
-
-            await UpdateAsync(new InstanceChange(input.InstanceId, now) { Status = ending.Status, Message = ending.Message, ErrorMessage = ending.Error });
-            await ctx.CallActivityAsync<bool>(nameof(RecordProgressActivity),
-                new ProgressInput(input.InstanceId, now, ending.Status.ToWire(), [.. _earlierVms]), _retry);
+            await UpdateAsync(new InstanceChange(input.InstanceId, now) { Status = ending.Status, Message = ending.Message, ErrorMessage = ending.Error, Vms = [.. _vms] });
+            await ctx.CallActivityAsync<bool>(nameof(RecordProgressActivity), new ProgressInput(input.InstanceId, now, ending.Status.ToWire()), _retry);
             Step(ending.Status.ToWire(), ending.Error ?? ending.Message);
             Log("Instance {InstanceId} ended {Status}: {Message}", input.InstanceId, ending.Status.ToWire(), ending.Error ?? ending.Message);
             return new LabSessionResult(ending.Status, ending.Error, destroyed);
@@ -373,15 +413,16 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             return new Ending(LabInstanceStatus.Stopped, "Stopped by user");
         }
 
-        private static BringUp Failed(string error) => new(new Ending(LabInstanceStatus.Error, "The lab could not be started", error), null, null);
+        private const string NotStarted = "The lab could not be started";
 
-        private async Task<Woke> WaitAsync(DateTimeOffset until, bool labReady)
+        private static BringUp Failed(string error) => new(new Ending(LabInstanceStatus.Error, NotStarted, error), null, null);
+
+        /// <summary>Waits until <paramref name="until"/>, a stop, or a phone-home (noted in <see cref="_boot"/>).</summary>
+        private async Task<Woke> WaitAsync(DateTimeOffset until)
         {
             using var cts = new CancellationTokenSource();
             var timer = ctx.CreateTimer(until.UtcDateTime, cts.Token);
-            var winner = labReady
-                ? await Task.WhenAny(timer, _inbox.Stop, _inbox.LabReady)
-                : await Task.WhenAny(timer, _inbox.Stop);
+            var winner = await Task.WhenAny(timer, _inbox.Stop, _inbox.LabReady);
             if (winner == timer)
             {
                 return Woke.Timer;
@@ -393,8 +434,22 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                 return Woke.Stop;
             }
 
-            _inbox.TakeLabReady();
+            TakeReport();
             return Woke.LabReady;
+        }
+
+        /// <summary>
+        /// Takes a phone-home: a boot of the current VM raises the highest boot heard; a report naming another generation (a VM a
+        /// reset replaced) is ignored. Always true, so the live loop goes round.
+        /// </summary>
+        private bool TakeReport()
+        {
+            if (_inbox.TakeLabReady() is { } report && report.Generation == _generation && report.Boot > _boot)
+            {
+                _boot = report.Boot;
+            }
+
+            return true;
         }
 
         private Task<bool> UpdateAsync(InstanceChange change) => ctx.CallActivityAsync<bool>(nameof(UpdateInstanceActivity), change, _retry);
@@ -416,13 +471,13 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         private Task<ExtendRequest>? _extend;
         private Task<bool>? _restart;
         private Task<bool>? _reset;
-        private Task<bool>? _labReady;
+        private Task<LabReport>? _labReady;
 
         public Task<StopRequest> Stop => _stop ??= ctx.WaitForExternalEvent<StopRequest>(LabEvents.Stop);
         public Task<ExtendRequest> Extend => _extend ??= ctx.WaitForExternalEvent<ExtendRequest>(LabEvents.Extend);
         public Task<bool> Restart => _restart ??= ctx.WaitForExternalEvent<bool>(LabEvents.Restart);
         public Task<bool> Reset => _reset ??= ctx.WaitForExternalEvent<bool>(LabEvents.Reset);
-        public Task<bool> LabReady => _labReady ??= ctx.WaitForExternalEvent<bool>(LabEvents.LabReady);
+        public Task<LabReport> LabReady => _labReady ??= ctx.WaitForExternalEvent<LabReport>(LabEvents.LabReady);
 
         /// <summary>True when an event has arrived that the live loop has not handled yet.</summary>
         public bool HasPending =>
@@ -432,12 +487,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
 
         public ExtendRequest TakeExtend() => Take(ref _extend) ?? new ExtendRequest(TimeSpan.Zero);
 
-        /// <summary>Consumes a stale LabReady (the lab was already found up); always true.</summary>
-        public bool TakeLabReady()
-        {
-            Take(ref _labReady);
-            return true;
-        }
+        public LabReport? TakeLabReady() => Take(ref _labReady);
 
         public void TakeRestartOrReset(bool reset)
         {

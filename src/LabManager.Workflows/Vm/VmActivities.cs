@@ -7,14 +7,14 @@ using Microsoft.Extensions.Options;
 
 namespace LabManager.Workflows.Vm;
 
-/// <summary>Input of <see cref="CreateVmActivity"/>.</summary>
-public sealed record CreateVmInput(Guid InstanceId, Guid LabId);
+/// <summary>Input of <see cref="CreateVmActivity"/>: the instance's <paramref name="Generation"/>-th VM (one more per reset).</summary>
+public sealed record CreateVmInput(Guid InstanceId, Guid LabId, int Generation = 1);
 
 /// <summary>A VM as the workflow needs it: where it is, and whether it is usable.</summary>
 public sealed record VmSnapshot(string VmId, bool Exists, bool Ready, string State, string MainIp, string InternalIp);
 
-/// <summary>Input of <see cref="DestroyVmActivity"/>: the VM id, or null to find it by the instance's label.</summary>
-public sealed record DestroyVmInput(Guid InstanceId, string? VmId);
+/// <summary>Input of <see cref="DestroyVmActivity"/>: the VM id, or null to find it by the label of the instance's <paramref name="Generation"/>-th VM.</summary>
+public sealed record DestroyVmInput(Guid InstanceId, string? VmId, int Generation = 1);
 
 /// <summary>Creates the lab's VM, or adopts the one already labelled for this instance.</summary>
 public sealed class CreateVmActivity(ICloudProvider cloud, ILabCatalog catalog, IOptions<LabSessionOptions> options, ILogger<CreateVmActivity> logger)
@@ -26,12 +26,11 @@ public sealed class CreateVmActivity(ICloudProvider cloud, ILabCatalog catalog, 
     public async Task<VmSnapshot> ExecuteAsync(CreateVmInput input)
     {
         var lab = await catalog.GetAsync(input.LabId) ?? throw new InvalidOperationException($"Lab {input.LabId} does not exist");
-        var phoneHome = options.Value.PhoneHomeSecret is { Length: > 0 } secret
-            ? options.Value.PhoneHomeUrl?.Replace("{instanceId}", input.InstanceId.ToString(), StringComparison.Ordinal)
-                .Replace("{key}", PhoneHome.Key(secret, input.InstanceId), StringComparison.Ordinal)
+        var phoneHome = options.Value.PhoneHomeSecret is { Length: > 0 } secret && options.Value.PhoneHomeUrl is { Length: > 0 } template
+            ? PhoneHome.Url(template, secret, input.InstanceId, input.Generation)
             : null;
         var userData = CloudInitRenderer.Render(lab.ContainerConfig, phoneHome);
-        var vm = await cloud.CreateVmAsync(new VmSpec(LabInstance.VmLabel(input.InstanceId), lab.Region, lab.Plan, userData, [options.Value.VmTag]));
+        var vm = await cloud.CreateVmAsync(new VmSpec(LabInstance.VmLabel(input.InstanceId, input.Generation), lab.Region, lab.Plan, userData, [options.Value.VmTag], lab.Image));
         logger.LogInformation("Instance {InstanceId}: VM {VmId} for lab {Lab} ({State})", input.InstanceId, vm.Id, lab.Name, vm.Describe());
         return ToSnapshot(vm);
     }
@@ -49,15 +48,19 @@ public sealed class GetVmActivity(ICloudProvider cloud) : TaskActivity<string, V
         await cloud.GetVmAsync(input) is { } vm ? CreateVmActivity.ToSnapshot(vm) : new VmSnapshot(input, false, false, "gone", "0.0.0.0", "");
 }
 
-/// <summary>Deletes the VM and confirms it is gone; throws while it is not, so the retry policy tries again.</summary>
-public sealed class DestroyVmActivity(ICloudProvider cloud, ILogger<DestroyVmActivity> logger) : TaskActivity<DestroyVmInput, bool>
+/// <summary>
+/// Deletes the VM and confirms it is gone; throws while it is not (Vultr refuses while the VM is locked), so the retry policy tries
+/// again. A VM id comes from the session's own create answer or a checked adoption, and Vultr never reuses one, so it names our VM;
+/// without one, only the VM with exactly this instance's label and our tag is looked for.
+/// </summary>
+public sealed class DestroyVmActivity(ICloudProvider cloud, IOptions<LabSessionOptions> options, ILogger<DestroyVmActivity> logger) : TaskActivity<DestroyVmInput, bool>
 {
     public override Task<bool> RunAsync(TaskActivityContext context, DestroyVmInput input) => ExecuteAsync(input);
 
     /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
     public async Task<bool> ExecuteAsync(DestroyVmInput input)
     {
-        var vmId = input.VmId ?? (await cloud.FindVmByLabelAsync(LabInstance.VmLabel(input.InstanceId)))?.Id;
+        var vmId = input.VmId ?? (await cloud.FindVmByLabelAsync(LabInstance.VmLabel(input.InstanceId, input.Generation), options.Value.VmTag))?.Id;
         if (vmId is null)
         {
             logger.LogInformation("Instance {InstanceId}: no VM to destroy", input.InstanceId);
@@ -83,18 +86,6 @@ public sealed class RebootVmActivity(ICloudProvider cloud) : TaskActivity<string
     public async Task<bool> ExecuteAsync(string input)
     {
         await cloud.RebootVmAsync(input);
-        return true;
-    }
-}
-
-public sealed class ReinstallVmActivity(ICloudProvider cloud) : TaskActivity<string, bool>
-{
-    public override Task<bool> RunAsync(TaskActivityContext context, string input) => ExecuteAsync(input);
-
-    /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
-    public async Task<bool> ExecuteAsync(string input)
-    {
-        await cloud.ReinstallVmAsync(input);
         return true;
     }
 }
