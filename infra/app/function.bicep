@@ -85,6 +85,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'Catalog__File', value: 'catalog/labs.json' }
         { name: 'Vultr__BaseUrl', value: 'https://api.vultr.com/v2' }
         { name: 'Vultr__ApiKey', value: '@Microsoft.KeyVault(SecretUri=${secretUris.vultrApiKey})' }
+        // Every instance shares the outbound IP's Vultr budget: with Redis down, each keeps to its share of it.
+        { name: 'Vultr__Replicas', value: string(maximumInstanceCount) }
         { name: 'Auth__Issuer', value: 'labmanager' }
         { name: 'Auth__Audience', value: 'labmanager-api' }
         { name: 'Auth__SigningKey', value: '@Microsoft.KeyVault(SecretUri=${secretUris.jwtSigningKey})' }

@@ -17,6 +17,10 @@ public sealed record ChaosOptions
 
     public int Seed { get; init; } = Environment.TickCount;
 
+    /// <summary>
+    /// The faults of the storm. Besides these, the emulator behaves as Vultr does throughout: a locked VM (the first second of each
+    /// boot here) cannot be deleted, deleted VMs stay listed for a moment, user_data runs once.
+    /// </summary>
     public FaultSettings Faults { get; init; } = new()
     {
         ErrorRate = 0.1,
@@ -24,10 +28,14 @@ public sealed record ChaosOptions
         LatencyMs = 25,
         LoseCreateAnswerRate = 0.3,
         StuckRate = 0.15,
+        Filters = "ignore",
     };
 }
 
-/// <summary>What a chaos run did and found. <see cref="Problems"/> lists every inconsistency; a good run has none.</summary>
+/// <summary>
+/// What a chaos run did and found. <see cref="Problems"/> lists every inconsistency; a good run has none. <see cref="Errors"/> lists
+/// every instance that ended in error, with its reason; only a VM that never booted may end a lab so.
+/// </summary>
 public sealed record ChaosResult(
     int Labs,
     int Kills,
@@ -36,7 +44,11 @@ public sealed record ChaosResult(
     int VmsCreated,
     int VmsLeaked,
     int InstancesInconsistent,
+    int ForeignVms,
+    int ForeignVmsTouched,
+    int StuckVms,
     IReadOnlyDictionary<string, int> EndStates,
+    IReadOnlyList<string> Errors,
     JsonNode? Reconciliation,
     TimeSpan Elapsed,
     IReadOnlyList<string> Problems)
@@ -44,15 +56,19 @@ public sealed record ChaosResult(
     public string Summary() =>
         $"labs {Labs}, kills {Kills}, seed {Seed}, faults injected {string.Join(", ", FaultsInjected.Select(kv => $"{kv.Key} {kv.Value}"))}; " +
         $"VMs created {VmsCreated}, VMs leaked {VmsLeaked}, instances inconsistent {InstancesInconsistent}; " +
-        $"end states {string.Join(", ", EndStates.Select(kv => $"{kv.Key} {kv.Value}"))}; reconciliation {Reconciliation?.ToJsonString()}; {Elapsed.TotalSeconds:F0} s";
+        $"foreign VMs {ForeignVms}, touched {ForeignVmsTouched}; stuck VMs {StuckVms}, labs in error {Errors.Count}; " +
+        $"end states {string.Join(", ", EndStates.Select(kv => $"{kv.Key} {kv.Value}"))}; reconciliation {Reconciliation?.ToJsonString()}; {Elapsed.TotalSeconds:F0} s" +
+        string.Concat(Errors.Select(e => "\n  error: " + e));
 }
 
 /// <summary>
 /// Learners start labs concurrently and stop some of them while the emulator injects 5xx, 429, latency, lost create answers
-/// and stuck VMs, and the Server (durable mode, separate process) is killed with SIGKILL and restarted at random moments.
-/// Then the faults stop, the labs settle, one reconciliation runs, and the emulator is checked against PostgreSQL:
-/// every instance ended or running as its learner left it, every VM belongs to a running instance, no instance ever had two
-/// VMs. Last, every running lab is stopped and no VM may remain.
+/// and stuck VMs, answers every VM whatever the list filters say, refuses to delete locked VMs, and the Server (durable mode,
+/// separate process) is killed with SIGKILL and restarted at random moments; the account also holds VMs that are not
+/// LabManager's. Then the faults stop, the labs settle, one reconciliation runs, and the emulator is checked against PostgreSQL:
+/// every instance ended or running as its learner left it, every VM belongs to a running instance, no label ever had two VMs,
+/// only labs whose VM never booted ended in error, and no foreign VM was touched. Last, every running lab is stopped and no VM
+/// of ours may remain.
 /// </summary>
 public sealed class ChaosRun(ChaosOptions options, string storage, string? postgresServer = null, Action<string>? log = null)
 {
@@ -71,26 +87,31 @@ public sealed class ChaosRun(ChaosOptions options, string storage, string? postg
         var clock = Stopwatch.StartNew();
         var random = new Random(options.Seed);
         _lab = await ServerProcesses.StartAsync(storage,
-            ["Emulator:PendingSeconds=1", "Emulator:BootSeconds=1", "Emulator:InstallSeconds=1", "Emulator:CloudInitSeconds=1"],
+            // A VM is locked for 2.5 s of its boot, so many stops meet Vultr's refusal to delete it.
+            ["Emulator:PendingSeconds=1", "Emulator:BootSeconds=2.5", "Emulator:InstallSeconds=1", "Emulator:CloudInitSeconds=1"],
             [
                 .. ServerProcesses.FastTimings,
                 $"Api:MaxGlobalInstances={options.Labs + 10}", "Api:MaxStartsPerWindow=1000", "Reconciliation:Interval=00:00:00",
                 "LabSessions:OrphanGracePeriod=00:00:05", "LabSessions:Timings:ProvisioningDeadline=00:00:20", "LabSessions:Timings:LabReadyDeadline=00:00:20",
+                // What each session did is in the Server's log (its tail is printed when the run fails).
+                "Logging:LogLevel:LabManager=Information",
             ],
             postgresServer);
         try
         {
+            var foreign = await ForeignVmsAsync();
             await _lab.Emulator.SetFaultsAsync(options.Faults);
             var learners = Enumerable.Range(0, options.Labs).Select(i => new Learner(
                 Guid.NewGuid(), LabIds[i % LabIds.Length],
                 StartAfter: options.Storm * random.NextDouble() / 3,
-                StopAfter: random.NextDouble() < 0.6 ? options.Storm * (0.1 + (random.NextDouble() / 2)) : null)).ToList();
+                StopAfter: random.NextDouble() < 0.6 ? StopAfter(random) : null)).ToList();
             var kills = Enumerable.Range(0, options.Kills).Select(_ => options.Storm * random.NextDouble()).Order().ToList();
             var killer = KillAtAsync(kills, random);
             await Task.WhenAll(learners.Select(PlayAsync).Append(killer));
             _log($"storm over after {clock.Elapsed.TotalSeconds:F0} s");
 
-            await _lab.Emulator.SetFaultsAsync(new FaultSettings());
+            // The transient faults stop; the filters stay as loose as they were, so reconciliation meets the foreign VMs too.
+            await _lab.Emulator.SetFaultsAsync(new FaultSettings { Filters = options.Faults.Filters });
             // What has not settled by then is reconciliation's to repair (e.g. a start whose session was never scheduled).
             await SettleAsync(TimeSpan.FromSeconds(60 + (options.Labs * 2)));
             var (reconcileStatus, reconciled) = await _lab.SendAsync(HttpMethod.Post, "/api/admin/cleanup", _lab.Token(Guid.NewGuid(), admin: true));
@@ -104,8 +125,22 @@ public sealed class ChaosRun(ChaosOptions options, string storage, string? postg
             var inspection = await _lab.Emulator.InspectAsync();
             var rows = await RowsAsync();
             var problems = new List<string>();
-            var (leaked, inconsistent) = Check(learners, rows, inspection, problems);
+            var (leaked, inconsistent) = Check(learners, rows, inspection, foreign, problems);
             var endStates = rows.GroupBy(r => r.Status).ToDictionary(g => g.Key, g => g.Count());
+            var stuck = inspection.Vms.Where(v => v.Stuck).Select(v => v.Label).Concat(inspection.Deleted.Where(d => d.Stuck).Select(d => d.Label)).ToHashSet();
+            var errors = new List<string>();
+            foreach (var row in rows.Where(r => r.Status == "error"))
+            {
+                var neverBooted = stuck.Any(label => LabInstance.TryParseVmLabel(label, out var owner, out _) && owner == row.Id);
+                errors.Add($"instance {row.Id}: {row.Error}{(neverBooted ? " (its VM never booted)" : "")}");
+                if (!neverBooted)
+                {
+                    Problem(problems, row.Id, $"ended in error though its VM booted: {row.Error}");
+                    inconsistent++;
+                }
+            }
+
+            ForeignTouched(foreign, inspection, problems);
 
             // Every lab still running is stopped by its learner: nothing may be left behind.
             foreach (var learner in learners.Where(l => l.InstanceId is { } id && rows.Single(r => r.Id == id).Status == "running"))
@@ -117,15 +152,22 @@ public sealed class ChaosRun(ChaosOptions options, string storage, string? postg
                 async () => await _lab.Db.ScalarAsync<long>($"SELECT count(*) FROM lab_instances WHERE status IN {ActiveStatuses}") == 0,
                 TimeSpan.FromSeconds(90), () => "labs did not end after their learners stopped them: " +
                     string.Join(", ", RowsAsync().GetAwaiter().GetResult().Where(r => r.Status is "starting" or "provisioning" or "running" or "stopping")));
-            var left = (await _lab.Emulator.InspectAsync()).Vms;
+            var left = (await _lab.Emulator.InspectAsync()).Vms.Where(v => !foreign.Contains(v.Id)).ToList();
             leaked += left.Count;
             problems.AddRange(left.Select(v => $"VM {v.Id} ({v.Label}) left after every lab was stopped"));
+            var touched = ForeignTouched(foreign, await _lab.Emulator.InspectAsync(), problems);
 
-            var faults = inspection.Requests.Where(kv => kv.Key is "answered_5xx" or "answered_429" or "create_answer_lost" or "vm_stuck")
+            var faults = inspection.Requests.Where(kv => kv.Key is "answered_5xx" or "answered_429" or "create_answer_lost" or "vm_stuck" or "refused_locked")
                 .ToDictionary(kv => kv.Key, kv => kv.Value);
             faults["latency_ms"] = options.Faults.LatencyMs;
-            return new ChaosResult(options.Labs, options.Kills, options.Seed, faults, inspection.Creates.Values.Sum(), leaked, inconsistent,
-                endStates, reconciled["data"], clock.Elapsed, problems);
+            foreach (var id in foreign)
+            {
+                await _lab.Emulator.RemoveAsync(id);
+            }
+
+            var ours = inspection.Creates.Where(kv => LabInstance.TryParseVmLabel(kv.Key, out var owner, out _) && rows.Any(r => r.Id == owner)).Sum(kv => kv.Value);
+            return new ChaosResult(options.Labs, options.Kills, options.Seed, faults, ours, leaked, inconsistent, foreign.Count, touched, stuck.Count,
+                endStates, errors, reconciled["data"], clock.Elapsed, problems);
         }
         catch (Exception ex)
         {
@@ -136,6 +178,11 @@ public sealed class ChaosRun(ChaosOptions options, string storage, string? postg
             await _lab.DisposeAsync();
         }
     }
+
+    /// <summary>When a learner who stops does: a quarter of them at once (their VM still booting, locked), the rest later in the storm.</summary>
+    private TimeSpan StopAfter(Random random) => random.NextDouble() < 0.25
+        ? TimeSpan.FromSeconds(1 + (random.NextDouble() * 3))
+        : options.Storm * (0.1 + (random.NextDouble() / 2));
 
     /// <summary>What the learner does, and what became of it.</summary>
     private sealed record Learner(Guid UserId, string LabId, TimeSpan StartAfter, TimeSpan? StopAfter)
@@ -221,14 +268,32 @@ public sealed class ChaosRun(ChaosOptions options, string storage, string? postg
         }
     }
 
+    /// <summary>VMs a real account holds beside LabManager's (<see cref="ForeignVms.TypicalAsync"/>).</summary>
+    private Task<IReadOnlyList<string>> ForeignVmsAsync() =>
+        ForeignVms.TypicalAsync(new Uri(_lab.EmulatorUrl + "/v2/"), "local-emulator-key", Guid.NewGuid());
+
+    /// <summary>How many foreign VMs were deleted or rebooted; each is a problem.</summary>
+    private static int ForeignTouched(IReadOnlyList<string> foreign, Inspection inspection, List<string> problems)
+    {
+        var touched = foreign.Where(id => inspection.Vms.SingleOrDefault(v => v.Id == id) is not { Boot: 1 }).ToList();
+        problems.AddRange(touched.Select(id => $"foreign VM {id} was deleted or rebooted"));
+        return touched.Count;
+    }
+
+    private static void Problem(List<string> problems, Guid id, string what) => problems.Add($"instance {id}: {what}");
+
     private const string ActiveStatuses = "('starting', 'provisioning', 'running', 'stopping')";
 
-    /// <summary>Waits until no instance is between states (starting, provisioning, stopping), at most <paramref name="timeout"/>.</summary>
+    /// <summary>
+    /// Waits until no instance is between states (starting, provisioning, stopping) or still running after a stop was asked for (the
+    /// stop's event comes back with the queue message a killed Server had taken, up to a minute later), at most <paramref name="timeout"/>.
+    /// </summary>
     private async Task SettleAsync(TimeSpan timeout)
     {
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < timeout
-            && await _lab.Db.ScalarAsync<long>("SELECT count(*) FROM lab_instances WHERE status IN ('starting', 'provisioning', 'stopping')") > 0)
+            && await _lab.Db.ScalarAsync<long>(
+                "SELECT count(*) FROM lab_instances WHERE status IN ('starting', 'provisioning', 'stopping') OR (status = 'running' AND stop_requested_at IS NOT NULL)") > 0)
         {
             await Task.Delay(250);
         }
@@ -255,13 +320,13 @@ public sealed class ChaosRun(ChaosOptions options, string storage, string? postg
     }
 
     /// <summary>The emulator against PostgreSQL and against what the learners did; returns (VMs leaked, instances inconsistent).</summary>
-    private static (int Leaked, int Inconsistent) Check(List<Learner> learners, List<Row> rows, Inspection inspection, List<string> problems)
+    private static (int Leaked, int Inconsistent) Check(List<Learner> learners, List<Row> rows, Inspection inspection, IReadOnlyList<string> foreign, List<string> problems)
     {
         var bad = new HashSet<Guid>();
         void Problem(Guid id, string what)
         {
             bad.Add(id);
-            problems.Add($"instance {id}: {what}");
+            ChaosRun.Problem(problems, id, what);
         }
 
         var byId = rows.ToDictionary(r => r.Id);
@@ -301,7 +366,7 @@ public sealed class ChaosRun(ChaosOptions options, string storage, string? postg
         }
 
         var leaked = 0;
-        foreach (var vm in inspection.Vms)
+        foreach (var vm in inspection.Vms.Where(v => !foreign.Contains(v.Id)))
         {
             var owner = rows.FirstOrDefault(r => LabInstance.VmLabel(r.Id) == vm.Label);
             if (owner is null || owner.Status != "running" || owner.VmId != vm.Id)

@@ -104,9 +104,11 @@ public sealed class LabSessionFaultTests(LabSessionHost host) : IClassFixture<La
     [Fact]
     public async Task Reset_FiltersIgnored_TheDyingVmIsNeverTakenForTheNewOne()
     {
-        var id = await host.StartAsync(TimeSpan.FromMinutes(5));
+        var id = Guid.NewGuid();
+        var foreign = await host.ForeignVmsAsync(id);
+        await host.StartAsync(TimeSpan.FromMinutes(5), instanceId: id);
         var first = await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
-        // Deleted VMs stay listed for half a second, and the label filter answers everything.
+        // Deleted VMs stay listed for half a second, the filters answer everything, and the new VM's create answer is lost.
         await host.Emulator.SetFaultsAsync(new FaultSettings { Filters = "ignore", LoseCreateAnswerRate = 1 });
 
         await host.Client.RaiseEventAsync(id.ToString(), LabEvents.Reset, true);
@@ -119,7 +121,10 @@ public sealed class LabSessionFaultTests(LabSessionHost host) : IClassFixture<La
         Assert.Contains(inspection.Deleted, d => d.Id == first.CloudInstanceId);
         await host.Client.RaiseEventAsync(id.ToString(), LabEvents.Stop, new StopRequest());
         await host.WaitForEndAsync(id);
-        Assert.Equal((2, 2), await host.AssertNoVmLeftAsync(id));
+        await host.AssertUntouchedAndRemoveAsync(foreign);
+        var creates = (await host.Emulator.InspectAsync()).Creates;
+        Assert.Equal(1, creates[LabInstance.VmLabel(id, 2)]);
+        await host.AssertNoVmLeftAsync(id);
     }
 
     [Fact]

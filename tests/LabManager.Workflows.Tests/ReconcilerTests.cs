@@ -23,7 +23,7 @@ public sealed class ReconcilerTests(LabSessionHost host) : IClassFixture<LabSess
     private Reconciler Reconciler(TimeSpan? grace = null)
     {
         var options = Options.Create(new LabSessionOptions { OrphanGracePeriod = grace ?? TimeSpan.Zero });
-        return new Reconciler(Cloud, host.Store, new DurableLabSessionControl(host.Client, options), host.Notifier, _log, new LabMetrics(_meters), options, TimeProvider.System,
+        return new Reconciler(Cloud, host.Store, new InMemoryLabCatalog(host.Lab), new DurableLabSessionControl(host.Client, options), host.Notifier, _log, new LabMetrics(_meters), options, TimeProvider.System,
             NullLogger<Reconciler>.Instance);
     }
 
@@ -223,8 +223,9 @@ public sealed class ReconcilerTests(LabSessionHost host) : IClassFixture<LabSess
     }
 
     [Fact]
-    public async Task StartingWithoutWorkflowOrVm_EndedInErrorOnceOlderThanTheGrace()
+    public async Task StartingWithoutWorkflowOrVm_OnceOlderThanTheGrace_ItsSessionIsStartedAndTheLabRuns()
     {
+        // As if the process died between admitting the start and scheduling its session.
         var stranded = new LabInstance { Id = Guid.NewGuid(), UserId = Guid.NewGuid(), LabId = host.Lab.Id, CreatedAt = DateTimeOffset.UtcNow.AddMinutes(-3) };
         await host.Store.AddAsync(stranded);
 
@@ -233,10 +234,25 @@ public sealed class ReconcilerTests(LabSessionHost host) : IClassFixture<LabSess
         var report = (await Reconciler(grace: TimeSpan.FromMinutes(1)).RunAsync())!;
 
         Assert.Equal(1, report.LostWorkflows);
-        var ended = (await host.Store.GetAsync(stranded.Id))!;
-        Assert.Equal(LabInstanceStatus.Error, ended.Status);
-        Assert.Equal("The lab's workflow was lost before its VM was made", ended.ErrorMessage);
-        Assert.Contains(host.Notifier.NotificationsOf(stranded.UserId), n => n.Type == "error");
+        await host.WaitForStatusAsync(stranded.Id, LabInstanceStatus.Running);
+        await host.Client.RaiseEventAsync(stranded.Id.ToString(), LabEvents.Stop, new StopRequest());
+        Assert.Equal(LabInstanceStatus.Stopped, (await host.WaitForEndAsync(stranded.Id)).Status);
+        Assert.Equal((1, 1), await host.AssertNoVmLeftAsync(stranded.Id));
+    }
+
+    [Fact]
+    public async Task StartingWithoutWorkflowOrVm_StopAskedFor_EndedStoppedWithoutAVm()
+    {
+        var stranded = new LabInstance { Id = Guid.NewGuid(), UserId = Guid.NewGuid(), LabId = host.Lab.Id, CreatedAt = DateTimeOffset.UtcNow.AddMinutes(-3) };
+        await host.Store.AddAsync(stranded);
+        await host.Store.RequestStopAsync(stranded.Id, DateTimeOffset.UtcNow.AddMinutes(-2));
+
+        var report = (await Reconciler(grace: TimeSpan.FromMinutes(1)).RunAsync())!;
+
+        Assert.Equal((1, 0), (report.LostWorkflows, report.StopsResent));
+        Assert.Equal(LabInstanceStatus.Stopped, (await host.Store.GetAsync(stranded.Id))!.Status);
+        Assert.Null(await host.Client.GetInstanceAsync(stranded.Id.ToString()));
+        Assert.Equal((0, 0), await host.AssertNoVmLeftAsync(stranded.Id));
     }
 
     [Fact]

@@ -54,9 +54,17 @@ public sealed class VultrCallLog(TimeProvider time, ILogger<VultrCallLog> logger
         var previous = Interlocked.Exchange(ref _last, new VultrCallOutcome(time.GetUtcNow(), ok, detail));
         if (!ok && previous?.Detail != detail)
         {
-            logger.LogError("Vultr call failed: {Detail}", detail.Contains("Unauthorized IP address", StringComparison.Ordinal)
-                ? detail + " (the API key's access control does not allow this deployment's outbound address)"
-                : detail);
+            // A refused key needs the operator; a 5xx or a dropped connection is retried and usually passes.
+            if (detail.StartsWith("Vultr answered 401", StringComparison.Ordinal) || detail.StartsWith("Vultr answered 403", StringComparison.Ordinal))
+            {
+                logger.LogError("Vultr refused the call: {Detail}", detail.Contains("Unauthorized IP address", StringComparison.Ordinal)
+                    ? detail + " (the API key's access control does not allow this deployment's outbound address)"
+                    : detail);
+            }
+            else
+            {
+                logger.LogWarning("Vultr call failed: {Detail}", detail);
+            }
         }
         else if (ok && previous is { Ok: false })
         {

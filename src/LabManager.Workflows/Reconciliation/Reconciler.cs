@@ -18,6 +18,7 @@ namespace LabManager.Workflows.Reconciliation;
 public sealed class Reconciler(
     ICloudProvider cloud,
     IInstanceStore instances,
+    ILabCatalog catalog,
     ILabSessionControl sessions,
     INotifier notifier,
     IReconciliationLog log,
@@ -64,6 +65,7 @@ public sealed class Reconciler(
         }
 
         var withVm = new HashSet<Guid>();
+        var repaired = new HashSet<Guid>();
         foreach (var vm in vms)
         {
             await IsolatedAsync($"VM {vm.Id} ({vm.Label})", failures, async () =>
@@ -94,6 +96,7 @@ public sealed class Reconciler(
                 {
                     await cloud.DeleteVmAsync(vm.Id, cancellationToken);
                     await EndInErrorAsync(instance, "The lab's workflow was lost; its VM was destroyed", cancellationToken);
+                    repaired.Add(instance.Id);
                     lost++;
                 }
                 else if (instance.Status == LabInstanceStatus.Running && instance.ExpiresAt < time.GetUtcNow() - ExpirySlack)
@@ -116,20 +119,23 @@ public sealed class Reconciler(
                     // Its VM is not listed any more: it was deleted outside LabManager.
                     await EndInErrorAsync(instance, "The lab's VM was deleted outside LabManager", cancellationToken);
                     await sessions.StopAsync(instance.Id, "reconciliation", cancellationToken);
+                    repaired.Add(instance.Id);
                     vanished++;
                 }
                 else if (time.GetUtcNow() - instance.CreatedAt >= options.Value.OrphanGracePeriod && await WorkflowLostAsync(instance, cancellationToken))
                 {
-                    // No VM and no workflow (e.g. the process died between admitting the start and scheduling it): nothing would
-                    // ever end it. Instances between two VMs (a reset) or not yet given one keep their live workflow, so are left alone.
-                    await EndInErrorAsync(instance, "The lab's workflow was lost before its VM was made", cancellationToken);
+                    // No VM and no workflow: the process died between admitting the start and scheduling its session (nothing else
+                    // leaves an instance so). The learner asked for the lab: start its session now, unless they asked to stop it since;
+                    // a session that ran and ended without a VM is over. Instances between two VMs (a reset) keep their live workflow.
+                    await RepairLostStartAsync(instance, cancellationToken);
+                    repaired.Add(instance.Id);
                     lost++;
                 }
             });
         }
 
         // A stop asked for a while ago whose instance is still active: its event may have been lost (e.g. with a crash), so raise it again.
-        foreach (var instance in active.Where(i => i.StopRequestedAt < time.GetUtcNow() - StopSlack && i.Status != LabInstanceStatus.Stopping))
+        foreach (var instance in active.Where(i => i.StopRequestedAt < time.GetUtcNow() - StopSlack && i.Status != LabInstanceStatus.Stopping && !repaired.Contains(i.Id)))
         {
             await IsolatedAsync($"instance {instance.Id}", failures, async () =>
             {
@@ -159,6 +165,29 @@ public sealed class Reconciler(
         {
             failures.Add(new ReconciliationFailure(subject, ex.Message));
             logger.LogWarning("Reconciliation could not repair {Subject} ({Error}); the next run tries again", subject, ex.Message);
+        }
+    }
+
+    /// <summary>An instance admitted whose session never started: started now, or ended as its learner meant it to.</summary>
+    private async Task RepairLostStartAsync(LabInstance instance, CancellationToken cancellationToken)
+    {
+        if (instance.Status == LabInstanceStatus.Starting && instance.StopRequestedAt is not null)
+        {
+            var now = time.GetUtcNow();
+            var stopped = instance.MoveTo(LabInstanceStatus.Stopping, now).MoveTo(LabInstanceStatus.Stopped, now);
+            await instances.UpdateAsync(stopped, cancellationToken);
+            await notifier.StatusChangedAsync(new LabStatusEvent(stopped.UserId, stopped.Id, stopped.LabId, stopped.Status, "Stopped by user"), cancellationToken);
+            logger.LogWarning("Reconciliation ended instance {InstanceId}, stopped before its session ever started", instance.Id);
+        }
+        else if (instance.Status == LabInstanceStatus.Starting && await catalog.GetAsync(instance.LabId, cancellationToken) is { } lab)
+        {
+            // The learner's timeoutOverride went with the request that was lost: the lab's own length.
+            await sessions.StartAsync(instance.Id, instance.UserId, lab.Id, lab.TimeoutDuration, cancellationToken);
+            logger.LogWarning("Reconciliation started the session of instance {InstanceId}, admitted but never scheduled", instance.Id);
+        }
+        else
+        {
+            await EndInErrorAsync(instance, "The lab's workflow was lost before its VM was made", cancellationToken);
         }
     }
 

@@ -174,20 +174,9 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
 
             Step("waiting-for-lab", "Waiting for the lab to answer");
             var labDeadline = Now + t.LabReadyDeadline;
-            for (var lastLook = false; ; lastLook = Now >= labDeadline)
+            var probe = await ProbeAsync(vm);
+            for (var lastLook = false; _boot < minBoot && !(probe.Up && (rebootedAt is null || Now - rebootedAt >= t.RebootSettle)); )
             {
-                var probe = await ProbeAsync(vm);
-                if (_boot >= minBoot)
-                {
-                    Log("Instance {InstanceId}: the lab phoned home from boot {Boot}", input.InstanceId, _boot);
-                    return new BringUp(null, vm, probe.AccessUrl);
-                }
-
-                if (probe.Up && (rebootedAt is null || Now - rebootedAt >= t.RebootSettle))
-                {
-                    return new BringUp(null, vm, probe.AccessUrl);
-                }
-
                 if (lastLook)
                 {
                     return Failed(probe.Up
@@ -199,7 +188,20 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                 {
                     return new BringUp(StoppedBy(), null, null);
                 }
+
+                lastLook = Now >= labDeadline;
+                if (_boot < minBoot)
+                {
+                    probe = await ProbeAsync(vm);
+                }
             }
+
+            if (_boot >= minBoot)
+            {
+                Log("Instance {InstanceId}: the lab phoned home from boot {Boot}", input.InstanceId, _boot);
+            }
+
+            return new BringUp(null, vm, probe.AccessUrl);
         }
 
         private Task<ProbeLabResult> ProbeAsync(VmSnapshot vm) =>
