@@ -198,7 +198,7 @@ public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserF
         await server.WaitForStatusAsync(otherId, otherToken, LabInstanceStatus.Stopped);
         await Expect(otherRow).ToHaveCountAsync(0);
         await Expect(ops.Locator("#ops-instances tbody tr")).ToHaveCountAsync(1);
-        await Expect(ops.Locator("#ops-summary")).ToHaveTextAsync("1 live · $0.007 of VM time so far");
+        await Expect(ops.Locator("#ops-summary")).ToHaveTextAsync("1 live · $0.014 of VM time so far");
         var learnerId = await ops.Locator("#ops-instances tbody tr").GetAttributeAsync("data-instance");
         await ops.GetByRole(AriaRole.Button, new() { Name = "Run now" }).ClickAsync();
         await Expect(ops.Locator("#ops-runs tbody tr").First).ToContainTextAsync(new Regex("nothing to repair|destroyed|ended|vanished|lost|resent"));

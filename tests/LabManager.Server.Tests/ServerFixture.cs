@@ -37,8 +37,22 @@ public class ServerFixture : IAsyncLifetime
     public virtual async Task InitializeAsync()
     {
         Db = await TestDatabase.CreateAsync();
-        // A fixed port, so the labs' phone-home (as run.sh configures it) can name this server.
-        var port = ProcessHost.FreePort();
+        // A port of its own, so the labs' phone-home (as run.sh configures it) can name this server; another test process may take
+        // it between asking the OS and binding, so try again.
+        for (var attempt = 1; _app is null; attempt++)
+        {
+            try
+            {
+                await StartAsync(ProcessHost.FreePort());
+            }
+            catch (IOException ex) when (attempt < 3 && ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+            {
+            }
+        }
+    }
+
+    private async Task StartAsync(int port)
+    {
         string[] defaults =
         [
             $"ConnectionStrings:Postgres={Db.ConnectionString}",
