@@ -427,9 +427,8 @@ public sealed class VultrApiTests : IAsyncLifetime
     [Fact]
     public async Task Delete_DeletedVmStaysListedForAWhile()
     {
-        await using var emulator = await VultrEmulatorApp.StartAsync(o => (o.PendingSeconds, o.BootSeconds, o.DeletedVisibleSeconds) = (0, 0, 1));
-        using var api = new HttpClient { BaseAddress = emulator.ApiBase };
-        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", emulator.ApiKey);
+        await using var own = await OwnEmulator.StartAsync(o => (o.PendingSeconds, o.BootSeconds, o.DeletedVisibleSeconds) = (0, 0, 1));
+        var (emulator, api) = (own.Emulator, own.Api);
         using var created = await api.PostAsJsonAsync("instances", new { region = "ewr", plan = "vc2-1c-1gb", os_id = 1743, label = "lab-dying" });
         var id = (await created.Content.ReadFromJsonAsync<JsonObject>())!["instance"]!["id"]!.GetValue<string>();
 
@@ -454,10 +453,9 @@ public sealed class VultrApiTests : IAsyncLifetime
     [Fact]
     public async Task Reboot_StaysOkForAMoment_ThenBootsAgainWithTheNextBootNumber()
     {
-        await using var emulator = await VultrEmulatorApp.StartAsync(o =>
+        await using var own = await OwnEmulator.StartAsync(o =>
             (o.PendingSeconds, o.BootSeconds, o.InstallSeconds, o.CloudInitSeconds, o.RebootOkSeconds, o.RebootSeconds) = (0, 0, 0, 0.2, 1, 1));
-        using var api = new HttpClient { BaseAddress = emulator.ApiBase };
-        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", emulator.ApiKey);
+        var (emulator, api) = (own.Emulator, own.Api);
         using var created = await api.PostAsJsonAsync("instances", new { region = "ewr", plan = "vc2-1c-1gb", os_id = 1743, label = "lab-reboot", user_data = UserData("docker run -p 8080:80/tcp img") });
         var id = (await created.Content.ReadFromJsonAsync<JsonObject>())!["instance"]!["id"]!.GetValue<string>();
         async Task<InspectedVm> Vm() => (await emulator.InspectAsync()).Vms.Single();
@@ -479,10 +477,9 @@ public sealed class VultrApiTests : IAsyncLifetime
     [Fact]
     public async Task PhoneHome_UserDataRunsOnce_PerBootScriptReportsEveryBootWithItsNumber()
     {
-        await using var emulator = await VultrEmulatorApp.StartAsync(o =>
+        await using var own = await OwnEmulator.StartAsync(o =>
             (o.PendingSeconds, o.BootSeconds, o.InstallSeconds, o.CloudInitSeconds, o.RebootOkSeconds, o.RebootSeconds) = (0, 0, 0, 0.2, 0.2, 0.2));
-        using var api = new HttpClient { BaseAddress = emulator.ApiBase };
-        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", emulator.ApiKey);
+        var (emulator, api) = (own.Emulator, own.Api);
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
@@ -535,6 +532,22 @@ public sealed class VultrApiTests : IAsyncLifetime
         await _emulator.SetFaultsAsync(new FaultSettings { AllowedIps = "127.0.0.1" });
         using var allowed = await _api.GetAsync("instances");
         Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
+    }
+
+    /// <summary>An emulator of the test's own, with settings of its own, and a client of its API.</summary>
+    private sealed class OwnEmulator(VultrEmulatorApp emulator) : IAsyncDisposable
+    {
+        public VultrEmulatorApp Emulator { get; } = emulator;
+
+        public HttpClient Api { get; } = new() { BaseAddress = emulator.ApiBase, DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", emulator.ApiKey) } };
+
+        public static async Task<OwnEmulator> StartAsync(Action<EmulatorOptions> configure) => new(await VultrEmulatorApp.StartAsync(configure));
+
+        public async ValueTask DisposeAsync()
+        {
+            Api.Dispose();
+            await Emulator.DisposeAsync();
+        }
     }
 
     private static async Task ProcessWait(Func<Task<bool>> condition)
