@@ -200,8 +200,12 @@ public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserF
         await Expect(ops.Locator("#ops-instances tbody tr")).ToHaveCountAsync(1);
         await Expect(ops.Locator("#ops-summary")).ToHaveTextAsync("1 live · $0.014 of VM time so far");
         var learnerId = await ops.Locator("#ops-instances tbody tr").GetAttributeAsync("data-instance");
+        // Another team's VM under our tag: reconciliation says it saw it and left it alone.
+        var foreign = await ForeignVms.CreateAsync(server.Emulator.ApiBase, server.Emulator.ApiKey, "web-frontend", "labmanager");
         await ops.GetByRole(AriaRole.Button, new() { Name = "Run now" }).ClickAsync();
-        await Expect(ops.Locator("#ops-runs tbody tr").First).ToContainTextAsync(new Regex("nothing to repair|destroyed|ended|vanished|lost|resent"));
+        await Expect(ops.Locator("#ops-runs tbody tr").First).ToContainTextAsync(new Regex("(nothing to repair|destroyed|ended|vanished|lost|resent).*; 1 VM not ours left alone"));
+        Assert.Contains((await server.Emulator.InspectAsync()).Vms, v => v.Id == foreign);
+        await server.Emulator.RemoveAsync(foreign);
         await server.ScreenshotAsync(ops, "08-force-stopped");
 
         // The learner stops the lab and sees it end.

@@ -103,10 +103,10 @@ public sealed class VultrHealth(VultrCallLog recorder, VultrCloudProvider cloud,
         }
         catch (TimeoutException)
         {
-            return new VultrCallOutcome(time.GetUtcNow(), false, $"Vultr did not answer within {timeout.TotalSeconds:F0} s");
+            // Reported below: the probe's call recorded nothing in time.
         }
 
-        return recorder.Last ?? new VultrCallOutcome(time.GetUtcNow(), false, "no Vultr call was made");
+        return Fresh() ?? new VultrCallOutcome(time.GetUtcNow(), false, $"Vultr did not answer within {timeout.TotalSeconds:F0} s");
     }
 
     private VultrCallOutcome? Fresh() => recorder.Last is { } last && time.GetUtcNow() - last.At < Freshness ? last : null;

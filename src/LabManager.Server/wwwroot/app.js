@@ -626,12 +626,16 @@ function renderRuns(runs) {
     ['lostWorkflows', 'lost workflows'], ['stopsResent', 'stops resent']];
   fill(body, ...runs.map((r) => {
     const did = kinds.filter(([key]) => r[key] > 0).map(([key, text]) => `${r[key]} ${text}`);
+    // What it saw but may not touch, and what it could not do (tried again next run).
+    const also = [];
+    if (r.foreignVms > 0) also.push(`${r.foreignVms} VM${r.foreignVms === 1 ? '' : 's'} not ours left alone`);
+    for (const f of r.failures || []) also.push(`failed: ${f.subject}: ${f.error}`);
     return h('tr', null,
       h('td', null, new Date(r.startedAt).toLocaleString()),
       h('td', null, `${Math.round(milliseconds(r.duration))} ms`),
       h('td', null, r.taggedVms),
       h('td', null, r.activeInstances),
-      h('td', { class: 'wrap' }, did.length ? did.join(', ') : 'nothing to repair'));
+      h('td', { class: 'wrap' }, [did.length ? did.join(', ') : 'nothing to repair', ...also].join('; ')));
   }));
 }
 
