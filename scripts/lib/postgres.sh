@@ -18,7 +18,8 @@ pg_bin() {
 pg_as() {
   if [ "$(id -u)" = 0 ]; then
     id postgres >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin postgres
-    chown -R postgres "$PG_DIR_ROOT"
+    # The cluster's folder, and its parent so the postgres user can reach it; nothing else (other services' files live beside it).
+    chown postgres "$PG_DIR_ROOT" && chown -R postgres "$PG_DIR"
     runuser -u postgres -- "$@"
   else
     "$@"
@@ -28,7 +29,7 @@ pg_as() {
 pg_up() {
   local dir=$1 port=$2 bin
   bin=$(pg_bin)
-  PG_DIR_ROOT=$(dirname "$dir")
+  PG_DIR_ROOT=$(dirname "$dir") PG_DIR=$dir
   mkdir -p "$dir"
   if [ ! -f "$dir/PG_VERSION" ]; then
     pg_as "$bin/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 >/dev/null
@@ -40,7 +41,7 @@ pg_up() {
 pg_down() {
   local dir=$1 bin
   bin=$(pg_bin)
-  PG_DIR_ROOT=$(dirname "$dir")
+  PG_DIR_ROOT=$(dirname "$dir") PG_DIR=$dir
   [ -f "$dir/postmaster.pid" ] && pg_as "$bin/pg_ctl" -D "$dir" -m fast -w stop >/dev/null || true
 }
 
