@@ -87,7 +87,7 @@ public class LabSessionHost : IAsyncLifetime
                 Port = ProcessHost.FreePort(),
                 ConfigureServices = services =>
                 {
-                    services.AddLogging(b => b.AddProvider(Logs));
+                    services.AddLogging(b => b.AddProvider(Logs).AddFilter<MemoryLoggerProvider>(null, LogLevel.Information));
                     services.AddVultrCloudProvider(configuration);
                     services.AddLabWorkflows(configuration);
                     services.AddSingleton<IInstanceStore>(Store);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using LabManager.Core.Instances;
+using LabManager.Testing;
 using LabManager.Workflows.Sessions;
 using Xunit.Abstractions;
 
@@ -177,6 +178,26 @@ public sealed class LabSessionOrchestratorTests(LabSessionHost host, ITestOutput
 
         var extended = await WaitUntilAsync(id, i => i.ExpiresAt == running.ExpiresAt + TimeSpan.FromMinutes(5));
         Assert.Equal(running.ExpiresAt + TimeSpan.FromMinutes(5), extended.ExpiresAt);
+        await host.Client.RaiseEventAsync(id.ToString(), LabEvents.Stop, new StopRequest());
+        Assert.Equal(LabInstanceStatus.Stopped, (await host.WaitForEndAsync(id)).Status);
+        Assert.Equal((1, 1), await host.AssertNoVmLeftAsync(id));
+    }
+
+    [Fact]
+    public async Task LiveLoop_ManyPhoneHomes_CountAsEvents_TheHistoryIsRestarted()
+    {
+        // A VM (the learner's ground) may report as often as it likes: each report counts towards ContinueAsNew like any event.
+        var timings = LabSessionHost.FastTimings with { EventsPerGeneration = 2 };
+        var id = await host.StartAsync(sessionLength: TimeSpan.FromMinutes(10), timings: timings);
+        await host.WaitForStatusAsync(id, LabInstanceStatus.Running);
+
+        for (var boot = 2; boot <= 7; boot++)
+        {
+            await host.Client.RaiseEventAsync(id.ToString(), LabEvents.LabReady, new LabReport(1, boot));
+        }
+
+        await ProcessHost.WaitUntilAsync(() => Task.FromResult(host.Logs.Lines.Count(l => l.Contains($"Instance {id}: continuing as new", StringComparison.Ordinal)) >= 2),
+            TimeSpan.FromSeconds(20), () => "six reports did not restart the history twice\n" + host.Logs.Tail());
         await host.Client.RaiseEventAsync(id.ToString(), LabEvents.Stop, new StopRequest());
         Assert.Equal(LabInstanceStatus.Stopped, (await host.WaitForEndAsync(id)).Status);
         Assert.Equal((1, 1), await host.AssertNoVmLeftAsync(id));

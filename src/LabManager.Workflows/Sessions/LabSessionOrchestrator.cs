@@ -244,7 +244,15 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                     }
                 }
                 // A timer (the warning or the expiry) only sends the loop round to look at the clock again.
-                while (timerFired || (winner == _inbox.LabReady && TakeReport()));
+                while (timerFired);
+
+                // A phone-home while running (the learner rebooted the VM): noted, and counted like any event, so however often a
+                // VM reports, the history stays short.
+                if (winner == _inbox.LabReady)
+                {
+                    TakeReport();
+                    continue;
+                }
 
                 if (winner == _inbox.Stop)
                 {
@@ -270,7 +278,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             }
 
             Log("Instance {InstanceId}: continuing as new to keep the history short", input.InstanceId);
-            ctx.ContinueAsNew(input with { Live = live }, preserveUnprocessedEvents: true);
+            ctx.ContinueAsNew(input with { Live = live with { Boot = _boot } }, preserveUnprocessedEvents: true);
             return null;
         }
 
@@ -442,16 +450,14 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
 
         /// <summary>
         /// Takes a phone-home: a boot of the current VM raises the highest boot heard; a report naming another generation (a VM a
-        /// reset replaced) is ignored. Always true, so the live loop goes round.
+        /// reset replaced) is ignored.
         /// </summary>
-        private bool TakeReport()
+        private void TakeReport()
         {
             if (_inbox.TakeLabReady() is { } report && report.Generation == _generation && report.Boot > _boot)
             {
                 _boot = report.Boot;
             }
-
-            return true;
         }
 
         private Task<bool> UpdateAsync(InstanceChange change) => ctx.CallActivityAsync<bool>(nameof(UpdateInstanceActivity), change, _retry);
