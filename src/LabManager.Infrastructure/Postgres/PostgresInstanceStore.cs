@@ -19,7 +19,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
 
     // Serializes starts across every server: quota counts and the insert see one consistent state.
     private const long StartLockKey = 7_270_001;
-    private const long SessionRequestLockKey = 7_270_003L << 32;
+    private const int SessionRequestLockKey = 7_270_003;
 
     public async Task<LabInstance?> GetAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
@@ -184,8 +184,8 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         // The learner's lock makes the count and the insert one step, whichever of their instances is asked; the row lock makes
         // two rebuilds of one instance take turns, so the second sees the first's provisioning.
-        await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(@key)",
-            new { key = SessionRequestLockKey ^ request.UserId.GetHashCode() }, tx, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(@SessionRequestLockKey, hashtext(@UserId::text))",
+            new { SessionRequestLockKey, request.UserId }, tx, cancellationToken: cancellationToken));
         var row = await connection.QuerySingleOrDefaultAsync<InstanceRow>(new CommandDefinition(
             SelectInstances + " WHERE id = @InstanceId FOR UPDATE", new { request.InstanceId }, tx, cancellationToken: cancellationToken));
         if (row is null)
