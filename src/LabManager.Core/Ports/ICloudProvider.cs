@@ -39,11 +39,6 @@ public sealed record VmSpec(string Label, string Region, string Plan, string Use
 /// </summary>
 public sealed record BootImage(int? OsId = null, string? ImageId = null, string? SnapshotId = null)
 {
-    /// <summary>Vultr os_id of Ubuntu 22.04 x64.</summary>
-    public const int Ubuntu2204 = 1743;
-
-    public static readonly BootImage Default = new(Ubuntu2204);
-
     /// <summary>Exactly one source is named.</summary>
     public bool IsValid => (OsId is > 0 ? 1 : 0) + (string.IsNullOrEmpty(ImageId) ? 0 : 1) + (string.IsNullOrEmpty(SnapshotId) ? 0 : 1) == 1;
 
