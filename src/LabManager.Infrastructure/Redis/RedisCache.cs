@@ -20,7 +20,7 @@ public sealed class RedisCache : IInstanceCache
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
     private readonly IConnectionMultiplexer _redis;
     private readonly ILogger<RedisCache> _logger;
-    private long _lastWarning;
+    private readonly OutageWarning _outage = new();
 
     public RedisCache(IConnectionMultiplexer redis, ILogger<RedisCache> logger)
     {
@@ -93,12 +93,9 @@ public sealed class RedisCache : IInstanceCache
 
     private Task<RedisValue?> Run(Func<IDatabase, Task<bool>> call) => Run(async db => (RedisValue)await call(db));
 
-    // One warning per 30 s: an outage should be visible in the logs, not flood them.
     private void Warn(string reason)
     {
-        var now = Environment.TickCount64;
-        var last = Interlocked.Read(ref _lastWarning);
-        if (now - last > 30_000 && Interlocked.CompareExchange(ref _lastWarning, now, last) == last)
+        if (_outage.Due())
         {
             _logger.LogWarning("Redis unavailable ({Reason}); serving from PostgreSQL", reason);
         }

@@ -29,7 +29,7 @@ public sealed class VultrRateLimiter : RateLimiter
     private readonly long _intervalMicros;
     private readonly TokenBucketRateLimiter _local;
     private readonly ILogger _logger;
-    private long _lastWarning;
+    private readonly Redis.OutageWarning _outage = new();
 
     public VultrRateLimiter(VultrOptions options, IConnectionMultiplexer? redis, ILogger<VultrRateLimiter> logger)
     {
@@ -105,9 +105,7 @@ public sealed class VultrRateLimiter : RateLimiter
 
     private void Warn(string reason)
     {
-        var now = Environment.TickCount64;
-        var last = Interlocked.Read(ref _lastWarning);
-        if (now - last > 30_000 && Interlocked.CompareExchange(ref _lastWarning, now, last) == last)
+        if (_outage.Due())
         {
             _logger.LogWarning("Redis unavailable ({Reason}): pacing Vultr calls at this process's share of the limit", reason);
         }
