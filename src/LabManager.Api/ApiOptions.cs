@@ -7,6 +7,12 @@ public sealed class ApiOptions
 {
     public const string Section = "Api";
 
+    /// <summary>
+    /// Origins of the platform's own frontend allowed to call the API and the hub from a browser (CORS), e.g.
+    /// <c>https://academy.example.com</c>. None by default; bearer tokens only, never cookies.
+    /// </summary>
+    public string[] AllowedOrigins { get; set; } = [];
+
     /// <summary>Active instances one user may have (<c>MAX_CONTAINERS_PER_USER</c>).</summary>
     [Range(1, 1000)]
     public int MaxContainersPerUser { get; set; } = 5;
@@ -29,6 +35,9 @@ public sealed class ApiOptions
     public int MaxSubmissionsPerWindow { get; set; } = 10;
 
     public TimeSpan SubmissionWindow { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>The extension of <c>POST …/extend</c> without a body.</summary>
+    public TimeSpan DefaultExtension { get; set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>Longest single extension.</summary>
     public TimeSpan MaxExtension { get; set; } = TimeSpan.FromHours(2);

@@ -1,6 +1,7 @@
 using LabManager.Api.Auth;
 using LabManager.Api.Labs;
 using LabManager.Core.Labs;
+using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -32,6 +33,14 @@ public static class ApiServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<TokenService>();
+        services.AddLabAuthentication();
+        services.AddCors();
+        services.AddOptions<CorsOptions>().Configure<IOptions<ApiOptions>>((cors, api) => cors.AddDefaultPolicy(policy => policy
+            .WithOrigins(api.Value.AllowedOrigins)
+            .WithMethods("GET", "POST")
+            .WithHeaders("Authorization", "Content-Type", "X-Requested-With", "X-SignalR-User-Agent")
+            .WithExposedHeaders("Retry-After", "WWW-Authenticate")
+            .SetPreflightMaxAge(TimeSpan.FromHours(1))));
         services.AddSingleton<LabApi>();
         services.AddSingleton<ProgressApi>();
         services.AddSingleton<IAnswerChecker, KeywordsChecker>();

@@ -1,5 +1,7 @@
 using LabManager.Api;
+using LabManager.Api.Auth;
 using LabManager.Api.Http;
+using LabManager.Api.Realtime;
 using LabManager.Api.Labs;
 using LabManager.Core.Ports;
 using LabManager.Infrastructure;
@@ -84,17 +86,20 @@ public static class ServerApp
         }
 
         app.UseExceptionHandler(error => error.Run(http =>
-            Write(http, ApiResult.Error(500, "Something went wrong on our side; it has been logged"))));
+            ApiHttp.WriteAsync(http, ApiResult.Error(500, "Something went wrong on our side; it has been logged"))));
         app.UseDefaultFiles();
         app.UseStaticFiles(new StaticFileOptions { OnPrepareResponse = file => PageHeaders(file.Context.Response.Headers) });
-        app.UseHubAuthentication();
-        app.MapHub<LabsHub>(LabsHub.Path);
+        app.UseCors();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        // A connection ends when its token expires: it must not keep receiving access URLs after that.
+        app.MapHub<LabsHub>(LabsRealtime.HubPath, o => o.CloseOnAuthenticationExpiration = true).RequireAuthorization(LabPolicies.Learner);
         app.MapOpenApi();
         app.MapGet("/health", HealthAsync);
         app.MapPrometheusScrapingEndpoint();
         foreach (var route in ApiRoutes.All)
         {
-            app.MapMethods(route.Pattern, [route.Method], (HttpContext http, CancellationToken ct) => HandleAsync(http, route, ct)).WithName(route.Name);
+            app.MapMethods(route.Pattern, [route.Method], (HttpContext http, CancellationToken _) => ApiHttp.HandleAsync(http, route)).WithName(route.Name);
         }
 
         return app;
@@ -119,38 +124,6 @@ public static class ServerApp
             "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
         headers.XContentTypeOptions = "nosniff";
         headers["Referrer-Policy"] = "no-referrer";
-    }
-
-    private static async Task HandleAsync(HttpContext http, ApiRoute route, CancellationToken ct)
-    {
-        string? body = null;
-        if (HttpMethods.IsPost(http.Request.Method))
-        {
-            if (http.Request.ContentLength > ApiRequest.MaxBodyBytes
-                || (body = await ApiRequest.ReadBodyAsync(http.Request.Body, ct)) is null)
-            {
-                await Write(http, ApiRequest.TooLarge());
-                return;
-            }
-        }
-
-        var request = new ApiRequest(
-            http.Request.Headers.Authorization.FirstOrDefault(),
-            http.Request.RouteValues.ToDictionary(kv => kv.Key, kv => kv.Value?.ToString() ?? ""),
-            http.Request.Query.ToDictionary(kv => kv.Key, kv => (string?)kv.Value.ToString()),
-            body);
-        await Write(http, await route.Handle(http.RequestServices, request, ct));
-    }
-
-    private static Task Write(HttpContext http, ApiResult result)
-    {
-        foreach (var (name, value) in result.Headers ?? new Dictionary<string, string>())
-        {
-            http.Response.Headers[name] = value;
-        }
-
-        http.Response.StatusCode = result.Status;
-        return http.Response.WriteAsJsonAsync(result.Body, ApiResult.Json);
     }
 
     /// <summary>

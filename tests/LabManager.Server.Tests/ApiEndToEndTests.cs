@@ -99,12 +99,16 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
         var token = server.Token(user);
         var (anonStatus, anon, _) = await server.SendAsync(HttpMethod.Get, $"/api/labs/{CryptoLab}");
         Assert.Equal(HttpStatusCode.OK, anonStatus);
-        Assert.Empty(anon["data"]!["instances"]!.AsArray());
-        Assert.Equal("crypto-padding-oracle", anon["data"]!["lab"]!["slug"]!.GetValue<string>());
+        Assert.Empty(anon["data"]!["userInstances"]!.AsArray());
+        Assert.False(anon["data"]!["isRunning"]!.GetValue<bool>());
+        Assert.Equal("crypto-padding-oracle", anon["data"]!["slug"]!.GetValue<string>());
+        Assert.NotEmpty(anon["data"]!["exercises"]!.AsArray());
 
         var id = await server.StartRunningAsync(CryptoLab, token);
         var (_, mine, _) = await server.SendAsync(HttpMethod.Get, $"/api/labs/{CryptoLab}", token);
-        Assert.Equal(id, Assert.Single(mine["data"]!["instances"]!.AsArray())!["id"]!.GetValue<string>());
+        var instance = Assert.Single(mine["data"]!["userInstances"]!.AsArray())!;
+        Assert.Equal(id, instance["id"]!.GetValue<string>());
+        Assert.NotEmpty(instance["ports"]!.AsArray());
         Assert.True(mine["data"]!["isRunning"]!.GetValue<bool>());
 
         await server.StopAndWaitAsync(id, token);
@@ -312,10 +316,11 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
     }
 
     [Theory]
-    [InlineData("/api/labs/" + DvwaLab + "/start", """{"timeoutOverride": 600000""", 400, "The request body is not valid JSON for this route")]
-    [InlineData("/api/labs/" + DvwaLab + "/start", """{"timeoutOverride": "soon"}""", 400, "The request body is not valid JSON for this route")]
-    [InlineData("/api/labs/" + DvwaLab + "/start", """{"timeout": 600000}""", 400, "The request body is not valid JSON for this route")]
-    [InlineData("/api/labs/" + DvwaLab + "/start", """[1,2]""", 400, "The request body is not valid JSON for this route")]
+    [InlineData("/api/labs/" + DvwaLab + "/start", """{"timeoutOverride": 600000""", 400, "The request body is not valid JSON")]
+    [InlineData("/api/labs/" + DvwaLab + "/start", """{"timeoutOverride": "soon"}""", 400, "timeoutOverride must be a whole number")]
+    [InlineData("/api/labs/" + DvwaLab + "/start", """{"timeout": 600000}""", 400, "The request body has fields this route does not take")]
+    [InlineData("/api/labs/" + DvwaLab + "/start", """[1,2]""", 400, "The request body must be a JSON object")]
+    [InlineData("/api/labs/instances/" + DvwaLab + "/extend", """{"minutes": "ten"}""", 400, "minutes must be a whole number")]
     [InlineData("/api/labs/" + DvwaLab + "/start", """{"timeoutOverride": 1000}""", 400, "timeoutOverride must be between 300000 and 14400000 ms")]
     [InlineData("/api/labs/" + DvwaLab + "/start", """{"timeoutOverride": 99999999999}""", 400, "timeoutOverride must be between 300000 and 14400000 ms")]
     [InlineData("/api/labs/not-a-uuid/start", "{}", 400, "The lab id must be a UUID")]
@@ -331,6 +336,9 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
         Assert.Equal(expected, (int)status);
         Assert.False(json["success"]!.GetValue<bool>());
         Assert.Equal(message, json["message"]!.GetValue<string>());
+        // Errors speak of the request, never of our code.
+        Assert.DoesNotContain("LabManager", json.ToJsonString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("Path: $", json.ToJsonString(), StringComparison.Ordinal);
         Assert.Equal(before, await server.InstanceCountAsync());
     }
 
@@ -373,7 +381,8 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
         var id = started["data"]!["id"]!.GetValue<string>();
         var running = await server.WaitForStatusAsync(id, token, LabInstanceStatus.Running);
 
-        var (extend, _, _) = await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/extend", token, """{"minutes": 15}""");
+        // No body: the default step of 15 minutes, as the seed's client asks.
+        var (extend, _, _) = await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/extend", token);
         Assert.Equal(HttpStatusCode.Accepted, extend);
         var expected = running["expiresAt"]!.GetValue<DateTimeOffset>().AddMinutes(15);
         for (var i = 0; i < 100 && (await server.SendAsync(HttpMethod.Get, $"/api/labs/instances/{id}", token)).Body["data"]!["expiresAt"]!.GetValue<DateTimeOffset>() != expected; i++)

@@ -97,7 +97,7 @@ public sealed class ProgressTests(TutorServer server) : IClassFixture<TutorServe
     [InlineData("/api/labs/" + DvwaLab + "/exercises/sqli-dump/hints/h9", null, 404, "Hint not found")]
     [InlineData("/api/labs/" + CryptoLab + "/exercises/find-oracle/submit", """{"answer": "x"}""", 400, "This exercise has no answer to submit")]
     [InlineData("/api/labs/" + DvwaLab + "/exercises/sqli-dump/submit", """{"answer": "  "}""", 400, "answer must be 1 to 2000 characters")]
-    [InlineData("/api/labs/" + DvwaLab + "/exercises/sqli-dump/submit", """{"flag": "x"}""", 400, "The request body is not valid JSON for this route")]
+    [InlineData("/api/labs/" + DvwaLab + "/exercises/sqli-dump/submit", """{"flag": "x"}""", 400, "The request body has fields this route does not take")]
     [InlineData("/api/labs/" + DvwaLab + "/tutor", """{"question": ""}""", 400, "question must be 1 to 2000 characters")]
     [InlineData("/api/labs/not-a-lab/progress", null, 400, "The lab id must be a UUID")]
     public async Task BadInput_ClearError(string path, string? body, int expected, string message)

@@ -23,6 +23,9 @@ public class ServerFixture : IAsyncLifetime
     public const string CryptoLab = "6f1c2a9e-0d1b-4c57-9a61-3c2f5d0b7a04";
     public const string SigningKey = "test-signing-key-0123456789abcdef0123456789";
 
+    /// <summary>The training platform's own frontend, on another origin (allowed by CORS).</summary>
+    public const string FrontendOrigin = "https://academy.example.com";
+
     private WebApplication? _app;
 
     public TestDatabase Db { get; private set; } = null!;
@@ -58,6 +61,7 @@ public class ServerFixture : IAsyncLifetime
             $"ConnectionStrings:Postgres={Db.ConnectionString}",
             $"Auth:SigningKey={SigningKey}",
             "Auth:DevTokens=true",
+            $"Api:AllowedOrigins:0={FrontendOrigin}",
             $"Catalog:File={RepoPaths.Catalog}",
             "Logging:LogLevel:Default=Warning",
             "Emulator:PendingSeconds=0.3", "Emulator:BootSeconds=0.3", "Emulator:InstallSeconds=0.3", "Emulator:CloudInitSeconds=0.3", "Emulator:RebootSeconds=0.3",

@@ -17,6 +17,9 @@ public sealed class AuthOptions
     /// <summary>OIDC authority, e.g. <c>https://login.example.com/realm</c>; keys come from its JWKS.</summary>
     public Uri? Authority { get; set; }
 
+    /// <summary>Longest lifetime (expiry minus issue time) a token may have; a longer-lived token is refused.</summary>
+    public TimeSpan MaxTokenLifetime { get; set; } = TimeSpan.FromHours(12);
+
     /// <summary>Enables <c>POST /api/dev/token</c>, which mints tokens with the signing key. Development only.</summary>
     public bool DevTokens { get; set; }
 
@@ -32,6 +35,11 @@ public sealed class AuthOptions
         if (DevTokens && SigningKey is null)
         {
             errors.Add("Auth:DevTokens needs Auth:SigningKey");
+        }
+
+        if (MaxTokenLifetime <= TimeSpan.Zero)
+        {
+            errors.Add("Auth:MaxTokenLifetime must be positive");
         }
 
         if (string.IsNullOrWhiteSpace(Audience))

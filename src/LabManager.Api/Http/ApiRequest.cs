@@ -1,17 +1,23 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using LabManager.Core.Ports;
 
 namespace LabManager.Api.Http;
 
-/// <summary>What a route handler gets from the host: the Authorization header, route values, query and body text.</summary>
+/// <summary>What a route handler gets: the authenticated caller (for routes that need one), route values, query and body text.</summary>
 public sealed record ApiRequest(
-    string? Authorization,
+    UserRef? User,
     IReadOnlyDictionary<string, string> Route,
     IReadOnlyDictionary<string, string?> Query,
     string? Body)
 {
     /// <summary>Largest body any route accepts.</summary>
     public const int MaxBodyBytes = 16 * 1024;
+
+    /// <summary>The caller of a route that requires a token (the edge has refused the request without one).</summary>
+    public UserRef Caller => User ?? throw new InvalidOperationException("This route was reached without an authenticated caller");
 
     public string? QueryValue(string name) => Query.TryGetValue(name, out var v) ? v : null;
 
@@ -38,7 +44,10 @@ public sealed record ApiRequest(
     /// <summary>The answer to an oversize body.</summary>
     public static ApiResult TooLarge() => ApiResult.Error(413, $"The request body is larger than {MaxBodyBytes} bytes");
 
-    /// <summary>Parses the body as <typeparamref name="T"/>; an empty body gives <paramref name="empty"/>.</summary>
+    /// <summary>
+    /// Parses the body as <typeparamref name="T"/>; an empty body gives <paramref name="empty"/>. Errors name the body's fields
+    /// ("minutes must be a number", "unknown field 'x'"), never our types.
+    /// </summary>
     public (T? Value, ApiResult? Error) ReadJson<T>(T empty)
     {
         if (string.IsNullOrWhiteSpace(Body))
@@ -46,20 +55,48 @@ public sealed record ApiRequest(
             return (empty, null);
         }
 
+        var info = StrictJson.GetTypeInfo(typeof(T));
         try
         {
-            var value = JsonSerializer.Deserialize<T>(Body, StrictJson);
-            return value is null ? (default, ApiResult.BadRequest("The request body must be a JSON object")) : (value, null);
+            using var document = JsonDocument.Parse(Body);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return (default, ApiResult.BadRequest("The request body must be a JSON object"));
+            }
+
+            var unknown = document.RootElement.EnumerateObject()
+                .Where(p => !info.Properties.Any(known => string.Equals(known.Name, p.Name, StringComparison.OrdinalIgnoreCase)))
+                .Select(p => $"unknown field '{p.Name}'")
+                .ToList();
+            if (unknown.Count > 0)
+            {
+                return (default, ApiResult.BadRequest("The request body has fields this route does not take", unknown));
+            }
+
+            return ((T?)document.RootElement.Deserialize(info), null);
         }
-        catch (JsonException ex)
+        catch (JsonException ex) when (ex.Path is { Length: > 2 } path && info.Properties.FirstOrDefault(p => "$." + p.Name == path) is { } field)
         {
-            return (default, ApiResult.BadRequest("The request body is not valid JSON for this route", [ex.Message]));
+            return (default, ApiResult.BadRequest($"{field.Name} must be {Kind(field)}"));
+        }
+        catch (JsonException)
+        {
+            return (default, ApiResult.BadRequest("The request body is not valid JSON"));
         }
     }
 
+    private static string Kind(JsonPropertyInfo field) => (Nullable.GetUnderlyingType(field.PropertyType) ?? field.PropertyType) switch
+    {
+        var t when t == typeof(int) || t == typeof(long) => "a whole number",
+        var t when t == typeof(bool) => "true or false",
+        var t when t == typeof(Guid) => "a UUID",
+        var t when t == typeof(string) => "a string",
+        _ => "of the documented type",
+    };
+
     private static readonly JsonSerializerOptions StrictJson = new(JsonSerializerDefaults.Web)
     {
-        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict,
+        NumberHandling = JsonNumberHandling.Strict,
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
     };
 }

@@ -66,19 +66,8 @@ public sealed class LabApi(
             return badId;
         }
 
-        // The catalog is public; a token, when sent, must be valid and adds the caller's instances.
-        UserRef? user = null;
-        if (request.Authorization is not null)
-        {
-            var (caller, error) = await tokens.ValidateAsync(request.Authorization, ct);
-            if (caller is null)
-            {
-                return ApiResult.Unauthorized(error!);
-            }
-
-            user = caller;
-        }
-
+        // The catalog is public; a token, when sent, adds the caller's instances.
+        var user = request.User;
         var lab = await catalog.GetAsync(labId, ct);
         if (lab is not { IsActive: true })
         {
@@ -86,17 +75,12 @@ public sealed class LabApi(
         }
 
         var mine = user is null ? [] : (await instances.ListByUserAsync(user.Id, ct)).Where(i => i.LabId == lab.Id).Select(i => InstanceView.From(i)).ToList();
-        return ApiResult.Ok(new LabDetailView(LabView.From(lab), mine, mine.Any(i => i.Status == LabInstanceStatus.Running)));
+        return ApiResult.Ok(new LabDetailView(LabView.From(lab), mine));
     }
 
     public async Task<ApiResult> StartLabAsync(ApiRequest request, CancellationToken ct)
     {
-        var (user, denied) = await tokens.AuthenticateAsync(request, ct);
-        if (denied is not null)
-        {
-            return denied;
-        }
-
+        var user = request.Caller;
         var (labId, badId) = request.RouteId("id", "lab");
         if (badId is not null)
         {
@@ -129,7 +113,7 @@ public sealed class LabApi(
         }
 
         var quotas = new QuotaPolicy(Options.MaxContainersPerUser, Options.MaxGlobalInstances, Options.MaxStartsPerWindow, Options.StartWindow);
-        var outcome = await instances.TryStartAsync(new StartRequest(Guid.NewGuid(), user!, lab, time.GetUtcNow(), quotas), ct);
+        var outcome = await instances.TryStartAsync(new StartRequest(Guid.NewGuid(), user, lab, time.GetUtcNow(), quotas), ct);
         switch (outcome)
         {
             case StartOutcome.Existing existing:
@@ -144,7 +128,7 @@ public sealed class LabApi(
         var created = ((StartOutcome.Created)outcome).Instance;
         try
         {
-            await sessions.StartAsync(created.Id, user!.Id, lab.Id, length, ct);
+            await sessions.StartAsync(created.Id, user.Id, lab.Id, length, ct);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -198,14 +182,16 @@ public sealed class LabApi(
             return badBody;
         }
 
+        // Without a body (the seed's client sends none), the default step.
+        var minutes = body?.Minutes ?? (int)Options.DefaultExtension.TotalMinutes;
         var maxMinutes = (int)Options.MaxExtension.TotalMinutes;
-        if (body is null || body.Minutes < 1 || body.Minutes > maxMinutes)
+        if (minutes < 1 || minutes > maxMinutes)
         {
             return ApiResult.BadRequest($"minutes must be between 1 and {maxMinutes}");
         }
 
-        return await WhileRunningAsync(request, SessionRequestKind.Extend, "extended", id => sessions.ExtendAsync(id, TimeSpan.FromMinutes(body.Minutes), ct),
-            $"Extending by {body.Minutes} minutes (up to the maximum lifetime)", ct);
+        return await WhileRunningAsync(request, SessionRequestKind.Extend, "extended", id => sessions.ExtendAsync(id, TimeSpan.FromMinutes(minutes), ct),
+            $"Extending by {minutes} minutes (up to the maximum lifetime)", ct);
     }
 
     /// <summary>Cloud-init's phone-home: no token, the instance's key in the query instead. A wrong key is answered like an unknown instance.</summary>
@@ -234,17 +220,11 @@ public sealed class LabApi(
         return ApiResult.Accepted(null, "Lab reported ready");
     }
 
-    public async Task<ApiResult> ListInstancesAsync(ApiRequest request, CancellationToken ct)
-    {
-        var (user, denied) = await tokens.AuthenticateAsync(request, ct);
-        return denied ?? ApiResult.Ok((await instances.ListByUserAsync(user!.Id, ct)).Select(i => InstanceView.From(i)).ToList());
-    }
+    public async Task<ApiResult> ListInstancesAsync(ApiRequest request, CancellationToken ct) =>
+        ApiResult.Ok((await instances.ListByUserAsync(request.Caller.Id, ct)).Select(i => InstanceView.From(i)).ToList());
 
-    public async Task<ApiResult> MyStatsAsync(ApiRequest request, CancellationToken ct)
-    {
-        var (user, denied) = await tokens.AuthenticateAsync(request, ct);
-        return denied ?? ApiResult.Ok(await instances.StatsAsync(user!.Id, ct));
-    }
+    public async Task<ApiResult> MyStatsAsync(ApiRequest request, CancellationToken ct) =>
+        ApiResult.Ok(await instances.StatsAsync(request.Caller.Id, ct));
 
     public Task<ApiResult> GetInstanceAsync(ApiRequest request, CancellationToken ct) =>
         WithInstanceAsync(request, admin: false, async instance =>
@@ -252,12 +232,6 @@ public sealed class LabApi(
 
     public async Task<ApiResult> AdminListInstancesAsync(ApiRequest request, CancellationToken ct)
     {
-        var (_, denied) = await tokens.AuthenticateAsync(request, ct, admin: true);
-        if (denied is not null)
-        {
-            return denied;
-        }
-
         var activeOnly = request.QueryValue("all") is not ("true" or "1");
         var labs = (await catalog.ListAsync(ct)).ToDictionary(l => l.Id);
         var listed = await instances.ListAsync(activeOnly, 1000, ct);
@@ -269,12 +243,6 @@ public sealed class LabApi(
     /// <summary>Active instances minute by minute over the last <c>minutes</c> (default 60, at most a day).</summary>
     public async Task<ApiResult> AdminActivityAsync(ApiRequest request, CancellationToken ct)
     {
-        var (_, denied) = await tokens.AuthenticateAsync(request, ct, admin: true);
-        if (denied is not null)
-        {
-            return denied;
-        }
-
         var minutes = 60;
         if (request.QueryValue("minutes") is { Length: > 0 } m && (!int.TryParse(m, NumberStyles.None, CultureInfo.InvariantCulture, out minutes) || minutes is < 5 or > 1440))
         {
@@ -293,24 +261,13 @@ public sealed class LabApi(
     public Task<ApiResult> AdminStopAsync(ApiRequest request, CancellationToken ct) =>
         WithInstanceAsync(request, admin: true, instance => StopInstanceAsync(instance, "admin", ct), ct);
 
-    public async Task<ApiResult> AdminCleanupAsync(ApiRequest request, CancellationToken ct)
-    {
-        var (_, denied) = await tokens.AuthenticateAsync(request, ct, admin: true);
-        if (denied is not null)
-        {
-            return denied;
-        }
-
-        return await reconciler.RunAsync(ct) is { } report
+    public async Task<ApiResult> AdminCleanupAsync(ApiRequest request, CancellationToken ct) =>
+        await reconciler.RunAsync(ct) is { } report
             ? ApiResult.Ok(report, "Reconciliation ran")
             : ApiResult.Conflict("A reconciliation is already running; try again shortly");
-    }
 
-    public async Task<ApiResult> AdminReconciliationRunsAsync(ApiRequest request, CancellationToken ct)
-    {
-        var (_, denied) = await tokens.AuthenticateAsync(request, ct, admin: true);
-        return denied ?? ApiResult.Ok(await reconciliationLog.RecentAsync(20, ct));
-    }
+    public async Task<ApiResult> AdminReconciliationRunsAsync(ApiRequest request, CancellationToken ct) =>
+        ApiResult.Ok(await reconciliationLog.RecentAsync(20, ct));
 
     public Task<ApiResult> DevTokenAsync(ApiRequest request, CancellationToken ct) => Task.FromResult(DevToken(request));
 
@@ -376,17 +333,11 @@ public sealed class LabApi(
         }, ct);
 
     /// <summary>
-    /// Authenticates, parses <c>{id}</c> and loads the instance: any instance for an admin route, otherwise only the
-    /// caller's own (another user's answers 404, like a missing one).
+    /// Parses <c>{id}</c> and loads the instance: any instance for an admin route, otherwise only the caller's own (another
+    /// user's answers 404, like a missing one).
     /// </summary>
     private async Task<ApiResult> WithInstanceAsync(ApiRequest request, bool admin, Func<LabInstance, Task<ApiResult>> action, CancellationToken ct)
     {
-        var (user, denied) = await tokens.AuthenticateAsync(request, ct, admin);
-        if (denied is not null)
-        {
-            return denied;
-        }
-
         var (id, badId) = request.RouteId("id", "instance");
         if (badId is not null)
         {
@@ -394,7 +345,7 @@ public sealed class LabApi(
         }
 
         var instance = await instances.GetAsync(id, ct);
-        return instance is null || (!admin && instance.UserId != user!.Id) ? ApiResult.NotFound("Instance") : await action(instance);
+        return instance is null || (!admin && instance.UserId != request.Caller.Id) ? ApiResult.NotFound("Instance") : await action(instance);
     }
 
     private async Task<ApiResult> StopInstanceAsync(LabInstance instance, string reason, CancellationToken ct)

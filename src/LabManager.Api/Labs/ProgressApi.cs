@@ -9,7 +9,6 @@ namespace LabManager.Api.Labs;
 
 /// <summary>Learning progress, exercise submissions, hints and the tutor, host-agnostic like <see cref="LabApi"/>.</summary>
 public sealed class ProgressApi(
-    TokenService tokens,
     ILabCatalog catalog,
     ILearningProgress progress,
     ITutor tutor,
@@ -34,11 +33,8 @@ public sealed class ProgressApi(
         return denied ?? ApiResult.Ok(await progress.GetLabProgressAsync(user!.Id, lab!, ct));
     }
 
-    public async Task<ApiResult> MyProgressAsync(ApiRequest request, CancellationToken ct)
-    {
-        var (user, denied) = await tokens.AuthenticateAsync(request, ct);
-        return denied ?? ApiResult.Ok(await progress.GetUserProgressAsync(user!.Id, ct));
-    }
+    public async Task<ApiResult> MyProgressAsync(ApiRequest request, CancellationToken ct) =>
+        ApiResult.Ok(await progress.GetUserProgressAsync(request.Caller.Id, ct));
 
     public async Task<ApiResult> SubmitAsync(ApiRequest request, CancellationToken ct)
     {
@@ -149,12 +145,7 @@ public sealed class ProgressApi(
 
     private async Task<(UserRef? User, Lab? Lab, ApiResult? Denied)> UserAndLabAsync(ApiRequest request, CancellationToken ct)
     {
-        var (user, denied) = await tokens.AuthenticateAsync(request, ct);
-        if (denied is not null)
-        {
-            return (null, null, denied);
-        }
-
+        var user = request.Caller;
         var (labId, badId) = request.RouteId("id", "lab");
         if (badId is not null)
         {

@@ -6,7 +6,7 @@ using LabManager.Core.Ports;
 namespace LabManager.Api.Labs;
 
 /// <summary>A lab as the API shows it: hint texts stay hidden (revealing one is a separate, costed action), answer checks are never shown.</summary>
-public sealed record LabView(
+public record LabView(
     Guid Id,
     string Slug,
     string Name,
@@ -33,8 +33,19 @@ public sealed record ExerciseView(string Id, string Title, string Description, i
 
 public sealed record HintView(string Id, int Cost);
 
-/// <summary><c>GET /api/labs/{id}</c>: the lab with the caller's instances of it.</summary>
-public sealed record LabDetailView(LabView Lab, IReadOnlyList<InstanceView> Instances, bool IsRunning);
+/// <summary><c>GET /api/labs/{id}</c>: the lab's own fields with the caller's instances of it beside them (the seed's <c>Lab &amp; {userInstances, isRunning}</c>).</summary>
+public sealed record LabDetailView : LabView
+{
+    public LabDetailView(LabView lab, IReadOnlyList<InstanceView> userInstances) : base(lab)
+    {
+        UserInstances = userInstances;
+        IsRunning = userInstances.Any(i => i.Status == LabInstanceStatus.Running);
+    }
+
+    public IReadOnlyList<InstanceView> UserInstances { get; }
+
+    public bool IsRunning { get; }
+}
 
 /// <summary>A lab instance as the API shows it, with the workflow's progress when asked for.</summary>
 public sealed record InstanceView(

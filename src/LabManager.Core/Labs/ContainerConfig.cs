@@ -19,6 +19,9 @@ public sealed record ContainerConfig
     public int? ResolveAccessPort() =>
         AccessPort ?? Containers.SelectMany(c => c.Ports).Where(p => p.Protocol == "tcp").Select(p => (int?)p.HostPort).FirstOrDefault();
 
+    /// <summary>Every host port the lab publishes, in order, each once.</summary>
+    public IReadOnlyList<int> HostPorts() => [.. Containers.SelectMany(c => c.Ports).Select(p => p.HostPort).Distinct()];
+
     /// <summary>The learner-facing URL on a VM with the given public IP, or null when nothing is published.</summary>
     public string? BuildAccessUrl(string ip)
     {

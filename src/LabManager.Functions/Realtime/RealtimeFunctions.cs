@@ -13,21 +13,20 @@ namespace LabManager.Functions.Realtime;
 /// Live status through Azure SignalR Service (serverless): <c>negotiate</c> gives an authenticated caller the service URL and
 /// an access token for their user id; subscribe/unsubscribe put one of their connections in a lab's group.
 /// </summary>
-public sealed class RealtimeFunctions(TokenService tokens, IServiceProvider services)
+public sealed class RealtimeFunctions(IServiceProvider services)
 {
     [Function("Negotiate")]
     public async Task<IActionResult> Negotiate(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "realtime/negotiate")] HttpRequest request)
     {
-        var (user, error) = await tokens.ValidateAsync(request.Headers.Authorization.FirstOrDefault(), request.HttpContext.RequestAborted);
-        if (user is null)
+        if (await LabAuthentication.AuthenticateAsync(request.HttpContext) is not { } user)
         {
-            return FunctionsHttp.ToAction(request, ApiResult.Unauthorized(error!));
+            return new EmptyResult();
         }
 
         if (services.GetService(typeof(AzureSignalRConnection)) is not AzureSignalRConnection connection)
         {
-            return FunctionsHttp.ToAction(request, ApiResult.Error(503, "Live status is not configured (ConnectionStrings:AzureSignalR)"));
+            return Answer(ApiResult.Error(503, "Live status is not configured (ConnectionStrings:AzureSignalR)"));
         }
 
         var url = connection.ClientUrl(AzureSignalRNotifier.Hub);
@@ -47,32 +46,33 @@ public sealed class RealtimeFunctions(TokenService tokens, IServiceProvider serv
 
     private async Task<IActionResult> ChangeGroupAsync(HttpRequest request, string id, Func<IAzureSignalRApi, string, string, CancellationToken, Task> change)
     {
-        var (user, error) = await tokens.ValidateAsync(request.Headers.Authorization.FirstOrDefault(), request.HttpContext.RequestAborted);
-        if (user is null)
+        if (await LabAuthentication.AuthenticateAsync(request.HttpContext) is null)
         {
-            return FunctionsHttp.ToAction(request, ApiResult.Unauthorized(error!));
+            return new EmptyResult();
         }
 
         if (!Guid.TryParse(id, out var labId))
         {
-            return FunctionsHttp.ToAction(request, ApiResult.BadRequest("The lab id must be a UUID"));
+            return Answer(ApiResult.BadRequest("The lab id must be a UUID"));
         }
 
         var body = await ApiRequest.ReadBodyAsync(request.Body, request.HttpContext.RequestAborted);
         var connectionId = body is null ? null : TryConnectionId(body);
         if (string.IsNullOrEmpty(connectionId))
         {
-            return FunctionsHttp.ToAction(request, ApiResult.BadRequest("The body must be {\"connectionId\": \"...\"}"));
+            return Answer(ApiResult.BadRequest("The body must be {\"connectionId\": \"...\"}"));
         }
 
         if (services.GetService(typeof(IAzureSignalRApi)) is not IAzureSignalRApi api)
         {
-            return FunctionsHttp.ToAction(request, ApiResult.Error(503, "Live status is not configured (ConnectionStrings:AzureSignalR)"));
+            return Answer(ApiResult.Error(503, "Live status is not configured (ConnectionStrings:AzureSignalR)"));
         }
 
         await change(api, AzureSignalRNotifier.LabGroup(labId), connectionId, request.HttpContext.RequestAborted);
-        return FunctionsHttp.ToAction(request, ApiResult.Ok(new { labId, connectionId }));
+        return Answer(ApiResult.Ok(new { labId, connectionId }));
     }
+
+    private static JsonResult Answer(ApiResult result) => new(result.Body, ApiResult.Json) { StatusCode = result.Status };
 
     private static string? TryConnectionId(string body)
     {

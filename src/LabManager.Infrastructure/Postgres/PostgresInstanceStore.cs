@@ -170,7 +170,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
             return refused;
         }
 
-        var instance = new LabInstance { Id = request.InstanceId, UserId = user.Id, LabId = lab.Id, CreatedAt = now };
+        var instance = new LabInstance { Id = request.InstanceId, UserId = user.Id, LabId = lab.Id, CreatedAt = now, Ports = lab.ContainerConfig.HostPorts() };
         await InsertAsync(connection, tx, instance, cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return new StartOutcome.Created(instance);

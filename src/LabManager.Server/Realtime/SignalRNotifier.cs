@@ -1,3 +1,4 @@
+using LabManager.Api.Realtime;
 using LabManager.Core.Ports;
 using Microsoft.AspNetCore.SignalR;
 
@@ -13,13 +14,13 @@ public sealed class SignalRNotifier(IHubContext<LabsHub> hub, ILogger<SignalRNot
     {
         var e = statusEvent;
         var full = new StatusMessage(e.InstanceId, e.LabId, e.Status.ToString().ToLowerInvariant(), e.Message, e.AccessUrl, e.ExpiresAt);
-        await hub.Clients.Groups(LabsHub.UserGroup(e.UserId), LabsHub.OperatorsGroup).SendAsync(LabsHub.StatusMethod, full, cancellationToken);
-        await hub.Clients.Group(LabsHub.LabGroup(e.LabId)).SendAsync(LabsHub.StatusMethod, full with { Message = null, AccessUrl = null }, cancellationToken);
+        await hub.Clients.Groups(LabsRealtime.UserGroup(e.UserId), LabsRealtime.OperatorsGroup).SendAsync(LabsRealtime.StatusMethod, full, cancellationToken);
+        await hub.Clients.Group(LabsRealtime.LabGroup(e.LabId)).SendAsync(LabsRealtime.StatusMethod, full with { Message = null, AccessUrl = null }, cancellationToken);
         logger.LogInformation("lab:status {InstanceId} → {Status}", e.InstanceId, full.Status);
     }
 
     public Task NotifyAsync(Guid userId, LabNotification notification, CancellationToken cancellationToken = default) =>
-        hub.Clients.Group(LabsHub.UserGroup(userId)).SendAsync(LabsHub.NotificationMethod, notification, cancellationToken);
+        hub.Clients.Group(LabsRealtime.UserGroup(userId)).SendAsync(LabsRealtime.NotificationMethod, notification, cancellationToken);
 }
 
 /// <summary>The <c>lab:status</c> payload.</summary>

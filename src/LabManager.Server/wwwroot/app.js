@@ -351,9 +351,9 @@ async function selectLab(labId) {
   renderLabList();
   await run(null, async () => {
     const [{ data: detail }] = await Promise.all([api('GET', `/api/labs/${labId}`), loadProgress()]);
-    for (const instance of detail.instances) state.instances.set(instance.id, instance);
-    state.detail = detail.lab;
-    renderDetail(detail.lab);
+    for (const instance of detail.userInstances) state.instances.set(instance.id, instance);
+    state.detail = detail;
+    renderDetail(detail);
     $('#lab-detail h2').focus();
   });
 }

@@ -1,0 +1,50 @@
+using LabManager.Api.Auth;
+using LabManager.Core.Ports;
+using Microsoft.AspNetCore.Http;
+
+namespace LabManager.Api.Http;
+
+/// <summary>Runs an <see cref="ApiRoute"/> on an ASP.NET Core request, the same in both hosts: token first, then the body, then the handler.</summary>
+public static class ApiHttp
+{
+    public static async Task HandleAsync(HttpContext http, ApiRoute route)
+    {
+        var ct = http.RequestAborted;
+        UserRef? user = null;
+        if (route.Access is RouteAccess.Learner or RouteAccess.Operator
+            || (route.Access == RouteAccess.OptionalToken && http.Request.Headers.Authorization.Count > 0))
+        {
+            if ((user = await LabAuthentication.AuthenticateAsync(http, route.Access == RouteAccess.Operator)) is null)
+            {
+                return;
+            }
+        }
+
+        string? body = null;
+        if (HttpMethods.IsPost(http.Request.Method)
+            && (http.Request.ContentLength > ApiRequest.MaxBodyBytes || (body = await ApiRequest.ReadBodyAsync(http.Request.Body, ct)) is null))
+        {
+            await WriteAsync(http, ApiRequest.TooLarge());
+            return;
+        }
+
+        var request = new ApiRequest(
+            user,
+            http.Request.RouteValues.ToDictionary(kv => kv.Key, kv => kv.Value?.ToString() ?? ""),
+            http.Request.Query.ToDictionary(kv => kv.Key, kv => (string?)kv.Value.ToString()),
+            body);
+        await WriteAsync(http, await route.Handle(http.RequestServices, request, ct));
+    }
+
+    /// <summary>Writes a result: its status, headers and envelope.</summary>
+    public static Task WriteAsync(HttpContext http, ApiResult result)
+    {
+        foreach (var (name, value) in result.Headers ?? new Dictionary<string, string>())
+        {
+            http.Response.Headers[name] = value;
+        }
+
+        http.Response.StatusCode = result.Status;
+        return http.Response.WriteAsJsonAsync(result.Body, ApiResult.Json, http.RequestAborted);
+    }
+}
