@@ -4,8 +4,7 @@ using LabManager.Api.Http;
 using LabManager.Api.Realtime;
 using LabManager.Api.Labs;
 using LabManager.Core.Ports;
-using LabManager.Infrastructure;
-using LabManager.Infrastructure.Vultr;
+using LabManager.Hosting;
 using LabManager.Server.Durable;
 using LabManager.Server.Realtime;
 using LabManager.VultrEmulator;
@@ -17,7 +16,6 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Worker;
 using Microsoft.DurableTask.Testing;
-using Npgsql;
 
 namespace LabManager.Server;
 
@@ -47,12 +45,7 @@ public static class ServerApp
             builder.Services.AddSingleton(emulator);
         }
 
-        builder.Services.AddPostgres(builder.Configuration);
-        builder.Services.AddRedisCache(builder.Configuration);
-        builder.Services.AddVultrCloudProvider(builder.Configuration);
-        builder.Services.AddTutor(builder.Configuration);
-        builder.Services.AddLabWorkflows(builder.Configuration);
-        builder.Services.AddLabApi(builder.Configuration);
+        builder.Services.AddLabManager(builder.Configuration);
         builder.Services.AddSignalR().AddJsonProtocol(o => o.PayloadSerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
         builder.Services.AddSingleton<INotifier, SignalRNotifier>();
         var durable = builder.Configuration.GetSection(DurableOptions.Section).Get<DurableOptions>() ?? new DurableOptions();
@@ -95,7 +88,7 @@ public static class ServerApp
         // A connection ends when its token expires: it must not keep receiving access URLs after that.
         app.MapHub<LabsHub>(LabsRealtime.HubPath, o => o.CloseOnAuthenticationExpiration = true).RequireAuthorization(LabPolicies.Learner);
         app.MapOpenApi();
-        app.MapGet("/health", HealthAsync);
+        app.MapLabHealth();
         app.MapPrometheusScrapingEndpoint();
         foreach (var route in ApiRoutes.All)
         {
@@ -124,41 +117,5 @@ public static class ServerApp
             "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
         headers.XContentTypeOptions = "nosniff";
         headers["Referrer-Policy"] = "no-referrer";
-    }
-
-    /// <summary>
-    /// Checks PostgreSQL, the durable engine and the cloud, each within 5 s; 503 when any fails. The cloud check costs Vultr nothing
-    /// per call: it reports the latest Vultr call's outcome (e.g. <c>Unauthorized IP address: …</c>), calling only when none was made
-    /// in the last minute.
-    /// </summary>
-    private static async Task<IResult> HealthAsync(NpgsqlDataSource db, DurableTaskClient durable, VultrHealth cloud, CancellationToken ct)
-    {
-        var timeout = TimeSpan.FromSeconds(5);
-        var checks = new Dictionary<string, string>();
-        async Task Check(string name, Func<CancellationToken, Task> probe)
-        {
-            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            cts.CancelAfter(timeout);
-            try
-            {
-                await probe(cts.Token).WaitAsync(cts.Token);
-                checks[name] = "ok";
-            }
-            catch (Exception ex) when (!ct.IsCancellationRequested)
-            {
-                checks[name] = "failing: " + (ex is OperationCanceledException ? $"no answer within {timeout.TotalSeconds:F0} s" : ex.Message);
-            }
-        }
-
-        await Check("postgres", async token =>
-        {
-            await using var command = db.CreateCommand("SELECT 1");
-            await command.ExecuteScalarAsync(token);
-        });
-        await Check("durable", token => durable.GetInstanceAsync("health-probe", token));
-        var vultr = await cloud.CheckAsync(timeout, ct);
-        checks["cloud"] = vultr.Ok ? "ok" : "failing: " + vultr.Detail;
-        var healthy = checks.Values.All(v => v == "ok");
-        return Results.Json(new Envelope(healthy, checks, healthy ? "healthy" : "unhealthy"), ApiResult.Json, statusCode: healthy ? 200 : 503);
     }
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using LabManager.Core.Instances;
+using LabManager.VultrEmulator;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using static LabManager.Server.Tests.ServerFixture;
@@ -402,11 +403,34 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
     }
 
     [Fact]
-    public async Task Health_AllChecksOk()
+    public async Task Health_StatusForBalancers_DetailsForOperatorsOnly()
     {
         var (status, body, _) = await server.SendAsync(HttpMethod.Get, "/health");
         Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal(new JsonObject { ["postgres"] = "ok", ["durable"] = "ok", ["cloud"] = "ok" }.ToJsonString(), body["data"]!.ToJsonString());
+        Assert.Equal("healthy", body["message"]!.GetValue<string>());
+        Assert.False(body.ContainsKey("data"));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await server.SendAsync(HttpMethod.Get, "/health/details")).Status);
+        Assert.Equal(HttpStatusCode.Forbidden, (await server.SendAsync(HttpMethod.Get, "/health/details", server.Token(Guid.NewGuid()))).Status);
+        var admin = server.Token(Guid.NewGuid(), admin: true);
+        var (detailsStatus, details, _) = await server.SendAsync(HttpMethod.Get, "/health/details", admin);
+        Assert.Equal(HttpStatusCode.OK, detailsStatus);
+        Assert.Equal(new JsonObject { ["postgres"] = "ok", ["durable"] = "ok", ["cloud"] = "ok" }.ToJsonString(), details["data"]!.ToJsonString());
+
+        // Vultr refuses this address: the next Vultr call (a reconciliation) fails, and health says so, with Vultr's reason.
+        await server.Emulator.SetFaultsAsync(new FaultSettings { AllowedIps = "203.0.113.7" });
+        try
+        {
+            await server.SendAsync(HttpMethod.Post, "/api/admin/cleanup", admin);
+            var (failing, report, _) = await server.SendAsync(HttpMethod.Get, "/health/details", admin);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, failing);
+            Assert.Equal("failing: Vultr answered 401: Unauthorized IP address: 127.0.0.1", report["data"]!["cloud"]!.GetValue<string>());
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, (await server.SendAsync(HttpMethod.Get, "/health")).Status);
+        }
+        finally
+        {
+            await server.Emulator.SetFaultsAsync(new FaultSettings());
+        }
     }
 
     [Fact]

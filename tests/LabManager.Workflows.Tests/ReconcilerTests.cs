@@ -23,7 +23,7 @@ public sealed class ReconcilerTests(LabSessionHost host) : IClassFixture<LabSess
     private Reconciler Reconciler(TimeSpan? grace = null)
     {
         var options = Options.Create(new LabSessionOptions { OrphanGracePeriod = grace ?? TimeSpan.Zero });
-        return new Reconciler(Cloud, host.Store, new InMemoryLabCatalog(host.Lab), new DurableLabSessionControl(host.Client, options), host.Notifier, _log, new LabMetrics(_meters), options, TimeProvider.System,
+        return new Reconciler(Cloud, host.Store, new InMemoryLabCatalog(host.Lab), new DurableLabSessionControl(new ServiceCollection().AddSingleton(host.Client).BuildServiceProvider(), options), host.Notifier, _log, new LabMetrics(_meters), options, TimeProvider.System,
             NullLogger<Reconciler>.Instance);
     }
 

@@ -4,7 +4,9 @@ using LabManager.Workflows.Readiness;
 using LabManager.Workflows.Sessions;
 using LabManager.Workflows.Vm;
 using Microsoft.Azure.Functions.Worker;
+using LabManager.Functions.Http;
 using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
 
 namespace LabManager.Functions.Sessions;
 
@@ -48,9 +50,16 @@ public sealed class LabSessionFunctions(
     public Task<bool> NotifyExpiry([ActivityTrigger] ExpiryWarning input) => notifyExpiry.ExecuteAsync(input);
 }
 
-/// <summary>Runs reconciliation on the schedule in the <c>SWEEP_SCHEDULE</c> app setting (every 5 minutes: <c>0 */5 * * * *</c>).</summary>
-public sealed class ReconciliationFunctions(IReconciler reconciler)
+/// <summary>
+/// Runs reconciliation on the schedule in the <c>SWEEP_SCHEDULE</c> app setting (every 5 minutes: <c>0 */5 * * * *</c>). It binds
+/// its own durable client, so it runs on a worker that has served no HTTP request yet.
+/// </summary>
+public sealed class ReconciliationFunctions(IReconciler reconciler, DurableClientSlot slot)
 {
     [Function("ReconciliationSweep")]
-    public Task Sweep([TimerTrigger("%SWEEP_SCHEDULE%")] TimerInfo timer, CancellationToken cancellationToken) => reconciler.RunAsync(cancellationToken);
+    public Task Sweep([TimerTrigger("%SWEEP_SCHEDULE%")] TimerInfo timer, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken)
+    {
+        slot.Client ??= client;
+        return reconciler.RunAsync(cancellationToken);
+    }
 }

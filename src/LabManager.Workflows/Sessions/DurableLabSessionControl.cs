@@ -3,13 +3,20 @@ using LabManager.Core.Instances;
 using LabManager.Core.Ports;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace LabManager.Workflows.Sessions;
 
-/// <summary><see cref="ILabSessionControl"/> on a Durable Task client: one orchestration per instance, events for commands.</summary>
-public sealed class DurableLabSessionControl(DurableTaskClient client, IOptions<LabSessionOptions> options) : ILabSessionControl
+/// <summary>
+/// <see cref="ILabSessionControl"/> on a Durable Task client: one orchestration per instance, events for commands. The client is
+/// looked up at each call, not at construction: the Functions host hands it over with the first trigger that binds one, which may
+/// come after this service is built (the sweep's class is built before its trigger runs).
+/// </summary>
+public sealed class DurableLabSessionControl(IServiceProvider services, IOptions<LabSessionOptions> options) : ILabSessionControl
 {
+    private DurableTaskClient Client => services.GetRequiredService<DurableTaskClient>();
+
     public TimeSpan MaxLifetime => options.Value.MaxLifetime;
 
     public async Task StartAsync(Guid instanceId, Guid userId, Guid labId, TimeSpan sessionLength, CancellationToken cancellationToken = default)
@@ -23,21 +30,21 @@ public sealed class DurableLabSessionControl(DurableTaskClient client, IOptions<
             MaxLifetime = options.Value.MaxLifetime,
             Timings = options.Value.Timings,
         };
-        await client.ScheduleNewOrchestrationInstanceAsync(
+        await Client.ScheduleNewOrchestrationInstanceAsync(
             nameof(LabSessionOrchestrator), input, new StartOrchestrationOptions(instanceId.ToString()), cancellationToken);
     }
 
     public Task StopAsync(Guid instanceId, string reason, CancellationToken cancellationToken = default) =>
-        client.RaiseEventAsync(instanceId.ToString(), LabEvents.Stop, new StopRequest(reason), cancellationToken);
+        Client.RaiseEventAsync(instanceId.ToString(), LabEvents.Stop, new StopRequest(reason), cancellationToken);
 
     public Task RestartAsync(Guid instanceId, CancellationToken cancellationToken = default) =>
-        client.RaiseEventAsync(instanceId.ToString(), LabEvents.Restart, true, cancellationToken);
+        Client.RaiseEventAsync(instanceId.ToString(), LabEvents.Restart, true, cancellationToken);
 
     public Task ResetAsync(Guid instanceId, CancellationToken cancellationToken = default) =>
-        client.RaiseEventAsync(instanceId.ToString(), LabEvents.Reset, true, cancellationToken);
+        Client.RaiseEventAsync(instanceId.ToString(), LabEvents.Reset, true, cancellationToken);
 
     public Task ExtendAsync(Guid instanceId, TimeSpan by, CancellationToken cancellationToken = default) =>
-        client.RaiseEventAsync(instanceId.ToString(), LabEvents.Extend, new ExtendRequest(by), cancellationToken);
+        Client.RaiseEventAsync(instanceId.ToString(), LabEvents.Extend, new ExtendRequest(by), cancellationToken);
 
     public async Task<bool> LabReadyAsync(Guid instanceId, string? key, int generation, int boot, CancellationToken cancellationToken = default)
     {
@@ -46,14 +53,14 @@ public sealed class DurableLabSessionControl(DurableTaskClient client, IOptions<
             return false;
         }
 
-        await client.RaiseEventAsync(instanceId.ToString(), LabEvents.LabReady, new LabReport(generation, boot), cancellationToken);
+        await Client.RaiseEventAsync(instanceId.ToString(), LabEvents.LabReady, new LabReport(generation, boot), cancellationToken);
         return true;
     }
 
     public async Task<SessionProgress?> GetProgressAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
         // Some backends only return the custom status with the inputs and outputs.
-        var state = await client.GetInstanceAsync(instanceId.ToString(), getInputsAndOutputs: true, cancellationToken);
+        var state = await Client.GetInstanceAsync(instanceId.ToString(), getInputsAndOutputs: true, cancellationToken);
         if (state is null)
         {
             return null;

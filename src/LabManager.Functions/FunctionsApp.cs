@@ -1,0 +1,35 @@
+using Azure.Monitor.OpenTelemetry.Exporter;
+using LabManager.Functions.Http;
+using LabManager.Hosting;
+using LabManager.Infrastructure;
+using LabManager.Workflows.Reconciliation;
+using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
+
+namespace LabManager.Functions;
+
+/// <summary>The Functions app's services: <see cref="LabManagerServiceCollectionExtensions.AddLabManager"/> plus what only this host has.</summary>
+public static class FunctionsApp
+{
+    public static FunctionsApplicationBuilder Configure(FunctionsApplicationBuilder builder)
+    {
+        builder.ConfigureFunctionsWebApplication();
+        builder.Services.AddLabManager(builder.Configuration);
+        builder.Services.AddAzureSignalRNotifier(builder.Configuration);
+
+        // The durable client comes from the Functions binding: every trigger that needs it takes [DurableClient] and fills the slot.
+        builder.Services.AddSingleton<DurableClientSlot>();
+        builder.Services.AddSingleton<DurableTaskClient>(sp => sp.GetRequiredService<DurableClientSlot>().Client
+            ?? throw new InvalidOperationException("No durable client yet: it arrives with the first trigger that binds one"));
+
+        // The LabManager meter goes to Application Insights when the app has its connection string.
+        if (!string.IsNullOrEmpty(builder.Configuration["APPLICATIONINSIGHTS_CONNECTION_STRING"]))
+        {
+            builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(LabMetrics.MeterName).AddAzureMonitorMetricExporter());
+        }
+
+        return builder;
+    }
+}
