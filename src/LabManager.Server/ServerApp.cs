@@ -49,7 +49,7 @@ public static class ServerApp
         builder.Services.AddSignalR().AddJsonProtocol(o => o.PayloadSerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
         builder.Services.AddSingleton<INotifier, SignalRNotifier>();
         var durable = builder.Configuration.GetSection(DurableOptions.Section).Get<DurableOptions>() ?? new DurableOptions();
-        if (durable.UsesAzureStorage)
+        if (durable.Engine == DurableBackend.AzureStorage)
         {
             var sidecar = await AzureStorageSidecar.StartAsync(durable, builder.Configuration.GetSection("Logging"));
             builder.Services.AddSingleton(sidecar);

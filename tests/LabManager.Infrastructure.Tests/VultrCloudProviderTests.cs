@@ -133,7 +133,7 @@ public sealed class VultrCloudProviderTests : IAsyncLifetime
         await Cloud.RebootVmAsync(vm.Id);
         var requests = (await _emulator.InspectAsync()).Requests;
         Assert.Equal(1, requests["reboot"]);
-        var missing = await Assert.ThrowsAsync<CloudProviderException>(() => Cloud.RebootVmAsync(Guid.NewGuid().ToString()));
+        var missing = await Assert.ThrowsAsync<CloudRequestRefusedException>(() => Cloud.RebootVmAsync(Guid.NewGuid().ToString()));
         Assert.Equal(404, missing.StatusCode);
     }
 
@@ -198,7 +198,7 @@ public sealed class VultrCloudProviderTests : IAsyncLifetime
         const string secret = "sk-live-0123456789abcdef";
         await using var wrong = Build(secret);
 
-        var ex = await Assert.ThrowsAsync<CloudProviderException>(() => wrong.GetRequiredService<ICloudProvider>().ListVmsAsync("labmanager"));
+        var ex = await Assert.ThrowsAsync<CloudRequestRefusedException>(() => wrong.GetRequiredService<ICloudProvider>().ListVmsAsync("labmanager"));
 
         Assert.Equal(401, ex.StatusCode);
         Assert.Equal("Vultr list instances answered 401: Invalid API token.", ex.Message);
@@ -238,11 +238,11 @@ public sealed class VultrCloudProviderTests : IAsyncLifetime
         var docker = await Cloud.CreateVmAsync(Spec("lab-image") with { Image = new BootImage(ImageId: "docker") });
         Assert.Equal("docker", (await ShownAsync(docker.Id))["image_id"]!.GetValue<string>());
 
-        var plan = await Assert.ThrowsAsync<CloudProviderException>(() => Cloud.CreateVmAsync(Spec("lab-plan") with { Region = "sea", Plan = "vc2-4c-8gb" }));
+        var plan = await Assert.ThrowsAsync<CloudRequestRefusedException>(() => Cloud.CreateVmAsync(Spec("lab-plan") with { Region = "sea", Plan = "vc2-4c-8gb" }));
         Assert.Equal((400, "Vultr create instance (plan vc2-4c-8gb in sea, os 1743) answered 400: Invalid plan chosen."), (plan.StatusCode, plan.Message));
-        var image = await Assert.ThrowsAsync<CloudProviderException>(() => Cloud.CreateVmAsync(Spec("lab-bad-image") with { Image = new BootImage(ImageId: "nope") }));
+        var image = await Assert.ThrowsAsync<CloudRequestRefusedException>(() => Cloud.CreateVmAsync(Spec("lab-bad-image") with { Image = new BootImage(ImageId: "nope") }));
         Assert.EndsWith("answered 400: Invalid image_id.", image.Message, StringComparison.Ordinal);
-        var snapshot = await Assert.ThrowsAsync<CloudProviderException>(() => Cloud.CreateVmAsync(Spec("lab-bad-snap") with { Image = new BootImage(SnapshotId: "0f9c") }));
+        var snapshot = await Assert.ThrowsAsync<CloudRequestRefusedException>(() => Cloud.CreateVmAsync(Spec("lab-bad-snap") with { Image = new BootImage(SnapshotId: "0f9c") }));
         Assert.EndsWith("answered 400: Invalid snapshot_id.", snapshot.Message, StringComparison.Ordinal);
         // A refused create is refused once: nothing to retry, nothing made.
         var inspection = await _emulator.InspectAsync();
@@ -286,7 +286,7 @@ public sealed class VultrCloudProviderTests : IAsyncLifetime
     {
         await _emulator.SetFaultsAsync(new FaultSettings { AllowedIps = "203.0.113.7" });
 
-        var ex = await Assert.ThrowsAsync<CloudProviderException>(() => Cloud.ListVmsAsync("labmanager"));
+        var ex = await Assert.ThrowsAsync<CloudRequestRefusedException>(() => Cloud.ListVmsAsync("labmanager"));
 
         Assert.Equal("Vultr list instances answered 401: Unauthorized IP address: 127.0.0.1", ex.Message);
         var health = await _services.GetRequiredService<VultrHealth>().CheckAsync(TimeSpan.FromSeconds(5), CancellationToken.None);

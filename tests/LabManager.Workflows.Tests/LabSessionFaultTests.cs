@@ -130,9 +130,12 @@ public sealed class LabSessionFaultTests(LabSessionHost host) : IClassFixture<La
     [Fact]
     public async Task Create_PlanNotSoldInTheRegion_LabCouldNotBeStarted_WithVultrsReason()
     {
+        var creates = (await host.Emulator.InspectAsync()).Requests.GetValueOrDefault("create");
         var id = await host.StartAsync(TimeSpan.FromMinutes(5), lab: host.Unsold);
 
         Assert.Equal(LabInstanceStatus.Error, (await host.WaitForEndAsync(id)).Status);
+        // A refusal is not retried: one create, and the reason at once.
+        Assert.Equal(creates + 1, (await host.Emulator.InspectAsync()).Requests["create"]);
         var instance = (await host.Store.GetAsync(id))!;
         Assert.Equal(
             "Creating the VM failed: Vultr create instance (plan vc2-4c-8gb in sea, os 1743) answered 400: Invalid plan chosen.",

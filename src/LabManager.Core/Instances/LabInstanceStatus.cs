@@ -34,6 +34,9 @@ public static class LabInstanceTransitions
     /// <summary>True while the instance counts against quotas (it has or will have a VM).</summary>
     public static bool IsActive(this LabInstanceStatus status) => !status.IsTerminal();
 
+    /// <summary>The statuses that count against quotas, in life order: the one definition every store and view derives from.</summary>
+    public static IReadOnlyList<LabInstanceStatus> Active { get; } = [.. Enum.GetValues<LabInstanceStatus>().Where(IsActive)];
+
     public static bool CanMoveTo(this LabInstanceStatus from, LabInstanceStatus to) => Allowed[from].Contains(to);
 
     /// <summary>Throws <see cref="InvalidStatusTransitionException"/> unless the move is allowed.</summary>

@@ -80,8 +80,21 @@ public sealed record CloudVm(
 }
 
 /// <summary>The cloud refused or failed a call, after retries. The message says what it answered.</summary>
-public sealed class CloudProviderException(string message, int? statusCode = null, Exception? inner = null) : Exception(message, inner)
+public class CloudProviderException(string message, int? statusCode = null, Exception? inner = null) : Exception(message, inner)
 {
     /// <summary>The HTTP status the cloud answered, if it answered.</summary>
     public int? StatusCode { get; } = statusCode;
+
+    /// <summary>The failure for an answer: refused for good (a 4xx other than 408 and 429), or one that may pass on a later try.</summary>
+    public static CloudProviderException For(string message, int status, Exception? inner = null) =>
+        status is >= 400 and < 500 and not 408 and not 429
+            ? new CloudRequestRefusedException(message, status, inner)
+            : new CloudProviderException(message, status, inner);
 }
+
+/// <summary>The cloud refused the request itself (e.g. 400 "Invalid plan chosen.", 401 "Unauthorized IP address"): asking again cannot help.</summary>
+public sealed class CloudRequestRefusedException(string message, int statusCode, Exception? inner = null)
+    : CloudProviderException(message, statusCode, inner);
+
+/// <summary>A failure no retry can fix (the lab or the instance does not exist): the workflow fails at once with its reason.</summary>
+public sealed class PermanentFailureException(string message) : Exception(message);

@@ -9,7 +9,13 @@ namespace LabManager.Infrastructure.Postgres;
 /// <summary>Lab instances in the <c>lab_instances</c> table; starts are admitted under quotas in one transaction.</summary>
 public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
 {
-    private const string Active = "('starting', 'provisioning', 'running', 'stopping')";
+    /// <summary>The active statuses as an SQL list, from Core's one definition.</summary>
+    private static readonly string Active = SqlList(LabInstanceTransitions.Active);
+
+    /// <summary>An active instance a new start returns instead of making another: any but one already stopping.</summary>
+    private static readonly string Reusable = SqlList(LabInstanceTransitions.Active.Where(s => s != LabInstanceStatus.Stopping));
+
+    private static string SqlList(IEnumerable<LabInstanceStatus> statuses) => "(" + string.Join(", ", statuses.Select(s => $"'{s.ToWire()}'")) + ")";
 
     private const string SelectInstances = """
         SELECT id, user_id, lab_id, status, cloud_instance_id, public_ip, internal_ip, access_url, ports, created_at, started_at,
@@ -109,7 +115,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
 
     public async Task<UserStats> StatsAsync(Guid userId, CancellationToken cancellationToken = default)
     {
-        const string sql = $"""
+        var sql = $"""
             SELECT count(*)::int, (count(*) FILTER (WHERE status IN {Active}))::int, (count(*) FILTER (WHERE status = 'stopped'))::int,
                    (count(*) FILTER (WHERE status = 'expired'))::int, (count(*) FILTER (WHERE status = 'error'))::int
             FROM lab_instances WHERE user_id = @userId
@@ -135,7 +141,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
         await connection.ExecuteAsync(new CommandDefinition(upsertUser, new { user.Id, user.Email, user.Name, Role = user.IsAdmin ? "admin" : "user" }, tx, cancellationToken: cancellationToken));
 
         var existing = await connection.QueryFirstOrDefaultAsync<InstanceRow>(new CommandDefinition(
-            SelectInstances + " WHERE user_id = @userId AND lab_id = @labId AND status IN ('starting', 'provisioning', 'running') ORDER BY created_at DESC LIMIT 1",
+            SelectInstances + $" WHERE user_id = @userId AND lab_id = @labId AND status IN {Reusable} ORDER BY created_at DESC LIMIT 1",
             new { userId = user.Id, labId = lab.Id }, tx, cancellationToken: cancellationToken));
         if (existing is not null)
         {

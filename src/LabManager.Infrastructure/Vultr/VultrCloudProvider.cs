@@ -160,6 +160,6 @@ public sealed class VultrCloudProvider(IVultrApi api, IOptions<VultrOptions> opt
     private static CloudProviderException Failure(string what, int status, string? body, Exception? inner)
     {
         var detail = VultrError.Read(body);
-        return new CloudProviderException($"Vultr {what} answered {status}{(detail is null ? "" : ": " + detail)}", status, inner);
+        return CloudProviderException.For($"Vultr {what} answered {status}{(detail is null ? "" : ": " + detail)}", status, inner);
     }
 }

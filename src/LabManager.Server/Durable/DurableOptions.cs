@@ -1,12 +1,22 @@
 namespace LabManager.Server.Durable;
 
+/// <summary>The engines the Server runs workflows on.</summary>
+public enum DurableBackend
+{
+    /// <summary>In the process: state is lost with it.</summary>
+    InMemory,
+
+    /// <summary>An Azure Storage task hub (Azurite locally): workflows survive restarts and crashes.</summary>
+    AzureStorage,
+}
+
 /// <summary>Settings of section <c>Durable</c>: which engine runs the workflows.</summary>
 public sealed class DurableOptions
 {
     public const string Section = "Durable";
 
-    /// <summary><c>InMemory</c> (default; state is lost with the process) or <c>AzureStorage</c> (survives restarts and crashes).</summary>
-    public string Backend { get; set; } = "InMemory";
+    /// <summary><c>InMemory</c> (default) or <c>AzureStorage</c>; anything else stops the Server at start, saying so.</summary>
+    public string Backend { get; set; } = nameof(DurableBackend.InMemory);
 
     /// <summary>Azure Storage account of the task hub; Azurite locally.</summary>
     public string StorageConnectionString { get; set; } = "UseDevelopmentStorage=true";
@@ -17,5 +27,10 @@ public sealed class DurableOptions
     /// <summary>Loopback port of the in-process gRPC sidecar; 0 picks a free one.</summary>
     public int SidecarPort { get; set; }
 
-    public bool UsesAzureStorage => string.Equals(Backend, "AzureStorage", StringComparison.OrdinalIgnoreCase);
+    /// <summary>The engine <see cref="Backend"/> names; a typo is refused rather than silently run in memory.</summary>
+    public DurableBackend Engine =>
+        Enum.TryParse<DurableBackend>(Backend, ignoreCase: true, out var engine) && Enum.IsDefined(engine) && !int.TryParse(Backend, out _)
+            ? engine
+            : throw new InvalidOperationException(
+                $"Durable:Backend must be {string.Join(" or ", Enum.GetNames<DurableBackend>())}, not '{Backend}'");
 }

@@ -42,7 +42,7 @@ public sealed class UpdateInstanceActivity(IInstanceStore store, INotifier notif
     /// </summary>
     public async Task<bool> ExecuteAsync(InstanceChange input)
     {
-        var instance = await store.GetAsync(input.InstanceId) ?? throw new InvalidOperationException($"Instance {input.InstanceId} does not exist");
+        var instance = await store.GetAsync(input.InstanceId) ?? throw new PermanentFailureException($"Instance {input.InstanceId} does not exist");
         if (input.Status is { } status && status != instance.Status)
         {
             if (instance.Status.IsTerminal())
@@ -100,7 +100,7 @@ public sealed class NotifyExpiryActivity(IInstanceStore store, INotifier notifie
     /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
     public async Task<bool> ExecuteAsync(ExpiryWarning input)
     {
-        var instance = await store.GetAsync(input.InstanceId) ?? throw new InvalidOperationException($"Instance {input.InstanceId} does not exist");
+        var instance = await store.GetAsync(input.InstanceId) ?? throw new PermanentFailureException($"Instance {input.InstanceId} does not exist");
         var minutes = Math.Max(1, (int)Math.Round((input.ExpiresAt - input.At).TotalMinutes));
         await notifier.NotifyAsync(instance.UserId, new LabNotification(
             "warning", $"Your lab expires in {minutes} minute{(minutes == 1 ? "" : "s")}; extend it to keep working", UpdateInstanceActivity.Metadata(instance)));
@@ -123,7 +123,7 @@ public sealed class RecordProgressActivity(IInstanceStore store, ILabCatalog cat
     /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
     public async Task<bool> ExecuteAsync(ProgressInput input)
     {
-        var instance = await store.GetAsync(input.InstanceId) ?? throw new InvalidOperationException($"Instance {input.InstanceId} does not exist");
+        var instance = await store.GetAsync(input.InstanceId) ?? throw new PermanentFailureException($"Instance {input.InstanceId} does not exist");
         if (input.Outcome is null)
         {
             await tracker.LabStartedAsync(instance.UserId, instance.LabId, instance.Id, input.At);

@@ -26,7 +26,7 @@ public sealed class ProbeLabActivity(ILabCatalog catalog, IHttpClientFactory htt
     /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
     public async Task<ProbeLabResult> ExecuteAsync(ProbeLabInput input)
     {
-        var lab = await catalog.GetAsync(input.LabId) ?? throw new InvalidOperationException($"Lab {input.LabId} does not exist");
+        var lab = await catalog.GetAsync(input.LabId) ?? throw new PermanentFailureException($"Lab {input.LabId} does not exist");
         var url = lab.ContainerConfig.BuildAccessUrl(input.Ip);
         if (url is null)
         {

@@ -1,4 +1,5 @@
 using LabManager.Core.Instances;
+using LabManager.Core.Ports;
 using LabManager.Workflows.Instances;
 using LabManager.Workflows.Readiness;
 using LabManager.Workflows.Vm;
@@ -33,12 +34,27 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
     {
         private readonly Inbox _inbox = new(ctx);
 
-        private readonly TaskOptions _retry = TaskOptions.FromRetryPolicy(
-            new RetryPolicy(5, input.Timings.RetryInterval, 2, TimeSpan.FromSeconds(30)));
+        private readonly TaskOptions _retry = RetryTransient(5, input.Timings.RetryInterval, TimeSpan.FromSeconds(30));
 
         // Deleting is what stops the bill: keep trying for minutes before giving up to reconciliation.
-        private readonly TaskOptions _destroyRetry = TaskOptions.FromRetryPolicy(
-            new RetryPolicy(10, input.Timings.RetryInterval, 2, TimeSpan.FromSeconds(60)));
+        private readonly TaskOptions _destroyRetry = RetryTransient(10, input.Timings.RetryInterval, TimeSpan.FromSeconds(60));
+
+        /// <summary>
+        /// Retries an activity that failed for a reason that may pass (a 5xx, 429, a timeout), waiting <paramref name="first"/>, then
+        /// twice as long each time up to <paramref name="longest"/>; a refusal (a Vultr 4xx, a lab that does not exist) fails at once.
+        /// </summary>
+        private static TaskOptions RetryTransient(int attempts, TimeSpan first, TimeSpan longest) => TaskOptions.FromRetryHandler(async retry =>
+        {
+            if (retry.LastAttemptNumber >= attempts || retry.LastFailure.IsCausedBy<CloudRequestRefusedException>()
+                || retry.LastFailure.IsCausedBy<PermanentFailureException>())
+            {
+                return false;
+            }
+
+            var wait = TimeSpan.FromTicks(Math.Min(longest.Ticks, first.Ticks * (1L << Math.Min(retry.LastAttemptNumber - 1, 20))));
+            await retry.OrchestrationContext.CreateTimer(wait, retry.CancellationToken);
+            return true;
+        });
 
         private string? _vmId = input.Live?.VmId;
 

@@ -25,7 +25,7 @@ public sealed class CreateVmActivity(ICloudProvider cloud, ILabCatalog catalog, 
     /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
     public async Task<VmSnapshot> ExecuteAsync(CreateVmInput input)
     {
-        var lab = await catalog.GetAsync(input.LabId) ?? throw new InvalidOperationException($"Lab {input.LabId} does not exist");
+        var lab = await catalog.GetAsync(input.LabId) ?? throw new PermanentFailureException($"Lab {input.LabId} does not exist");
         var phoneHome = options.Value.PhoneHomeSecret is { Length: > 0 } secret && options.Value.PhoneHomeUrl is { Length: > 0 } template
             ? PhoneHome.Url(template, secret, input.InstanceId, input.Generation)
             : null;
