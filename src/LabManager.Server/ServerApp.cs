@@ -2,7 +2,6 @@ using LabManager.Api;
 using LabManager.Api.Auth;
 using LabManager.Api.Http;
 using LabManager.Api.Realtime;
-using LabManager.Api.Labs;
 using LabManager.Core.Ports;
 using LabManager.Hosting;
 using LabManager.Server.Durable;

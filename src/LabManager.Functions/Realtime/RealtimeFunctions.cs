@@ -1,7 +1,6 @@
 using System.Text.Json;
 using LabManager.Api.Auth;
 using LabManager.Api.Http;
-using LabManager.Functions.Http;
 using LabManager.Infrastructure.Notifications;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
