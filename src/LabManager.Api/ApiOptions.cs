@@ -13,6 +13,9 @@ public sealed class ApiOptions
     /// </summary>
     public string[] AllowedOrigins { get; set; } = [];
 
+    /// <summary>What a SignalR client connects to for live status (told by <c>GET /api/features</c>); each host sets its own.</summary>
+    public string? RealtimeUrl { get; set; } = LabManager.Core.Realtime.LabsRealtime.HubPath;
+
     /// <summary>Active instances one user may have (<c>MAX_CONTAINERS_PER_USER</c>).</summary>
     [Range(1, 1000)]
     public int MaxContainersPerUser { get; set; } = 5;

@@ -1,4 +1,5 @@
 using Azure.Monitor.OpenTelemetry.Exporter;
+using LabManager.Api;
 using LabManager.Functions.Http;
 using LabManager.Hosting;
 using LabManager.Infrastructure;
@@ -17,7 +18,9 @@ public static class FunctionsApp
     {
         builder.ConfigureFunctionsWebApplication();
         builder.Services.AddLabManager(builder.Configuration);
-        builder.Services.AddAzureSignalRNotifier(builder.Configuration);
+        // Live status through Azure SignalR Service: the page negotiates at /api/realtime/negotiate (none without the service).
+        var signalR = builder.Services.AddAzureSignalRNotifier(builder.Configuration);
+        builder.Services.PostConfigure<ApiOptions>(o => o.RealtimeUrl = signalR is null ? null : "/api/realtime");
 
         // The durable client comes from the Functions binding: every trigger that needs it takes [DurableClient] and fills the slot.
         builder.Services.AddSingleton<DurableClientSlot>();

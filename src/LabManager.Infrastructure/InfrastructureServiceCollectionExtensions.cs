@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
 using LabManager.Core.Ports;
+using LabManager.Core.Realtime;
 using LabManager.Infrastructure.Notifications;
 using LabManager.Infrastructure.Postgres;
 using LabManager.Infrastructure.Redis;
@@ -84,7 +85,8 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddRefitGeneratedClient<IAzureSignalRApi>(new RefitSettings(new SystemTextJsonContentSerializer(new JsonSerializerOptions(JsonSerializerDefaults.Web))))
             .ConfigureHttpClient(c => c.BaseAddress = connection.Endpoint)
             .AddHttpMessageHandler<AzureSignalRAuthHandler>();
-        services.AddSingleton<INotifier, AzureSignalRNotifier>();
+        services.AddSingleton<ILabsClient, AzureSignalRLabsClient>();
+        services.AddSingleton<INotifier, RealtimeNotifier>();
         return connection;
     }
 

@@ -1,7 +1,7 @@
 using LabManager.Api;
 using LabManager.Api.Auth;
 using LabManager.Api.Http;
-using LabManager.Api.Realtime;
+using LabManager.Core.Realtime;
 using LabManager.Core.Ports;
 using LabManager.Hosting;
 using LabManager.Server.Durable;
@@ -46,7 +46,8 @@ public static class ServerApp
 
         builder.Services.AddLabManager(builder.Configuration);
         builder.Services.AddSignalR().AddJsonProtocol(o => o.PayloadSerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
-        builder.Services.AddSingleton<INotifier, SignalRNotifier>();
+        builder.Services.AddSingleton<ILabsClient, HubLabsClient>();
+        builder.Services.AddSingleton<INotifier, RealtimeNotifier>();
         var durable = builder.Configuration.GetSection(DurableOptions.Section).Get<DurableOptions>() ?? new DurableOptions();
         if (durable.Engine == DurableBackend.AzureStorage)
         {

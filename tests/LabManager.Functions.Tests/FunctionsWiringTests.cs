@@ -90,6 +90,10 @@ public sealed class FunctionsWiringTests : IAsyncLifetime
         Assert.Equal(200, labs);
         Assert.Equal(4, labsBody["data"]!.AsArray().Count);
 
+        // Without Azure SignalR Service configured, the deployment says it has no live status.
+        var (_, features) = await InvokeAsync("GET", "/api/features", null, http => ApiFunctions.Features(http.Request, _durable.Client));
+        Assert.Null(features["data"]!["realtimeUrl"]);
+
         var (anonymous, refusal) = await InvokeAsync("GET", "/api/labs/instances/list", null, http => ApiFunctions.ListInstances(http.Request, _durable.Client));
         Assert.Equal(401, anonymous);
         Assert.Equal("A bearer token is required", refusal["message"]!.GetValue<string>());

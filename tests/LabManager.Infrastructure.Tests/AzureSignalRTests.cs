@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using LabManager.Core.Instances;
 using LabManager.Core.Ports;
+using LabManager.Core.Realtime;
 using LabManager.Infrastructure.Notifications;
 using LabManager.Testing;
 using Microsoft.AspNetCore.Builder;
@@ -66,16 +67,19 @@ public sealed class AzureSignalRTests : IAsyncLifetime
     {
         await using var services = Build();
         var notifier = services.GetRequiredService<INotifier>();
-        Assert.IsType<AzureSignalRNotifier>(notifier);
+        Assert.IsType<RealtimeNotifier>(notifier);
+        Assert.IsType<AzureSignalRLabsClient>(services.GetRequiredService<ILabsClient>());
         var (user, instance, lab) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
 
-        await notifier.StatusChangedAsync(new LabStatusEvent(user, instance, lab, LabInstanceStatus.Running, "Lab is ready", "http://203.0.113.5:80/", null));
+        await notifier.StatusChangedAsync(new LabStatusEvent(user, instance, lab, LabInstanceStatus.Running, "Lab is ready", "http://203.0.113.5:80/", null, "running"));
 
+        // The same groups as the Server's hub: the learner's, the operators', the lab's feed.
         var requests = _requests.ToList();
-        Assert.Equal(2, requests.Count);
-        var (toUser, toGroup) = (requests[0], requests[1]);
-        Assert.Equal(("POST", $"/api/hubs/labs/users/{user}/:send", "?api-version=2022-06-01"), (toUser.Method, toUser.Path, toUser.Query));
-        Assert.Equal(("POST", $"/api/hubs/labs/groups/lab_{lab:N}/:send", "?api-version=2022-06-01"), (toGroup.Method, toGroup.Path, toGroup.Query));
+        Assert.Equal(
+            [$"/api/hubs/labs/groups/user_{user:N}/:send", "/api/hubs/labs/groups/operators/:send", $"/api/hubs/labs/groups/lab_{lab:N}/:send"],
+            requests.Select(r => r.Path));
+        Assert.All(requests, r => Assert.Equal(("POST", "?api-version=2022-06-01"), (r.Method, r.Query)));
+        var (toUser, toGroup) = (requests[0], requests[2]);
         foreach (var r in requests)
         {
             Assert.StartsWith("Bearer ", r.Authorization, StringComparison.Ordinal);
@@ -86,8 +90,9 @@ public sealed class AzureSignalRTests : IAsyncLifetime
         var userBody = JsonNode.Parse(toUser.Body)!;
         Assert.Equal("lab:status", userBody["target"]!.GetValue<string>());
         var status = userBody["arguments"]![0]!;
-        Assert.Equal(("running", "http://203.0.113.5:80/", instance.ToString()),
-            (status["status"]!.GetValue<string>(), status["accessUrl"]!.GetValue<string>(), status["instanceId"]!.GetValue<string>()));
+        Assert.Equal(("running", "http://203.0.113.5:80/", instance.ToString(), "running", 1.0),
+            (status["status"]!.GetValue<string>(), status["accessUrl"]!.GetValue<string>(), status["instanceId"]!.GetValue<string>(),
+             status["step"]!.GetValue<string>(), status["progress"]!.GetValue<double>()));
         var feed = JsonNode.Parse(toGroup.Body)!["arguments"]![0]!;
         Assert.Equal("running", feed["status"]!.GetValue<string>());
         Assert.Null(feed["accessUrl"]);
@@ -102,11 +107,13 @@ public sealed class AzureSignalRTests : IAsyncLifetime
 
         await api.AddToGroupAsync("labs", "lab_x", "conn-1", CancellationToken.None);
         await api.RemoveFromGroupAsync("labs", "lab_x", "conn-1", CancellationToken.None);
+        await api.AddUserToGroupAsync("labs", "operators", "user-7", 3600, CancellationToken.None);
 
         Assert.Equal(
-            [("PUT", "/api/hubs/labs/groups/lab_x/connections/conn-1"), ("DELETE", "/api/hubs/labs/groups/lab_x/connections/conn-1")],
-            _requests.Select(r => (r.Method, r.Path)));
-        Assert.All(_requests, r => Assert.Equal("?api-version=2022-06-01", r.Query));
+            [("PUT", "/api/hubs/labs/groups/lab_x/connections/conn-1", "?api-version=2022-06-01"),
+             ("DELETE", "/api/hubs/labs/groups/lab_x/connections/conn-1", "?api-version=2022-06-01"),
+             ("PUT", "/api/hubs/labs/groups/operators/users/user-7", "?api-version=2022-06-01&ttl=3600")],
+            _requests.Select(r => (r.Method, r.Path, r.Query)));
     }
 
     [Fact]

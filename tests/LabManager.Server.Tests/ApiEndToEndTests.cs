@@ -193,6 +193,7 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.True(body["data"]!["devTokens"]!.GetValue<bool>());
         Assert.False(body["data"]!["tutor"]!.GetValue<bool>());
+        Assert.Equal("/hubs/labs", body["data"]!["realtimeUrl"]!.GetValue<string>());
     }
 
     [Fact]

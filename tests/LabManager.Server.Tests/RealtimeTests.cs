@@ -39,13 +39,17 @@ public sealed class RealtimeTests(ServerFixture server, ITestOutputHelper output
         var running = await server.WaitForStatusAsync(id, ownerToken, LabInstanceStatus.Running);
         await server.StopAndWaitAsync(id, ownerToken);
         await server.AssertNoVmLeftAsync([id]);
-        await Task.Delay(300);
+        await WaitUntilAsync(() => ownerMessages.Count(m => m.Message["instanceId"]!.GetValue<string>() == id) >= 5
+            && subscriberMessages.Count >= 5 && operatorMessages.Count(m => m.Message["instanceId"]!.GetValue<string>() == id) >= 5);
 
+        // Each push carries the workflow's step and how far the start is: the page needs nothing else while a lab starts.
         static List<string> Statuses(IEnumerable<Received> received, string id) =>
-            [.. received.Where(r => r.Message["instanceId"]!.GetValue<string>() == id).Select(r => r.Message["status"]!.GetValue<string>())];
-        Assert.Equal(["provisioning", "running", "stopping", "stopped"], Statuses(ownerMessages, id));
-        Assert.Equal(["provisioning", "running", "stopping", "stopped"], Statuses(subscriberMessages, id));
-        Assert.Equal(["provisioning", "running", "stopping", "stopped"], Statuses(operatorMessages, id));
+            [.. received.Where(r => r.Message["instanceId"]!.GetValue<string>() == id)
+                .Select(r => $"{r.Message["status"]!.GetValue<string>()}/{r.Message["step"]?.GetValue<string>()}/{r.Message["progress"]!.GetValue<double>()}")];
+        string[] expected = ["provisioning/waiting-for-vm/0.6", "provisioning/waiting-for-lab/0.8", "running/running/1", "stopping//1", "stopped//1"];
+        Assert.Equal(expected, Statuses(ownerMessages, id));
+        Assert.Equal(expected, Statuses(subscriberMessages, id));
+        Assert.Equal(expected, Statuses(operatorMessages, id));
         Assert.Empty(otherMessages);
         Assert.Equal(running["accessUrl"]!.GetValue<string>(), operatorMessages.Single(r => r.Message["status"]!.GetValue<string>() == "running").Message["accessUrl"]!.GetValue<string>());
 
@@ -58,6 +62,14 @@ public sealed class RealtimeTests(ServerFixture server, ITestOutputHelper output
 
         await subscriber.InvokeAsync("unsubscribe:lab", CryptoLab);
         await Task.WhenAll(owner.DisposeAsync().AsTask(), @operator.DisposeAsync().AsTask(), other.DisposeAsync().AsTask(), subscriber.DisposeAsync().AsTask());
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 100 && !condition(); i++)
+        {
+            await Task.Delay(50);
+        }
     }
 
     [Theory]

@@ -1,7 +1,7 @@
 using System.Security.Claims;
 using System.Text;
 using LabManager.Api.Http;
-using LabManager.Api.Realtime;
+using LabManager.Core.Realtime;
 using LabManager.Core.Ports;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;

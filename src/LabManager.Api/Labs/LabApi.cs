@@ -256,7 +256,7 @@ public sealed class LabApi(
     }
 
     public Task<ApiResult> FeaturesAsync(ApiRequest request, CancellationToken ct) =>
-        Task.FromResult(ApiResult.Ok(new FeaturesView(authOptions.Value.DevTokens, tutor.IsEnabled)));
+        Task.FromResult(ApiResult.Ok(new FeaturesView(authOptions.Value.DevTokens, tutor.IsEnabled, Options.RealtimeUrl)));
 
     public Task<ApiResult> AdminStopAsync(ApiRequest request, CancellationToken ct) =>
         WithInstanceAsync(request, admin: true, instance => StopInstanceAsync(instance, "admin", ct), ct);

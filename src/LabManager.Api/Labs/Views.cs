@@ -86,8 +86,11 @@ public sealed record InstanceView(
     };
 }
 
-/// <summary><c>GET /api/features</c>: what this deployment offers, so a frontend shows only what works.</summary>
-public sealed record FeaturesView(bool DevTokens, bool Tutor);
+/// <summary>
+/// <c>GET /api/features</c>: what this deployment offers, so a frontend shows only what works. <see cref="RealtimeUrl"/> is what a
+/// SignalR client connects to for live status (the Server's hub, or the Functions app's negotiate route), null without live status.
+/// </summary>
+public sealed record FeaturesView(bool DevTokens, bool Tutor, string? RealtimeUrl);
 
 /// <summary><c>GET /api/admin/activity</c>: active instances at each step from <see cref="From"/> to now.</summary>
 public sealed record ActivityView(DateTimeOffset From, int StepSeconds, IReadOnlyList<int> Active);

@@ -10,7 +10,7 @@ public interface INotifier
     Task NotifyAsync(Guid userId, LabNotification notification, CancellationToken cancellationToken = default);
 }
 
-/// <summary>The <c>lab:status</c> message.</summary>
+/// <summary>A status change (or a new step of the workflow) to tell: <c>lab:status</c>.</summary>
 public sealed record LabStatusEvent(
     Guid UserId,
     Guid InstanceId,
@@ -18,7 +18,8 @@ public sealed record LabStatusEvent(
     LabInstanceStatus Status,
     string? Message = null,
     string? AccessUrl = null,
-    DateTimeOffset? ExpiresAt = null);
+    DateTimeOffset? ExpiresAt = null,
+    string? Step = null);
 
 /// <summary>The <c>lab:notification</c> message: <c>info</c>, <c>warning</c> or <c>error</c>.</summary>
 public sealed record LabNotification(string Type, string Message, IReadOnlyDictionary<string, string>? Metadata = null);

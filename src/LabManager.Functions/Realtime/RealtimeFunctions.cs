@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LabManager.Api.Auth;
 using LabManager.Api.Http;
+using LabManager.Core.Realtime;
 using LabManager.Infrastructure.Notifications;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -9,11 +10,15 @@ using Microsoft.Azure.Functions.Worker;
 namespace LabManager.Functions.Realtime;
 
 /// <summary>
-/// Live status through Azure SignalR Service (serverless): <c>negotiate</c> gives an authenticated caller the service URL and
-/// an access token for their user id; subscribe/unsubscribe put one of their connections in a lab's group.
+/// Live status through Azure SignalR Service (serverless), on the same contract as the Server's hub (<see cref="LabsRealtime"/>):
+/// <c>negotiate</c> puts the caller in their groups and gives them the service URL and an access token for their user id;
+/// subscribe/unsubscribe put one of their connections in a lab's group (the Server's <c>subscribe:lab</c>).
 /// </summary>
 public sealed class RealtimeFunctions(IServiceProvider services)
 {
+    /// <summary>How long a negotiated connection token, and the group memberships made with it, last.</summary>
+    public static readonly TimeSpan ConnectionLifetime = TimeSpan.FromHours(1);
+
     [Function("Negotiate")]
     public async Task<IActionResult> Negotiate(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "realtime/negotiate")] HttpRequest request)
@@ -23,25 +28,34 @@ public sealed class RealtimeFunctions(IServiceProvider services)
             return new EmptyResult();
         }
 
-        if (services.GetService(typeof(AzureSignalRConnection)) is not AzureSignalRConnection connection)
+        if (services.GetService(typeof(AzureSignalRConnection)) is not AzureSignalRConnection connection
+            || services.GetService(typeof(IAzureSignalRApi)) is not IAzureSignalRApi api)
         {
             return Answer(ApiResult.Error(503, "Live status is not configured (ConnectionStrings:AzureSignalR)"));
         }
 
-        var url = connection.ClientUrl(AzureSignalRNotifier.Hub);
-        var token = connection.Token(url, TimeSpan.FromHours(1), user.Id.ToString());
-        return new JsonResult(new { url, accessToken = token });
+        // The contract's groups: the learner's own, and the operators' for operators, for as long as the connection token lives.
+        var userId = user.Id.ToString();
+        var ct = request.HttpContext.RequestAborted;
+        await api.AddUserToGroupAsync(LabsRealtime.HubName, LabsRealtime.UserGroup(user.Id), userId, (int)ConnectionLifetime.TotalSeconds, ct);
+        if (user.IsAdmin)
+        {
+            await api.AddUserToGroupAsync(LabsRealtime.HubName, LabsRealtime.OperatorsGroup, userId, (int)ConnectionLifetime.TotalSeconds, ct);
+        }
+
+        var url = connection.ClientUrl(LabsRealtime.HubName);
+        return new JsonResult(new { url, accessToken = connection.Token(url, ConnectionLifetime, userId) });
     }
 
     [Function("SubscribeLab")]
     public Task<IActionResult> Subscribe(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "realtime/labs/{id}/subscribe")] HttpRequest request, string id) =>
-        ChangeGroupAsync(request, id, (api, group, connectionId, ct) => api.AddToGroupAsync(AzureSignalRNotifier.Hub, group, connectionId, ct));
+        ChangeGroupAsync(request, id, (api, group, connectionId, ct) => api.AddToGroupAsync(LabsRealtime.HubName, group, connectionId, ct));
 
     [Function("UnsubscribeLab")]
     public Task<IActionResult> Unsubscribe(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "realtime/labs/{id}/unsubscribe")] HttpRequest request, string id) =>
-        ChangeGroupAsync(request, id, (api, group, connectionId, ct) => api.RemoveFromGroupAsync(AzureSignalRNotifier.Hub, group, connectionId, ct));
+        ChangeGroupAsync(request, id, (api, group, connectionId, ct) => api.RemoveFromGroupAsync(LabsRealtime.HubName, group, connectionId, ct));
 
     private async Task<IActionResult> ChangeGroupAsync(HttpRequest request, string id, Func<IAzureSignalRApi, string, string, CancellationToken, Task> change)
     {
@@ -67,7 +81,7 @@ public sealed class RealtimeFunctions(IServiceProvider services)
             return Answer(ApiResult.Error(503, "Live status is not configured (ConnectionStrings:AzureSignalR)"));
         }
 
-        await change(api, AzureSignalRNotifier.LabGroup(labId), connectionId, request.HttpContext.RequestAborted);
+        await change(api, LabsRealtime.LabGroup(labId), connectionId, request.HttpContext.RequestAborted);
         return Answer(ApiResult.Ok(new { labId, connectionId }));
     }
 

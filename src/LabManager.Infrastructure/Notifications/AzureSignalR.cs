@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
 using LabManager.Core.Ports;
+using LabManager.Core.Realtime;
 using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -15,9 +16,9 @@ namespace LabManager.Infrastructure.Notifications;
 /// </summary>
 public interface IAzureSignalRApi
 {
-    /// <summary>Sends to every connection of a user: 202.</summary>
-    [Post("/api/hubs/{hub}/users/{user}/:send?api-version=2022-06-01")]
-    Task SendToUserAsync(string hub, string user, [Body] SignalRPayload message, CancellationToken cancellationToken);
+    /// <summary>Puts every connection of a user, present and future, in a group for <paramref name="ttl"/> seconds: 200.</summary>
+    [Put("/api/hubs/{hub}/groups/{group}/users/{user}?api-version=2022-06-01")]
+    Task AddUserToGroupAsync(string hub, string group, string user, [Query] int ttl, CancellationToken cancellationToken);
 
     /// <summary>Sends to every connection in a group: 202.</summary>
     [Post("/api/hubs/{hub}/groups/{group}/:send?api-version=2022-06-01")]
@@ -95,45 +96,31 @@ public sealed class AzureSignalRAuthHandler(AzureSignalRConnection connection) :
 }
 
 /// <summary>
-/// <see cref="INotifier"/> through Azure SignalR Service (serverless): the owner gets the full <c>lab:status</c>, the lab's group
-/// gets it without message and access URL. A failed publish is logged, never thrown: the workflow does not wait on browsers.
+/// The contract's clients through Azure SignalR Service (serverless): each group is one REST call. A failed publish is logged, never
+/// thrown: the workflow does not wait on browsers.
 /// </summary>
-public sealed class AzureSignalRNotifier(IAzureSignalRApi api, ILogger<AzureSignalRNotifier> logger) : INotifier
+public sealed class AzureSignalRLabsClient(IAzureSignalRApi api, ILogger<AzureSignalRLabsClient> logger) : ILabsClient
 {
-    /// <summary>The hub name clients negotiate for.</summary>
-    public const string Hub = "labs";
-
-    public static string LabGroup(Guid labId) => $"lab_{labId:N}";
-
-    public async Task StatusChangedAsync(LabStatusEvent statusEvent, CancellationToken cancellationToken = default)
+    public async Task StatusAsync(IReadOnlyList<string> groups, LabStatusMessage status, CancellationToken cancellationToken)
     {
-        var e = statusEvent;
-        var full = new Dictionary<string, object?>
+        foreach (var group in groups)
         {
-            ["instanceId"] = e.InstanceId,
-            ["labId"] = e.LabId,
-            ["status"] = e.Status.ToString().ToLowerInvariant(),
-            ["message"] = e.Message,
-            ["accessUrl"] = e.AccessUrl,
-            ["expiresAt"] = e.ExpiresAt,
-        };
-        await SendAsync(() => api.SendToUserAsync(Hub, e.UserId.ToString(), new SignalRPayload("lab:status", [full]), cancellationToken));
-        var feed = new Dictionary<string, object?>(full) { ["message"] = null, ["accessUrl"] = null };
-        await SendAsync(() => api.SendToGroupAsync(Hub, LabGroup(e.LabId), new SignalRPayload("lab:status", [feed]), cancellationToken));
+            await SendAsync(group, new SignalRPayload(LabsRealtime.StatusMethod, [status]), cancellationToken);
+        }
     }
 
-    public Task NotifyAsync(Guid userId, LabNotification notification, CancellationToken cancellationToken = default) =>
-        SendAsync(() => api.SendToUserAsync(Hub, userId.ToString(), new SignalRPayload("lab:notification", [notification]), cancellationToken));
+    public Task NotificationAsync(string group, LabNotification notification, CancellationToken cancellationToken) =>
+        SendAsync(group, new SignalRPayload(LabsRealtime.NotificationMethod, [notification]), cancellationToken);
 
-    private async Task SendAsync(Func<Task> send)
+    private async Task SendAsync(string group, SignalRPayload payload, CancellationToken cancellationToken)
     {
         try
         {
-            await send();
+            await api.SendToGroupAsync(LabsRealtime.HubName, group, payload, cancellationToken);
         }
         catch (Exception ex) when (ex is ApiException or ApiRequestException or HttpRequestException or TaskCanceledException)
         {
-            logger.LogWarning("Azure SignalR publish failed: {Error}", ex.Message);
+            logger.LogWarning("Azure SignalR publish to {Group} failed: {Error}", group, ex.Message);
         }
     }
 }

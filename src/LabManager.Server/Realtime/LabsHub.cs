@@ -1,5 +1,5 @@
 using LabManager.Api.Auth;
-using LabManager.Api.Realtime;
+using LabManager.Core.Realtime;
 using Microsoft.AspNetCore.SignalR;
 
 namespace LabManager.Server.Realtime;

@@ -14,7 +14,7 @@ const TOKEN_KEY = 'labmanager.token';
 const state = {
   token: null,
   user: null,
-  features: { devTokens: false, tutor: false },
+  features: { devTokens: false, tutor: false, realtimeUrl: null },
   labs: [],
   selectedLabId: null,
   detail: null,
@@ -223,8 +223,13 @@ function connect() {
     setLive(false, 'Live updates unavailable: the SignalR client did not load');
     return;
   }
+  if (!state.features.realtimeUrl) {
+    setLive(false, 'Live updates are not offered by this deployment');
+    return;
+  }
+  // The Server's hub, or (on Functions) /api/realtime, whose negotiate hands the client over to Azure SignalR Service.
   const connection = new signalR.HubConnectionBuilder()
-    .withUrl('/hubs/labs', { accessTokenFactory: () => state.token })
+    .withUrl(state.features.realtimeUrl, { accessTokenFactory: () => state.token })
     .withAutomaticReconnect()
     .configureLogging(signalR.LogLevel.Warning)
     .build();
@@ -253,10 +258,12 @@ function onStatus(message) {
       status: message.status,
       accessUrl: message.accessUrl ?? known.accessUrl,
       expiresAt: message.expiresAt ?? known.expiresAt,
-      progress: message.message ? { ...(known.progress ?? {}), message: message.message } : known.progress,
+      progress: { ...(known.progress ?? {}), step: message.step ?? known.progress?.step, message: message.message ?? known.progress?.message },
     });
     afterInstanceChange(message.labId);
-    refreshInstance(message.instanceId);
+    // The push carries the step; the instance is read again for any other change (its IPs, restarts, expiry, cost, the points).
+    const stepOnly = message.status === known.status && message.expiresAt === known.expiresAt && message.step !== known.progress?.step;
+    if (!known.userId || !stepOnly) refreshInstance(message.instanceId);
   }
 }
 
@@ -275,12 +282,6 @@ function afterInstanceChange(labId) {
   renderLabList();
   if (labId === state.selectedLabId) renderSession();
 }
-
-// While a lab is on its way up, its progress step is read every 1.5 s (the status itself arrives live).
-setInterval(() => {
-  const instance = currentInstance();
-  if (state.token && instance && ['starting', 'provisioning', 'stopping'].includes(instance.status)) refreshInstance(instance.id);
-}, 1500);
 
 // ---------- learner: catalog ----------
 

@@ -17,6 +17,9 @@ public sealed record InstanceChange(Guid InstanceId, DateTimeOffset At)
     /// <summary>What the learner is told with the status change.</summary>
     public string? Message { get; init; }
 
+    /// <summary>The workflow's step (<see cref="Core.Realtime.LabsRealtime.StartSteps"/>), told live even without a status change.</summary>
+    public string? Step { get; init; }
+
     public string? CloudInstanceId { get; init; }
     public string? PublicIp { get; init; }
     public string? InternalIp { get; init; }
@@ -67,11 +70,12 @@ public sealed class UpdateInstanceActivity(IInstanceStore store, INotifier notif
             Vms = input.Vms ?? instance.Vms,
         };
         await store.UpdateAsync(instance);
-        if (input.Status is not null || input.ExpiresAt is not null)
+        if (input.Status is not null || input.ExpiresAt is not null || input.Step is not null)
         {
             logger.LogInformation("Instance {InstanceId} is {Status}: {Message}", instance.Id, instance.Status.ToWire(), input.Message ?? instance.ErrorMessage);
             await notifier.StatusChangedAsync(new LabStatusEvent(
-                instance.UserId, instance.Id, instance.LabId, instance.Status, input.Message ?? instance.ErrorMessage, instance.AccessUrl, instance.ExpiresAt));
+                instance.UserId, instance.Id, instance.LabId, instance.Status, input.Message ?? instance.ErrorMessage, instance.AccessUrl, instance.ExpiresAt,
+                input.Step));
             if (input.Status == LabInstanceStatus.Error)
             {
                 await notifier.NotifyAsync(instance.UserId, new LabNotification("error", instance.ErrorMessage ?? "The lab failed", Metadata(instance)));

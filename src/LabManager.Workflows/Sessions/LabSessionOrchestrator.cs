@@ -113,6 +113,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             if (!await UpdateAsync(new InstanceChange(input.InstanceId, Now)
             {
                 Status = LabInstanceStatus.Provisioning,
+                Step = "waiting-for-vm",
                 CloudInstanceId = vm.VmId,
                 Vms = [.. _vms],
                 Message = "VM created, booting",
@@ -134,6 +135,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             var goOn = await UpdateAsync(new InstanceChange(input.InstanceId, now)
             {
                 Status = LabInstanceStatus.Running,
+                Step = "running",
                 Message = "Lab is ready",
                 PublicIp = up.Vm.MainIp,
                 InternalIp = up.Vm.InternalIp,
@@ -189,6 +191,8 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             }
 
             Step("waiting-for-lab", "Waiting for the lab to answer");
+            // Told live, so the page shows the step without asking for it.
+            await UpdateAsync(new InstanceChange(input.InstanceId, Now) { Step = "waiting-for-lab", Message = "VM up; waiting for the lab to answer" });
             var labDeadline = Now + t.LabReadyDeadline;
             var probe = await ProbeAsync(vm);
             for (var lastLook = false; _boot < minBoot && !(probe.Up && (rebootedAt is null || Now - rebootedAt >= t.RebootSettle)); )
@@ -325,6 +329,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             await UpdateAsync(new InstanceChange(input.InstanceId, Now)
             {
                 Status = LabInstanceStatus.Provisioning,
+                Step = "waiting-for-vm",
                 RestartCount = restarts,
                 Message = reset ? "Resetting the lab on a fresh VM" : "Restarting the VM",
             });
@@ -359,6 +364,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             await UpdateAsync(new InstanceChange(input.InstanceId, Now)
             {
                 Status = LabInstanceStatus.Running,
+                Step = "running",
                 Message = reset ? "Lab reset and ready" + boot : "Lab restarted and ready" + boot,
                 PublicIp = up.Vm!.MainIp,
                 InternalIp = up.Vm.InternalIp,

@@ -1,0 +1,196 @@
+using LabManager.Core.Instances;
+using LabManager.Core.Ports;
+using LabManager.Workflows.Instances;
+using LabManager.Workflows.Readiness;
+using LabManager.Workflows.Sessions;
+using LabManager.Workflows.Vm;
+
+namespace LabManager.Workflows.Tests;
+
+/// <summary>The orchestrator's branches on a scripted context (<see cref="ScriptedSession"/>): milliseconds each, no engine.</summary>
+public sealed class OrchestratorBranchTests
+{
+    private static readonly VmSnapshot Booting = new("vm-1", true, false, "pending/stopped/none", "0.0.0.0", "");
+    private static readonly VmSnapshot Ready = new("vm-1", true, true, "active/running/ok", "203.0.113.9", "10.0.0.9");
+
+    private static LabSessionInput Input(SessionTimings? timings = null) => new()
+    {
+        InstanceId = Guid.NewGuid(),
+        UserId = Guid.NewGuid(),
+        LabId = Guid.NewGuid(),
+        SessionLength = TimeSpan.FromHours(1),
+        MaxLifetime = TimeSpan.FromHours(2),
+        Timings = timings ?? new SessionTimings(),
+    };
+
+    /// <summary>A cloud where the VM is ready at once and the lab answers.</summary>
+    private static object? Healthy(string activity, object? input) => activity switch
+    {
+        nameof(CreateVmActivity) => Ready,
+        nameof(GetVmActivity) => Ready,
+        nameof(ProbeLabActivity) => new ProbeLabResult(true, "http://203.0.113.9/", "200"),
+        _ => true,
+    };
+
+    private static async Task<ScriptedSession> RunningAsync(SessionTimings? timings = null)
+    {
+        var session = new ScriptedSession(Input(timings)) { Activities = Healthy };
+        await session.StartAsync();
+        Assert.Contains(session.Inputs<InstanceChange>(nameof(UpdateInstanceActivity)), c => c.Status == LabInstanceStatus.Running);
+        Assert.False(session.Result.IsCompleted);
+        return session;
+    }
+
+    private static LabInstanceStatus?[] Statuses(ScriptedSession session) =>
+        [.. session.Inputs<InstanceChange>(nameof(UpdateInstanceActivity)).Where(c => c.Status is not null).Select(c => c.Status)];
+
+    [Fact]
+    public async Task StopWhileProvisioning_DestroysTheVmAndEndsStopped()
+    {
+        var session = new ScriptedSession(Input()) { Activities = (a, i) => a == nameof(GetVmActivity) ? Booting : Healthy(a, i) };
+        await session.StartAsync();
+        Assert.Equal("waiting-for-vm", session.Step);
+
+        await session.RaiseAsync(LabEvents.Stop, new StopRequest());
+
+        var result = await session.Result;
+        Assert.Equal((LabInstanceStatus.Stopped, true), (result.Status, result.VmDestroyed));
+        Assert.Equal([LabInstanceStatus.Provisioning, LabInstanceStatus.Stopping, LabInstanceStatus.Stopped], Statuses(session));
+        Assert.Equal("vm-1", Assert.Single(session.Inputs<DestroyVmInput>(nameof(DestroyVmActivity))).VmId);
+        Assert.DoesNotContain(session.Calls, c => c.Name == nameof(ProbeLabActivity));
+    }
+
+    [Fact]
+    public async Task VmNeverReady_ErrorAtTheDeadline_JudgedByALookAfterIt()
+    {
+        var timings = new SessionTimings { ProvisioningDeadline = TimeSpan.FromMinutes(3) };
+        var session = new ScriptedSession(Input(timings)) { Activities = (a, i) => a == nameof(GetVmActivity) ? Booting : Healthy(a, i) };
+        await session.StartAsync();
+
+        var result = await session.RunToEndAsync();
+
+        Assert.Equal(LabInstanceStatus.Error, result.Status);
+        Assert.Equal("The VM was not ready within 00:03:00: it stayed pending/stopped/none", result.Error);
+        Assert.True(session.Now >= ScriptedSession.Start + timings.ProvisioningDeadline);
+        // Polls back off from 2 s to 10 s: about 3 min / 10 s looks, not one every 2 s.
+        Assert.InRange(session.Calls.Count(c => c.Name == nameof(GetVmActivity)), 18, 25);
+        Assert.Single(session.Calls, c => c.Name == nameof(DestroyVmActivity));
+    }
+
+    [Fact]
+    public async Task Extend_CappedAtTheMaximumLifetime()
+    {
+        var session = await RunningAsync();
+
+        await session.RaiseAsync(LabEvents.Extend, new ExtendRequest(TimeSpan.FromHours(5)));
+
+        var extended = session.Inputs<InstanceChange>(nameof(UpdateInstanceActivity)).Last();
+        Assert.Equal(new DateTimeOffset(ScriptedSession.Start + session.Input.MaxLifetime), extended.ExpiresAt);
+        Assert.StartsWith("Extended to the maximum lifetime", extended.Message, StringComparison.Ordinal);
+        var result = await session.RunToEndAsync();
+        Assert.Equal(LabInstanceStatus.Expired, result.Status);
+        Assert.Equal(ScriptedSession.Start + session.Input.MaxLifetime, session.Now);
+    }
+
+    [Fact]
+    public async Task Restart_RebootsAndRunsAgainOnTheNextBootsReport()
+    {
+        var session = await RunningAsync();
+
+        await session.RaiseAsync(LabEvents.Restart, true);
+        Assert.Equal("vm-1", Assert.Single(session.Inputs<string>(nameof(RebootVmActivity))));
+        Assert.Equal(LabInstanceStatus.Provisioning, Statuses(session)[^1]);
+        // The old lab still answers right after the reboot: that proves nothing until the new boot reports.
+        await session.RaiseAsync(LabEvents.LabReady, new LabReport(1, 2));
+
+        Assert.Equal(LabInstanceStatus.Running, Statuses(session)[^1]);
+        Assert.Equal(1, session.Inputs<InstanceChange>(nameof(UpdateInstanceActivity)).Last(c => c.RestartCount is not null).RestartCount);
+        Assert.False(session.Result.IsCompleted);
+    }
+
+    [Fact]
+    public async Task Reset_DestroysTheVmThenCreatesTheNextGeneration()
+    {
+        var session = await RunningAsync();
+
+        await session.RaiseAsync(LabEvents.Reset, true);
+
+        Assert.Equal([1, 2], session.Inputs<CreateVmInput>(nameof(CreateVmActivity)).Select(c => c.Generation));
+        var destroy = Assert.Single(session.Inputs<DestroyVmInput>(nameof(DestroyVmActivity)));
+        Assert.Equal(("vm-1", 1), (destroy.VmId, destroy.Generation));
+        var destroyedAt = session.Calls.FindIndex(c => c.Name == nameof(DestroyVmActivity));
+        Assert.True(destroyedAt < session.Calls.FindLastIndex(c => c.Name == nameof(CreateVmActivity)));
+        Assert.Equal(LabInstanceStatus.Running, Statuses(session)[^1]);
+    }
+
+    [Fact]
+    public async Task LostStopEvent_TheRecordSaysStop_SessionWindsDown()
+    {
+        // The stop's event was lost (a crash), but the record says a stop was asked for: the update answers false.
+        var session = new ScriptedSession(Input())
+        {
+            Activities = (a, i) => a == nameof(UpdateInstanceActivity) && ((InstanceChange)i!).Status == LabInstanceStatus.Provisioning ? false : Healthy(a, i),
+        };
+        await session.StartAsync();
+
+        var result = await session.Result;
+        Assert.Equal(LabInstanceStatus.Stopped, result.Status);
+        Assert.Single(session.Calls, c => c.Name == nameof(DestroyVmActivity));
+        Assert.DoesNotContain(session.Calls, c => c.Name == nameof(ProbeLabActivity));
+    }
+
+    [Fact]
+    public async Task ContinueAsNew_HandlesPendingEventsFirst_AndCarriesTheSession()
+    {
+        var session = await RunningAsync(new SessionTimings { EventsPerGeneration = 1 });
+        // A phone-home arrives while the extension is being saved: it is pending when the generation is full.
+        session.Activities = (a, i) =>
+        {
+            if (a == nameof(UpdateInstanceActivity) && ((InstanceChange)i!).ExpiresAt is not null)
+            {
+                session.Raise(LabEvents.LabReady, new LabReport(1, 3));
+            }
+
+            return Healthy(a, i);
+        };
+
+        await session.RaiseAsync(LabEvents.Extend, new ExtendRequest(TimeSpan.FromMinutes(15)));
+
+        var result = await session.Result;
+        Assert.Equal(LabInstanceStatus.Running, result.Status);
+        var next = Assert.IsType<LabSessionInput>(session.ContinuedWith);
+        Assert.Equal(new DateTimeOffset(ScriptedSession.Start.AddMinutes(75)), next.Live!.ExpiresAt);
+        Assert.Equal(3, next.Live.Boot);
+        Assert.Equal("vm-1", next.Live.VmId);
+    }
+
+    [Fact]
+    public async Task CreateRefused_ErrorWithTheCloudsReason()
+    {
+        var session = new ScriptedSession(Input())
+        {
+            Activities = (a, i) => a == nameof(CreateVmActivity)
+                ? new CloudRequestRefusedException("Vultr create instance answered 400: Invalid plan chosen.", 400)
+                : Healthy(a, i),
+        };
+        await session.StartAsync();
+
+        var result = await session.Result;
+        Assert.Equal(LabInstanceStatus.Error, result.Status);
+        Assert.Equal("Creating the VM failed: Vultr create instance answered 400: Invalid plan chosen.", result.Error);
+        Assert.Single(session.Calls, c => c.Name == nameof(CreateVmActivity));
+    }
+
+    [Fact]
+    public async Task ExpiryWarning_ThenExpired()
+    {
+        var session = await RunningAsync();
+
+        var result = await session.RunToEndAsync();
+
+        Assert.Equal(LabInstanceStatus.Expired, result.Status);
+        var warning = Assert.Single(session.Inputs<ExpiryWarning>(nameof(NotifyExpiryActivity)));
+        Assert.Equal(new DateTimeOffset(ScriptedSession.Start.AddMinutes(55)), warning.At);
+        Assert.Equal(ScriptedSession.Start.AddHours(1), session.Now);
+    }
+}
