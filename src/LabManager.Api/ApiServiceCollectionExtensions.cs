@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using LabManager.Api.Auth;
 using LabManager.Api.Labs;
 using LabManager.Core.Labs;
@@ -34,6 +36,12 @@ public static class ApiServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<TokenService>();
         services.AddLabAuthentication();
+        // The framework writes (and the OpenAPI document describes) JSON as the API answers it: enums as lower-case strings.
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
+            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+        });
         services.AddCors();
         services.AddOptions<CorsOptions>().Configure<IOptions<ApiOptions>>((cors, api) => cors.AddDefaultPolicy(policy => policy
             .WithOrigins(api.Value.AllowedOrigins)
@@ -41,7 +49,9 @@ public static class ApiServiceCollectionExtensions
             .WithHeaders("Authorization", "Content-Type", "X-Requested-With", "X-SignalR-User-Agent")
             .WithExposedHeaders("Retry-After", "WWW-Authenticate")
             .SetPreflightMaxAge(TimeSpan.FromHours(1))));
-        services.AddSingleton<LabApi>();
+        services.AddSingleton<LabsApi>();
+        services.AddSingleton<InstancesApi>();
+        services.AddSingleton<AdminApi>();
         services.AddSingleton<ProgressApi>();
         services.AddSingleton<IAnswerChecker, KeywordsChecker>();
         return services;

@@ -90,9 +90,15 @@ public static class ServerApp
         app.MapOpenApi();
         app.MapLabHealth();
         app.MapPrometheusScrapingEndpoint();
-        foreach (var route in ApiRoutes.All)
+        foreach (var area in ApiRoutes.All.GroupBy(r => r.Area))
         {
-            app.MapMethods(route.Pattern, [route.Method], (HttpContext http, CancellationToken _) => ApiHttp.HandleAsync(http, route)).WithName(route.Name);
+            var group = app.MapGroup("").WithTags(area.Key);
+            foreach (var route in area)
+            {
+                group.MapMethods(route.Pattern, [route.Method], (HttpContext http, CancellationToken _) => ApiHttp.HandleAsync(http, route))
+                    .WithName(route.Name)
+                    .WithApiShapes(route);
+            }
         }
 
         return app;

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -435,11 +436,48 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
     }
 
     [Fact]
-    public async Task OpenApi_ListsEveryRoute()
+    public async Task OpenApi_DescribesEveryRoute_ItsBodyAnswersAndStatuses()
     {
-        var doc = JsonNode.Parse(await server.Http.GetStringAsync("/openapi/v1.json"))!;
-        var paths = doc["paths"]!.AsObject().Select(p => p.Key).ToHashSet();
-        Assert.All(Api.ApiRoutes.All, r => Assert.Contains(r.Pattern, paths));
+        var text = await server.Http.GetStringAsync("/openapi/v1.json");
+        var doc = JsonNode.Parse(text)!;
+        var schemas = doc["components"]!["schemas"]!.AsObject();
+        JsonObject Resolve(JsonNode schema) => schema["$ref"] is { } r ? schemas[r.GetValue<string>().Split('/')[^1]]!.AsObject() : schema.AsObject();
+        JsonObject Answer(JsonNode operation, int status) => Resolve(operation["responses"]![status.ToString(CultureInfo.InvariantCulture)]!["content"]!["application/json"]!["schema"]!);
+        static string[] Keys(JsonObject schema) => [.. schema["properties"]!.AsObject().Select(p => p.Key).Order()];
+
+        foreach (var route in Api.ApiRoutes.All)
+        {
+            var operation = doc["paths"]![route.Pattern]?[route.Method.ToLowerInvariant()];
+            Assert.True(operation is not null, $"{route.Method} {route.Pattern} is not in the document");
+            Assert.Equal(route.Name, operation!["operationId"]!.GetValue<string>());
+            Assert.Contains(route.Area, operation["tags"]!.AsArray().Select(t => t!.GetValue<string>()));
+            Assert.Equal(route.Statuses.Select(s => s.ToString(CultureInfo.InvariantCulture)), operation["responses"]!.AsObject().Select(r => r.Key).Order());
+            foreach (var status in route.Statuses)
+            {
+                Assert.Equal(["data", "errors", "message", "success"], Keys(Answer(operation, status)));
+            }
+
+            if (route.Data is not null)
+            {
+                Assert.True(Answer(operation, route.Success)["properties"]!["data"]!.ToJsonString().Contains("$ref", StringComparison.Ordinal),
+                    $"{route.Name}: the success answer's data has no shape");
+            }
+
+            Assert.Equal(route.Body is not null, operation["requestBody"] is not null);
+            if (route.Body is not null)
+            {
+                Assert.NotEmpty(Keys(Resolve(operation["requestBody"]!["content"]!["application/json"]!["schema"]!)));
+            }
+        }
+
+        // Enums are described as the API writes them.
+        Assert.Contains("running", schemas["LabInstanceStatus"]!["enum"]!.AsArray().Select(v => v!.GetValue<string>()));
+
+        // Real answers hold the fields the document gives their shapes.
+        var labs = Answer(doc["paths"]!["/api/labs"]!["get"]!, 200)["properties"]!["data"]!;
+        var labSchema = Resolve(Resolve(labs)["items"]!);
+        var listed = (await server.SendAsync(HttpMethod.Get, "/api/labs")).Body["data"]!.AsArray();
+        Assert.All(listed, lab => Assert.Subset(Keys(labSchema).ToHashSet(), lab!.AsObject().Select(p => p.Key).ToHashSet()));
     }
 
     [Fact]

@@ -119,6 +119,7 @@ public class LabSessionHost : IAsyncLifetime
                 InstanceId = instance.Id,
                 UserId = instance.UserId,
                 LabId = instance.LabId,
+                Lab = SessionLab.From(lab ?? Lab),
                 SessionLength = sessionLength,
                 MaxLifetime = maxLifetime ?? sessionLength * 4,
                 Timings = timings ?? FastTimings,

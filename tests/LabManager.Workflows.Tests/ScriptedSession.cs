@@ -11,8 +11,8 @@ namespace LabManager.Workflows.Tests;
 
 /// <summary>
 /// <see cref="LabSessionOrchestrator"/> on a scripted <see cref="TaskOrchestrationContext"/> (Moq): activities answer from
-/// <see cref="Activities"/>, the clock moves only when the test fires a timer, and events arrive when the test raises them. No
-/// engine, no I/O: each branch runs in milliseconds.
+/// <see cref="Activities"/>, the clock moves only when the test fires a timer, and events arrive when the test raises them; each
+/// call returns once the orchestrator waits again. No engine, no I/O, no sleeps: each branch runs in milliseconds.
 /// </summary>
 public sealed class ScriptedSession
 {
@@ -21,7 +21,6 @@ public sealed class ScriptedSession
     private readonly Dictionary<string, Action<object?>> _waiters = [];
     private readonly Dictionary<string, Queue<object?>> _early = [];
     private readonly object _gate = new();
-    private int _moves;
     private Task<LabSessionResult>? _run;
 
     public ScriptedSession(LabSessionInput input)
@@ -60,12 +59,29 @@ public sealed class ScriptedSession
 
     public Task<LabSessionResult> Result => _run ?? throw new InvalidOperationException("Not started");
 
-    /// <summary>Starts the orchestrator and returns once it waits for a timer or an event (or ended).</summary>
+    /// <summary>
+    /// Starts the orchestrator; it runs until it waits for a timer or an event (or ends). Started without a synchronization context,
+    /// its continuations run inline where the script completes what they wait for, so each step of the script is synchronous.
+    /// </summary>
     public Task StartAsync()
     {
-        // Off the test framework's synchronization context, so every continuation runs where the script resumes it.
-        _run = Task.Run(() => new LabSessionOrchestrator().RunAsync(_context.Object, Input));
-        return SettleAsync();
+        Resume(() => _run = new LabSessionOrchestrator().RunAsync(_context.Object, Input));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Runs the orchestrator's code inline, without the test framework's context, so it never captures one.</summary>
+    private static void Resume(Action step)
+    {
+        var context = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(null);
+        try
+        {
+            step();
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(context);
+        }
     }
 
     /// <summary>Fires the earliest pending timer (the clock moves to it), then waits until the orchestrator waits again.</summary>
@@ -79,8 +95,8 @@ public sealed class ScriptedSession
         }
 
         Now = next.At > Now ? next.At : Now;
-        next.Done.TrySetResult();
-        return SettleAsync();
+        Resume(() => next.Done.TrySetResult());
+        return Task.CompletedTask;
     }
 
     /// <summary>Fires timers until the orchestrator ends (at most <paramref name="max"/>).</summary>
@@ -98,7 +114,7 @@ public sealed class ScriptedSession
     public Task RaiseAsync(string name, object? payload)
     {
         Raise(name, payload);
-        return SettleAsync();
+        return Task.CompletedTask;
     }
 
     /// <summary>Delivers an external event now; from inside an activity's answer, it arrives while the orchestrator is busy.</summary>
@@ -108,7 +124,7 @@ public sealed class ScriptedSession
         {
             if (_waiters.Remove(name, out var deliver))
             {
-                deliver(payload);
+                Resume(() => deliver(payload));
             }
             else
             {
@@ -119,22 +135,10 @@ public sealed class ScriptedSession
 
     public IEnumerable<T> Inputs<T>(string activity) => Calls.Where(c => c.Name == activity).Select(c => (T)c.Input!);
 
-    /// <summary>Waits until the orchestrator has made no move (activity, timer, event wait) for a few milliseconds, or ended.</summary>
-    private async Task SettleAsync()
-    {
-        for (var quiet = 0; quiet < 3 && !(_run?.IsCompleted ?? false);)
-        {
-            var before = Volatile.Read(ref _moves);
-            await Task.Delay(2);
-            quiet = Volatile.Read(ref _moves) == before ? quiet + 1 : 0;
-        }
-    }
-
     private void Activity<T>() =>
         _context.Setup(c => c.CallActivityAsync<T>(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
             .Returns((TaskName name, object? input, TaskOptions? _) =>
             {
-                Interlocked.Increment(ref _moves);
                 lock (_gate)
                 {
                     Calls.Add((name.Name, input));
@@ -151,7 +155,6 @@ public sealed class ScriptedSession
         _context.Setup(c => c.WaitForExternalEvent<T>(It.IsAny<string>(), It.IsAny<CancellationToken>()))
             .Returns((string name, CancellationToken _) =>
             {
-                Interlocked.Increment(ref _moves);
                 var arrived = new TaskCompletionSource<T>();
                 lock (_gate)
                 {
@@ -170,7 +173,6 @@ public sealed class ScriptedSession
 
     private Task Timer(DateTime at, CancellationToken cancellation)
     {
-        Interlocked.Increment(ref _moves);
         var done = new TaskCompletionSource();
         lock (_gate)
         {

@@ -7,6 +7,9 @@ namespace LabManager.Api.Http;
 /// <summary>The <c>{success, data, message, errors?}</c> body every route answers with.</summary>
 public sealed record Envelope(bool Success, object? Data, string? Message, IReadOnlyList<string>? Errors = null);
 
+/// <summary>The same envelope with its <c>data</c> typed, as the OpenAPI document describes a route's success.</summary>
+public sealed record Envelope<T>(bool Success, T? Data, string? Message, IReadOnlyList<string>? Errors = null);
+
 /// <summary>A host-neutral answer: status, envelope, and headers (e.g. Retry-After). Each host maps it to its own response.</summary>
 public sealed record ApiResult(int Status, Envelope Body, IReadOnlyDictionary<string, string>? Headers = null)
 {

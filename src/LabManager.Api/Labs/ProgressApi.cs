@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 
 namespace LabManager.Api.Labs;
 
-/// <summary>Learning progress, exercise submissions, hints and the tutor, host-agnostic like <see cref="LabApi"/>.</summary>
+/// <summary>Learning progress, exercise submissions, hints and the tutor, host-agnostic like the other areas.</summary>
 public sealed class ProgressApi(
     ILabCatalog catalog,
     ILearningProgress progress,
@@ -119,7 +119,7 @@ public sealed class ProgressApi(
         try
         {
             var answer = TutorPrompt.RedactFlags(await tutor.AnswerAsync(prompt, question!, ct), lab!);
-            return ApiResult.Ok(new { answer }, "The tutor answered");
+            return ApiResult.Ok(new TutorAnswerView(answer), "The tutor answered");
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {

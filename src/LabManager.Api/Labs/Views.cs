@@ -94,3 +94,9 @@ public sealed record FeaturesView(bool DevTokens, bool Tutor, string? RealtimeUr
 
 /// <summary><c>GET /api/admin/activity</c>: active instances at each step from <see cref="From"/> to now.</summary>
 public sealed record ActivityView(DateTimeOffset From, int StepSeconds, IReadOnlyList<int> Active);
+
+/// <summary><c>POST /api/labs/{id}/tutor</c>: the tutor's answer.</summary>
+public sealed record TutorAnswerView(string Answer);
+
+/// <summary><c>POST /api/dev/token</c>: a development token and whom it names.</summary>
+public sealed record DevTokenView(string Token, Guid UserId, bool Admin, int ExpiresIn);

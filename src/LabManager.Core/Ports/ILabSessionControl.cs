@@ -4,7 +4,7 @@ namespace LabManager.Core.Ports;
 public interface ILabSessionControl
 {
     /// <summary>Schedules the session of a new instance; idempotent for the same instance id.</summary>
-    Task StartAsync(Guid instanceId, Guid userId, Guid labId, TimeSpan sessionLength, CancellationToken cancellationToken = default);
+    Task StartAsync(Guid instanceId, Guid userId, Labs.Lab lab, TimeSpan sessionLength, CancellationToken cancellationToken = default);
 
     Task StopAsync(Guid instanceId, string reason, CancellationToken cancellationToken = default);
 

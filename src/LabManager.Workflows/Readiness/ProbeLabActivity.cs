@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using LabManager.Core.Labs;
 using LabManager.Core.Ports;
 using Microsoft.DurableTask;
 using Microsoft.Extensions.Options;
@@ -6,7 +7,8 @@ using Microsoft.Extensions.Options;
 namespace LabManager.Workflows.Readiness;
 
 /// <summary>Input of <see cref="ProbeLabActivity"/>: the lab and the VM's public IP.</summary>
-public sealed record ProbeLabInput(Guid LabId, string Ip);
+/// <summary>Input of <see cref="ProbeLabActivity"/>; <paramref name="Container"/> comes from the session (null: read from the catalog).</summary>
+public sealed record ProbeLabInput(Guid LabId, string Ip, ContainerConfig? Container = null);
 
 /// <summary>Whether the lab answered, and the URL learners use.</summary>
 public sealed record ProbeLabResult(bool Up, string? AccessUrl, string Detail);
@@ -26,8 +28,9 @@ public sealed class ProbeLabActivity(ILabCatalog catalog, IHttpClientFactory htt
     /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
     public async Task<ProbeLabResult> ExecuteAsync(ProbeLabInput input)
     {
-        var lab = await catalog.GetAsync(input.LabId) ?? throw new PermanentFailureException($"Lab {input.LabId} does not exist");
-        var url = lab.ContainerConfig.BuildAccessUrl(input.Ip);
+        var container = input.Container ?? (await catalog.GetAsync(input.LabId))?.ContainerConfig
+            ?? throw new PermanentFailureException($"Lab {input.LabId} does not exist");
+        var url = container.BuildAccessUrl(input.Ip);
         if (url is null)
         {
             // Nothing published: the VM being up is all there is to wait for.

@@ -182,7 +182,7 @@ public sealed class Reconciler(
         else if (instance.Status == LabInstanceStatus.Starting && await catalog.GetAsync(instance.LabId, cancellationToken) is { } lab)
         {
             // The learner's timeoutOverride went with the request that was lost: the lab's own length.
-            await sessions.StartAsync(instance.Id, instance.UserId, lab.Id, lab.TimeoutDuration, cancellationToken);
+            await sessions.StartAsync(instance.Id, instance.UserId, lab, lab.TimeoutDuration, cancellationToken);
             logger.LogWarning("Reconciliation started the session of instance {InstanceId}, admitted but never scheduled", instance.Id);
         }
         else

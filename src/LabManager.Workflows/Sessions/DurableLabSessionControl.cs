@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LabManager.Core.Instances;
+using LabManager.Core.Labs;
 using LabManager.Core.Ports;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
@@ -19,13 +20,14 @@ public sealed class DurableLabSessionControl(IServiceProvider services, IOptions
 
     public TimeSpan MaxLifetime => options.Value.MaxLifetime;
 
-    public async Task StartAsync(Guid instanceId, Guid userId, Guid labId, TimeSpan sessionLength, CancellationToken cancellationToken = default)
+    public async Task StartAsync(Guid instanceId, Guid userId, Lab lab, TimeSpan sessionLength, CancellationToken cancellationToken = default)
     {
         var input = new LabSessionInput
         {
             InstanceId = instanceId,
             UserId = userId,
-            LabId = labId,
+            LabId = lab.Id,
+            Lab = SessionLab.From(lab),
             SessionLength = sessionLength,
             MaxLifetime = options.Value.MaxLifetime,
             Timings = options.Value.Timings,

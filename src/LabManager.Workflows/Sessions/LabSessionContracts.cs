@@ -1,4 +1,6 @@
 using LabManager.Core.Instances;
+using LabManager.Core.Labs;
+using LabManager.Core.Ports;
 
 namespace LabManager.Workflows.Sessions;
 
@@ -87,6 +89,9 @@ public sealed record LabSessionInput
 
     public SessionTimings Timings { get; init; } = new();
 
+    /// <summary>What the activities need of the lab, fixed at the start; null only for sessions scheduled by an earlier version.</summary>
+    public SessionLab? Lab { get; init; }
+
     /// <summary>Set when the live loop continues as new: the session is already running.</summary>
     public LiveSession? Live { get; init; }
 }
@@ -107,6 +112,15 @@ public sealed record LiveSession(
     int Generation = 1,
     int Boot = 0,
     DateTimeOffset? WarnedFor = null);
+
+/// <summary>
+/// The lab as a session runs it: where and how its VM is made and what runs on it. Carried in the input, so the activities do not
+/// read the catalog at each call and a change to the catalog never alters a running session. Flags and hints stay out.
+/// </summary>
+public sealed record SessionLab(string Name, string Region, string Plan, BootImage? Image, ContainerConfig Container)
+{
+    public static SessionLab From(Lab lab) => new(lab.Name, lab.Region, lab.Plan, lab.Image, lab.ContainerConfig);
+}
 
 /// <summary>How the session ended.</summary>
 public sealed record LabSessionResult(LabInstanceStatus Status, string? Error, bool VmDestroyed);

@@ -225,7 +225,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         }
 
         private Task<ProbeLabResult> ProbeAsync(VmSnapshot vm) =>
-            ctx.CallActivityAsync<ProbeLabResult>(nameof(ProbeLabActivity), new ProbeLabInput(input.LabId, vm.MainIp), _retry);
+            ctx.CallActivityAsync<ProbeLabResult>(nameof(ProbeLabActivity), new ProbeLabInput(input.LabId, vm.MainIp, input.Lab?.Container), _retry);
 
         /// <summary>Running: wait for the expiry or an event. Returns how it ended, or null after ContinueAsNew.</summary>
         private async Task<Ending?> LiveLoopAsync(LiveSession live)
@@ -384,7 +384,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
 
         private async Task<VmSnapshot> CreateVmAsync()
         {
-            var vm = await ctx.CallActivityAsync<VmSnapshot>(nameof(CreateVmActivity), new CreateVmInput(input.InstanceId, input.LabId, _generation), _retry);
+            var vm = await ctx.CallActivityAsync<VmSnapshot>(nameof(CreateVmActivity), new CreateVmInput(input.InstanceId, input.LabId, _generation, input.Lab), _retry);
             _vmId = vm.VmId;
             _vms.Add(new VmUsage(vm.VmId, Now));
             return vm;

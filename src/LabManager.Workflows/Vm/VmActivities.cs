@@ -1,6 +1,7 @@
 using LabManager.Core.CloudInit;
 using LabManager.Core.Instances;
 using LabManager.Core.Ports;
+using LabManager.Workflows.Sessions;
 using Microsoft.DurableTask;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -8,7 +9,8 @@ using Microsoft.Extensions.Options;
 namespace LabManager.Workflows.Vm;
 
 /// <summary>Input of <see cref="CreateVmActivity"/>: the instance's <paramref name="Generation"/>-th VM (one more per reset).</summary>
-public sealed record CreateVmInput(Guid InstanceId, Guid LabId, int Generation = 1);
+/// <summary>Input of <see cref="CreateVmActivity"/>; <paramref name="Lab"/> comes from the session (null: read from the catalog).</summary>
+public sealed record CreateVmInput(Guid InstanceId, Guid LabId, int Generation = 1, SessionLab? Lab = null);
 
 /// <summary>A VM as the workflow needs it: where it is, and whether it is usable.</summary>
 public sealed record VmSnapshot(string VmId, bool Exists, bool Ready, string State, string MainIp, string InternalIp);
@@ -25,11 +27,13 @@ public sealed class CreateVmActivity(ICloudProvider cloud, ILabCatalog catalog, 
     /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
     public async Task<VmSnapshot> ExecuteAsync(CreateVmInput input)
     {
-        var lab = await catalog.GetAsync(input.LabId) ?? throw new PermanentFailureException($"Lab {input.LabId} does not exist");
+        var lab = input.Lab ?? (await catalog.GetAsync(input.LabId) is { } stored
+            ? SessionLab.From(stored)
+            : throw new PermanentFailureException($"Lab {input.LabId} does not exist"));
         var phoneHome = options.Value.PhoneHomeSecret is { Length: > 0 } secret && options.Value.PhoneHomeUrl is { Length: > 0 } template
             ? PhoneHome.Url(template, secret, input.InstanceId, input.Generation)
             : null;
-        var userData = CloudInitRenderer.Render(lab.ContainerConfig, phoneHome);
+        var userData = CloudInitRenderer.Render(lab.Container, phoneHome);
         var vm = await cloud.CreateVmAsync(new VmSpec(LabInstance.VmLabel(input.InstanceId, input.Generation), lab.Region, lab.Plan, userData, [options.Value.VmTag], lab.Image));
         logger.LogInformation("Instance {InstanceId}: VM {VmId} for lab {Lab} ({State})", input.InstanceId, vm.Id, lab.Name, vm.Describe());
         return ToSnapshot(vm);

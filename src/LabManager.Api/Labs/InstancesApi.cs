@@ -1,0 +1,159 @@
+using System.Globalization;
+using LabManager.Api.Auth;
+using LabManager.Api.Http;
+using LabManager.Core.Instances;
+using LabManager.Core.Labs;
+using LabManager.Core.Ports;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace LabManager.Api.Labs;
+
+/// <summary>Area <c>instances</c>: a learner's lab instances and what they may do with them, and the VM's phone-home.</summary>
+public sealed class InstancesApi(
+    IInstanceStore instances,
+    ILabSessionControl sessions,
+    IOptions<ApiOptions> options,
+    TimeProvider time,
+    ILogger<InstancesApi> logger)
+{
+    private ApiOptions Options => options.Value;
+
+    /// <summary>Body of <c>POST /api/labs/instances/{id}/extend</c>.</summary>
+    public sealed record ExtendBody(int Minutes);
+
+    public async Task<ApiResult> ListInstancesAsync(ApiRequest request, CancellationToken ct) =>
+        ApiResult.Ok((await instances.ListByUserAsync(request.Caller.Id, ct)).Select(i => InstanceView.From(i)).ToList());
+
+    public Task<ApiResult> GetInstanceAsync(ApiRequest request, CancellationToken ct) =>
+        WithInstanceAsync(request, admin: false, async instance =>
+            ApiResult.Ok(InstanceView.From(instance, await sessions.GetProgressAsync(instance.Id, ct))), ct);
+
+    public Task<ApiResult> StopAsync(ApiRequest request, CancellationToken ct) =>
+        WithInstanceAsync(request, admin: false, instance => StopInstanceAsync(instance, "user", ct), ct);
+
+    public Task<ApiResult> RestartAsync(ApiRequest request, CancellationToken ct) =>
+        WhileRunningAsync(request, SessionRequestKind.Rebuild, "restarted", id => sessions.RestartAsync(id, ct), "Restarting", ct);
+
+    public Task<ApiResult> ResetAsync(ApiRequest request, CancellationToken ct) =>
+        WhileRunningAsync(request, SessionRequestKind.Rebuild, "reset", id => sessions.ResetAsync(id, ct), "Resetting on a fresh VM", ct);
+
+    public async Task<ApiResult> ExtendAsync(ApiRequest request, CancellationToken ct)
+    {
+        var (body, badBody) = request.ReadJson<ExtendBody?>(null);
+        if (badBody is not null)
+        {
+            return badBody;
+        }
+
+        // Without a body (the seed's client sends none), the default step.
+        var minutes = body?.Minutes ?? (int)Options.DefaultExtension.TotalMinutes;
+        var maxMinutes = (int)Options.MaxExtension.TotalMinutes;
+        if (minutes < 1 || minutes > maxMinutes)
+        {
+            return ApiResult.BadRequest($"minutes must be between 1 and {maxMinutes}");
+        }
+
+        return await WhileRunningAsync(request, SessionRequestKind.Extend, "extended", id => sessions.ExtendAsync(id, TimeSpan.FromMinutes(minutes), ct),
+            $"Extending by {minutes} minutes (up to the maximum lifetime)", ct);
+    }
+
+    /// <summary>Cloud-init's phone-home: no token, the instance's key in the query instead. A wrong key is answered like an unknown instance.</summary>
+    public async Task<ApiResult> LabReadyAsync(ApiRequest request, CancellationToken ct)
+    {
+        var (id, badId) = request.RouteId("id", "instance");
+        if (badId is not null)
+        {
+            return badId;
+        }
+
+        // Sent by the VM, so untrusted: small whole numbers or nothing (a first boot's report of an older script names neither).
+        int? Count(string name) => request.QueryValue(name) is not { Length: > 0 } v ? 1
+            : int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= 1_000_000 ? n : null;
+        if (Count("vm") is not { } generation || Count("boot") is not { } boot)
+        {
+            return ApiResult.BadRequest("vm and boot must be whole numbers from 1 to 1000000");
+        }
+
+        if (!await sessions.LabReadyAsync(id, request.QueryValue("key"), generation, boot, ct))
+        {
+            return ApiResult.NotFound("Instance");
+        }
+
+        logger.LogInformation("Instance {InstanceId}: the lab phoned home (VM {Generation}, boot {Boot})", id, generation, boot);
+        return ApiResult.Accepted(null, "Lab reported ready");
+    }
+
+    public async Task<ApiResult> MyStatsAsync(ApiRequest request, CancellationToken ct) =>
+        ApiResult.Ok(await instances.StatsAsync(request.Caller.Id, ct));
+
+    /// <summary>
+    /// A restart, reset or extension: admitted by the store under the learner's limit, one rebuild at a time (the first moves the
+    /// instance to provisioning, so those that follow answer 409), then sent to the session. A refused request sends nothing.
+    /// </summary>
+    private async Task<ApiResult> WhileRunningAsync(ApiRequest request, SessionRequestKind kind, string verb, Func<Guid, Task> send, string message, CancellationToken ct) =>
+        await WithInstanceAsync(request, admin: false, async instance =>
+        {
+            if (kind == SessionRequestKind.Extend && instance.StartedAt + sessions.MaxLifetime <= instance.ExpiresAt)
+            {
+                return ApiResult.Conflict($"This lab already runs until its maximum lifetime ({sessions.MaxLifetime.TotalHours:0.#} h from its start)");
+            }
+
+            var (max, window) = kind == SessionRequestKind.Rebuild
+                ? (Options.MaxRebuildsPerWindow, Options.RebuildWindow)
+                : (Options.MaxExtendsPerWindow, Options.ExtendWindow);
+            var outcome = await instances.TrySessionRequestAsync(new SessionRequest(instance.Id, instance.UserId, kind, time.GetUtcNow(), max, window), ct);
+            switch (outcome)
+            {
+                case SessionRequestOutcome.NotRunning { Status: LabInstanceStatus.Provisioning } when instance.StartedAt is not null:
+                    return ApiResult.Conflict($"This lab is already restarting; it cannot be {verb} until it runs again");
+                case SessionRequestOutcome.NotRunning notRunning:
+                    return ApiResult.Conflict($"Only a running lab can be {verb}; this one is {notRunning.Status.ToWire()}");
+                case SessionRequestOutcome.RateLimited limited:
+                    return ApiResult.TooManyRequests(
+                        $"Too many {(kind == SessionRequestKind.Rebuild ? "restarts and resets" : "extensions")}: at most {max} per {window.TotalMinutes:F0} minutes", limited.RetryAfter);
+            }
+
+            var accepted = ((SessionRequestOutcome.Accepted)outcome).Instance;
+            try
+            {
+                await send(instance.Id);
+            }
+            catch (Exception ex) when (kind == SessionRequestKind.Rebuild && ex is not OperationCanceledException)
+            {
+                // Nothing reached the session: put the instance back as it was, so the learner can try again.
+                await instances.UpdateAsync((await instances.GetAsync(instance.Id, CancellationToken.None))! with { Status = LabInstanceStatus.Running }, CancellationToken.None);
+                throw;
+            }
+
+            return ApiResult.Accepted(InstanceView.From(accepted), message);
+        }, ct);
+
+    /// <summary>
+    /// Parses <c>{id}</c> and loads the instance: any instance for an admin route, otherwise only the caller's own (another
+    /// user's answers 404, like a missing one).
+    /// </summary>
+    internal async Task<ApiResult> WithInstanceAsync(ApiRequest request, bool admin, Func<LabInstance, Task<ApiResult>> action, CancellationToken ct)
+    {
+        var (id, badId) = request.RouteId("id", "instance");
+        if (badId is not null)
+        {
+            return badId;
+        }
+
+        var instance = await instances.GetAsync(id, ct);
+        return instance is null || (!admin && instance.UserId != request.Caller.Id) ? ApiResult.NotFound("Instance") : await action(instance);
+    }
+
+    internal async Task<ApiResult> StopInstanceAsync(LabInstance instance, string reason, CancellationToken ct)
+    {
+        if (instance.Status.IsTerminal())
+        {
+            return ApiResult.Conflict($"The instance already ended ({instance.Status.ToWire()})");
+        }
+
+        await instances.RequestStopAsync(instance.Id, time.GetUtcNow(), ct);
+        await sessions.StopAsync(instance.Id, reason, ct);
+        return ApiResult.Accepted(InstanceView.From(instance), reason == "admin" ? "Force-stopping" : "Stopping");
+    }
+}
