@@ -53,6 +53,9 @@ param maxGlobalInstances int = 100
 @description('Reconciliation schedule (NCRONTAB, six fields).')
 param sweepSchedule string = '0 */5 * * * *'
 
+@description('Origins of the platform\'s own frontend allowed to call the API from a browser (CORS, no credentials), e.g. https://academy.example.com.')
+param allowedOrigins array = []
+
 var tags = { 'azd-env-name': environmentName }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 
@@ -116,6 +119,7 @@ module function 'app/function.bicep' = {
     maxContainersPerUser: maxContainersPerUser
     maxGlobalInstances: maxGlobalInstances
     sweepSchedule: sweepSchedule
+    allowedOrigins: allowedOrigins
   }
 }
 

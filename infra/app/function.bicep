@@ -10,6 +10,7 @@ param secretUris object
 param maxContainersPerUser int
 param maxGlobalInstances int
 param sweepSchedule string
+param allowedOrigins array
 
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -74,6 +75,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     }
     siteConfig: {
       minTlsVersion: '1.2'
+      // On Functions, CORS is the platform's (the Server's is Api:AllowedOrigins): bearer tokens, no cookies.
+      cors: { allowedOrigins: allowedOrigins, supportCredentials: false }
       appSettings: [
         { name: 'AzureWebJobsStorage__accountName', value: storage.name }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }

@@ -30,7 +30,9 @@ public static class ApiServiceCollectionExtensions
                     o.MaxGlobalInstances = global;
                 }
             })
-            .ValidateDataAnnotations().ValidateOnStart();
+            .ValidateDataAnnotations()
+            .Validate(o => o.AllowedOrigins.All(IsOrigin), "Api:AllowedOrigins entries must be origins such as https://academy.example.com (scheme, host, optional port; no path, no trailing slash)")
+            .ValidateOnStart();
         services.AddOptions<AuthOptions>().Bind(configuration.GetSection(AuthOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
@@ -56,6 +58,10 @@ public static class ApiServiceCollectionExtensions
         services.AddSingleton<IAnswerChecker, KeywordsChecker>();
         return services;
     }
+
+    /// <summary>An origin as browsers send it: <c>scheme://host[:port]</c>, nothing after.</summary>
+    private static bool IsOrigin(string value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && value == uri.GetLeftPart(UriPartial.Authority);
 
     private sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
     {

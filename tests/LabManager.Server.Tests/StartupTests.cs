@@ -12,4 +12,16 @@ public sealed class StartupTests
             ["--Durable:Backend=" + backend, "--Vultr:ApiKey=unused", "--Vultr:BaseUrl=http://127.0.0.1:9/v2/"]));
         Assert.Equal($"Durable:Backend must be InMemory or AzureStorage, not '{backend}'", ex.Message);
     }
+
+    [Theory]
+    [InlineData("https://academy.example.com/")]
+    [InlineData("academy.example.com")]
+    public async Task AllowedOrigin_NotAnOrigin_RefusedAtStart(string origin)
+    {
+        await using var app = await ServerApp.BuildAsync(
+            ["--Api:AllowedOrigins:0=" + origin, "--Auth:SigningKey=startup-test-signing-key-0123456789abcdef", "--Vultr:ApiKey=unused",
+             "--Vultr:BaseUrl=http://127.0.0.1:9/v2/", "--ConnectionStrings:Postgres=Host=127.0.0.1;Port=9"]);
+        var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => app.StartAsync());
+        Assert.Contains("Api:AllowedOrigins entries must be origins", ex.Message, StringComparison.Ordinal);
+    }
 }
