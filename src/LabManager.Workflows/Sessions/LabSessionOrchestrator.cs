@@ -56,12 +56,8 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             return true;
         });
 
-        private string? _vmId = input.Live?.VmId;
-
-        // Every VM the session was given, the label generation of the current one, and the highest boot it reported.
-        private readonly List<VmUsage> _vms = [.. input.Live?.Vms ?? []];
-        private int _generation = input.Live?.Generation ?? 1;
-        private int _boot = input.Live?.Boot ?? 0;
+        // The session's one state: carried across ContinueAsNew as input.Live.
+        private readonly SessionState _s = SessionState.From(input.Live);
 
         // Replay-safe: writes only when the orchestrator is not replaying. Callers pass constant templates.
 #pragma warning disable CA2254
@@ -75,19 +71,12 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         {
             try
             {
-                var live = input.Live;
-                if (live is null)
+                if (input.Live is null && await StartAsync() is { } ending)
                 {
-                    var (ending, started) = await StartAsync();
-                    if (ending is not null)
-                    {
-                        return await EndAsync(ending);
-                    }
-
-                    live = started!;
+                    return await EndAsync(ending);
                 }
 
-                var end = await LiveLoopAsync(live);
+                var end = await LiveLoopAsync();
                 return end is null ? new LabSessionResult(LabInstanceStatus.Running, null, false) : await EndAsync(end);
             }
             catch (TaskFailedException ex)
@@ -96,7 +85,8 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             }
         }
 
-        private async Task<(Ending? Ending, LiveSession? Live)> StartAsync()
+        /// <summary>Creates the VM and brings the lab up; null once it runs, else how the session ends.</summary>
+        private async Task<Ending?> StartAsync()
         {
             Step("creating-vm", "Creating the VM");
             VmSnapshot vm;
@@ -107,7 +97,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             catch (TaskFailedException ex)
             {
                 // The learner is told the lab could not start; the operator reads why (e.g. Vultr's refusal of a plan in a region).
-                return (new Ending(LabInstanceStatus.Error, NotStarted, "Creating the VM failed: " + Describe(ex)), null);
+                return new Ending(LabInstanceStatus.Error, NotStarted, "Creating the VM failed: " + Describe(ex));
             }
 
             if (!await UpdateAsync(new InstanceChange(input.InstanceId, Now)
@@ -115,23 +105,23 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                 Status = LabInstanceStatus.Provisioning,
                 Step = "waiting-for-vm",
                 CloudInstanceId = vm.VmId,
-                Vms = [.. _vms],
+                Vms = [.. _s.Vms],
                 Message = "VM created, booting",
             }))
             {
-                return (StopAskedFor(), null);
+                return StopAskedFor();
             }
 
             var up = await BringUpAsync(minBoot: 1, rebootedAt: null);
             if (up.Ending is not null)
             {
-                return (up.Ending, null);
+                return up.Ending;
             }
 
             // The step is committed with this episode, before the activity below makes the instance "running".
             Step("running", "Lab is ready");
             var now = Now;
-            var live = new LiveSession(vm.VmId, up.Vm!.MainIp, up.AccessUrl, now, now + input.SessionLength, now + input.MaxLifetime, 0, [.. _vms], _generation, _boot);
+            (_s.PublicIp, _s.AccessUrl, _s.StartedAt, _s.ExpiresAt, _s.MaxExpiresAt) = (up.Vm!.MainIp, up.AccessUrl, now, now + input.SessionLength, now + input.MaxLifetime);
             var goOn = await UpdateAsync(new InstanceChange(input.InstanceId, now)
             {
                 Status = LabInstanceStatus.Running,
@@ -141,16 +131,16 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                 InternalIp = up.Vm.InternalIp,
                 AccessUrl = up.AccessUrl,
                 StartedAt = now,
-                ExpiresAt = live.ExpiresAt,
+                ExpiresAt = _s.ExpiresAt,
             });
             if (!goOn)
             {
-                return (StopAskedFor(), null);
+                return StopAskedFor();
             }
 
             await ctx.CallActivityAsync<bool>(nameof(RecordProgressActivity), new ProgressInput(input.InstanceId, now), _retry);
-            Log("Instance {InstanceId} running at {Url} until {ExpiresAt:o}", input.InstanceId, up.AccessUrl, live.ExpiresAt);
-            return (null, live);
+            Log("Instance {InstanceId} running at {Url} until {ExpiresAt:o}", input.InstanceId, up.AccessUrl, _s.ExpiresAt);
+            return null;
         }
 
         /// <summary>
@@ -166,7 +156,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             var delay = t.VmPollInitial;
             // Each deadline is judged by a look taken after it passed ("last look", decided before looking): a look from before a crash
             // that held the session up says nothing about now.
-            var vm = await ctx.CallActivityAsync<VmSnapshot>(nameof(GetVmActivity), _vmId!, _retry);
+            var vm = await ctx.CallActivityAsync<VmSnapshot>(nameof(GetVmActivity), _s.VmId!, _retry);
             for (var lastLook = false; !vm.Ready; )
             {
                 if (!vm.Exists)
@@ -187,7 +177,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
 
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, t.VmPollMax.Ticks));
                 lastLook = Now >= deadline;
-                vm = await ctx.CallActivityAsync<VmSnapshot>(nameof(GetVmActivity), _vmId!, _retry);
+                vm = await ctx.CallActivityAsync<VmSnapshot>(nameof(GetVmActivity), _s.VmId!, _retry);
             }
 
             Step("waiting-for-lab", "Waiting for the lab to answer");
@@ -195,7 +185,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             await UpdateAsync(new InstanceChange(input.InstanceId, Now) { Step = "waiting-for-lab", Message = "VM up; waiting for the lab to answer" });
             var labDeadline = Now + t.LabReadyDeadline;
             var probe = await ProbeAsync(vm);
-            for (var lastLook = false; _boot < minBoot && !(probe.Up && (rebootedAt is null || Now - rebootedAt >= t.RebootSettle)); )
+            for (var lastLook = false; _s.Boot < minBoot && !(probe.Up && (rebootedAt is null || Now - rebootedAt >= t.RebootSettle)); )
             {
                 if (lastLook)
                 {
@@ -210,15 +200,15 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                 }
 
                 lastLook = Now >= labDeadline;
-                if (_boot < minBoot)
+                if (_s.Boot < minBoot)
                 {
                     probe = await ProbeAsync(vm);
                 }
             }
 
-            if (_boot >= minBoot)
+            if (_s.Boot >= minBoot)
             {
-                Log("Instance {InstanceId}: the lab phoned home from boot {Boot}", input.InstanceId, _boot);
+                Log("Instance {InstanceId}: the lab phoned home from boot {Boot}", input.InstanceId, _s.Boot);
             }
 
             return new BringUp(null, vm, probe.AccessUrl);
@@ -228,34 +218,34 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             ctx.CallActivityAsync<ProbeLabResult>(nameof(ProbeLabActivity), new ProbeLabInput(input.LabId, vm.MainIp, input.Lab?.Container), _retry);
 
         /// <summary>Running: wait for the expiry or an event. Returns how it ended, or null after ContinueAsNew.</summary>
-        private async Task<Ending?> LiveLoopAsync(LiveSession live)
+        private async Task<Ending?> LiveLoopAsync()
         {
             // Events already delivered to this history are handled before ContinueAsNew: not every backend carries them over.
             for (var handled = 0; handled < input.Timings.EventsPerGeneration || _inbox.HasPending; handled++)
             {
-                Step("running", $"Running until {live.ExpiresAt:o}");
+                Step("running", $"Running until {_s.ExpiresAt:o}");
                 Task winner;
                 bool timerFired;
                 do
                 {
                     // Timers may fire a little early on some backends: trust the clock, not the timer.
-                    if (Now >= live.ExpiresAt)
+                    if (Now >= _s.ExpiresAt)
                     {
                         return new Ending(LabInstanceStatus.Expired, "The session's time is up");
                     }
 
                     // Wake first for the expiry warning, once per expiry time (an extension earns a new one).
-                    var warnAt = live.ExpiresAt - input.Timings.ExpiryWarning;
-                    var warn = input.Timings.ExpiryWarning > TimeSpan.Zero && live.WarnedFor != live.ExpiresAt;
+                    var warnAt = _s.ExpiresAt - input.Timings.ExpiryWarning;
+                    var warn = input.Timings.ExpiryWarning > TimeSpan.Zero && _s.WarnedFor != _s.ExpiresAt;
                     if (warn && Now >= warnAt)
                     {
-                        await ctx.CallActivityAsync<bool>(nameof(NotifyExpiryActivity), new ExpiryWarning(input.InstanceId, live.ExpiresAt, Now), _retry);
-                        live = live with { WarnedFor = live.ExpiresAt };
+                        await ctx.CallActivityAsync<bool>(nameof(NotifyExpiryActivity), new ExpiryWarning(input.InstanceId, _s.ExpiresAt, Now), _retry);
+                        _s.WarnedFor = _s.ExpiresAt;
                         warn = false;
                     }
 
                     using var cts = new CancellationTokenSource();
-                    var timer = ctx.CreateTimer((warn ? warnAt : live.ExpiresAt).UtcDateTime, cts.Token);
+                    var timer = ctx.CreateTimer((warn ? warnAt : _s.ExpiresAt).UtcDateTime, cts.Token);
                     winner = await Task.WhenAny(timer, _inbox.Stop, _inbox.Extend, _inbox.Restart, _inbox.Reset, _inbox.LabReady);
                     timerFired = winner == timer;
                     if (!timerFired)
@@ -281,51 +271,48 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
 
                 if (winner == _inbox.Extend)
                 {
-                    live = await ExtendAsync(live, _inbox.TakeExtend());
+                    await ExtendAsync(_inbox.TakeExtend());
                 }
                 else
                 {
                     var reset = winner == _inbox.Reset;
                     _inbox.TakeRestartOrReset(reset);
-                    var (ending, next) = await RebuildAsync(live, reset);
-                    if (ending is not null)
+                    if (await RebuildAsync(reset) is { } ending)
                     {
                         return ending;
                     }
-
-                    live = next!;
                 }
             }
 
             Log("Instance {InstanceId}: continuing as new to keep the history short", input.InstanceId);
-            ctx.ContinueAsNew(input with { Live = live with { Boot = _boot } }, preserveUnprocessedEvents: true);
+            ctx.ContinueAsNew(input with { Live = _s.ToLive() }, preserveUnprocessedEvents: true);
             return null;
         }
 
-        private async Task<LiveSession> ExtendAsync(LiveSession live, ExtendRequest request)
+        private async Task ExtendAsync(ExtendRequest request)
         {
             if (request.By <= TimeSpan.Zero)
             {
-                return live;
+                return;
             }
 
-            var expires = Min(live.ExpiresAt + request.By, live.MaxExpiresAt);
-            var capped = expires == live.MaxExpiresAt;
+            var expires = Min(_s.ExpiresAt + request.By, _s.MaxExpiresAt);
+            var capped = expires == _s.MaxExpiresAt;
             await UpdateAsync(new InstanceChange(input.InstanceId, Now)
             {
                 ExpiresAt = expires,
                 Message = capped ? $"Extended to the maximum lifetime, until {expires:o}" : $"Extended until {expires:o}",
             });
-            return live with { ExpiresAt = expires };
+            _s.ExpiresAt = expires;
         }
 
         /// <summary>
         /// Restart reboots the VM and waits for a later boot; Reset destroys it and makes a fresh one under the next label generation,
         /// so a VM still listed while it is destroyed is never taken for the new one. Either way the lab is awaited again.
         /// </summary>
-        private async Task<(Ending? Ending, LiveSession? Live)> RebuildAsync(LiveSession live, bool reset)
+        private async Task<Ending?> RebuildAsync(bool reset)
         {
-            var restarts = live.RestartCount + 1;
+            var restarts = _s.RestartCount + 1;
             await UpdateAsync(new InstanceChange(input.InstanceId, Now)
             {
                 Status = LabInstanceStatus.Provisioning,
@@ -339,28 +326,28 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             {
                 Step("replacing-vm", "Destroying the old VM");
                 await DestroyVmAsync();
-                _generation++;
-                _boot = 0;
+                _s.Generation++;
+                _s.Boot = 0;
                 var vm = await CreateVmAsync();
-                await UpdateAsync(new InstanceChange(input.InstanceId, Now) { CloudInstanceId = vm.VmId, Vms = [.. _vms] });
+                await UpdateAsync(new InstanceChange(input.InstanceId, Now) { CloudInstanceId = vm.VmId, Vms = [.. _s.Vms] });
                 minBoot = 1;
             }
             else
             {
                 // A session that never heard a boot number was on boot 1 at least.
-                minBoot = Math.Max(_boot, 1) + 1;
-                await ctx.CallActivityAsync<bool>(nameof(RebootVmActivity), _vmId!, _retry);
+                minBoot = Math.Max(_s.Boot, 1) + 1;
+                await ctx.CallActivityAsync<bool>(nameof(RebootVmActivity), _s.VmId!, _retry);
                 rebootedAt = Now;
             }
 
             var up = await BringUpAsync(minBoot, rebootedAt);
             if (up.Ending is not null)
             {
-                return (up.Ending, null);
+                return up.Ending;
             }
 
             Step("running", "Lab is ready");
-            var boot = _boot > 0 ? $" (boot {_boot})" : "";
+            var boot = _s.Boot > 0 ? $" (boot {_s.Boot})" : "";
             await UpdateAsync(new InstanceChange(input.InstanceId, Now)
             {
                 Status = LabInstanceStatus.Running,
@@ -370,37 +357,29 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                 InternalIp = up.Vm.InternalIp,
                 AccessUrl = up.AccessUrl,
             });
-            return (null, live with
-            {
-                VmId = _vmId!,
-                PublicIp = up.Vm.MainIp,
-                AccessUrl = up.AccessUrl,
-                RestartCount = restarts,
-                Vms = [.. _vms],
-                Generation = _generation,
-                Boot = _boot,
-            });
+            (_s.PublicIp, _s.AccessUrl, _s.RestartCount) = (up.Vm.MainIp, up.AccessUrl, restarts);
+            return null;
         }
 
         private async Task<VmSnapshot> CreateVmAsync()
         {
-            var vm = await ctx.CallActivityAsync<VmSnapshot>(nameof(CreateVmActivity), new CreateVmInput(input.InstanceId, input.LabId, _generation, input.Lab), _retry);
-            _vmId = vm.VmId;
-            _vms.Add(new VmUsage(vm.VmId, Now));
+            var vm = await ctx.CallActivityAsync<VmSnapshot>(nameof(CreateVmActivity), new CreateVmInput(input.InstanceId, input.LabId, _s.Generation, input.Lab), _retry);
+            _s.VmId = vm.VmId;
+            _s.Vms.Add(new VmUsage(vm.VmId, Now));
             return vm;
         }
 
         /// <summary>Destroys the current VM (confirmed gone), and notes when its bill stopped.</summary>
         private async Task DestroyVmAsync()
         {
-            await ctx.CallActivityAsync<bool>(nameof(DestroyVmActivity), new DestroyVmInput(input.InstanceId, _vmId, _generation), _destroyRetry);
-            var i = _vms.FindLastIndex(v => v.VmId == _vmId && v.DestroyedAt is null);
+            await ctx.CallActivityAsync<bool>(nameof(DestroyVmActivity), new DestroyVmInput(input.InstanceId, _s.VmId, _s.Generation), _destroyRetry);
+            var i = _s.Vms.FindLastIndex(v => v.VmId == _s.VmId && v.DestroyedAt is null);
             if (i >= 0)
             {
-                _vms[i] = _vms[i] with { DestroyedAt = Now };
+                _s.Vms[i] = _s.Vms[i] with { DestroyedAt = Now };
             }
 
-            _vmId = null;
+            _s.VmId = null;
         }
 
         /// <summary>Destroys the VM (confirmed), then records how the session ended.</summary>
@@ -410,7 +389,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             await UpdateAsync(new InstanceChange(input.InstanceId, Now) { Status = LabInstanceStatus.Stopping, Message = ending.Message });
 
             var destroyed = true;
-            var vmId = _vmId;
+            var vmId = _s.VmId;
             try
             {
                 await DestroyVmAsync();
@@ -423,7 +402,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             }
 
             var now = Now;
-            await UpdateAsync(new InstanceChange(input.InstanceId, now) { Status = ending.Status, Message = ending.Message, ErrorMessage = ending.Error, Vms = [.. _vms] });
+            await UpdateAsync(new InstanceChange(input.InstanceId, now) { Status = ending.Status, Message = ending.Message, ErrorMessage = ending.Error, Vms = [.. _s.Vms] });
             await ctx.CallActivityAsync<bool>(nameof(RecordProgressActivity), new ProgressInput(input.InstanceId, now, ending.Status.ToWire()), _retry);
             Step(ending.Status.ToWire(), ending.Error ?? ending.Message);
             Log("Instance {InstanceId} ended {Status}: {Message}", input.InstanceId, ending.Status.ToWire(), ending.Error ?? ending.Message);
@@ -449,7 +428,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
 
         private static BringUp Failed(string error) => new(new Ending(LabInstanceStatus.Error, NotStarted, error), null, null);
 
-        /// <summary>Waits until <paramref name="until"/>, a stop, or a phone-home (noted in <see cref="_boot"/>).</summary>
+        /// <summary>Waits until <paramref name="until"/>, a stop, or a phone-home (noted in the session state).</summary>
         private async Task<Woke> WaitAsync(DateTimeOffset until)
         {
             using var cts = new CancellationTokenSource();
@@ -476,9 +455,9 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         /// </summary>
         private void TakeReport()
         {
-            if (_inbox.TakeLabReady() is { } report && report.Generation == _generation && report.Boot > _boot)
+            if (_inbox.TakeLabReady() is { } report && report.Generation == _s.Generation && report.Boot > _s.Boot)
             {
-                _boot = report.Boot;
+                _s.Boot = report.Boot;
             }
         }
 
@@ -489,6 +468,34 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
         private static string Describe(TaskFailedException ex) => ex.FailureDetails?.ErrorMessage ?? ex.Message;
+    }
+
+    /// <summary>
+    /// Where a session is: its VMs (every one it was given, the label generation of the current one, the highest boot it reported) and,
+    /// once running, its address and times. Carried across ContinueAsNew as <see cref="LiveSession"/>.
+    /// </summary>
+    private sealed class SessionState
+    {
+        public string? VmId { get; set; }
+        public List<VmUsage> Vms { get; private init; } = [];
+        public int Generation { get; set; } = 1;
+        public int Boot { get; set; }
+        public string? PublicIp { get; set; }
+        public string? AccessUrl { get; set; }
+        public DateTimeOffset StartedAt { get; set; }
+        public DateTimeOffset ExpiresAt { get; set; }
+        public DateTimeOffset MaxExpiresAt { get; set; }
+        public int RestartCount { get; set; }
+        public DateTimeOffset? WarnedFor { get; set; }
+
+        public static SessionState From(LiveSession? live) => live is null ? new() : new()
+        {
+            VmId = live.VmId, Vms = [.. live.Vms], Generation = live.Generation, Boot = live.Boot, PublicIp = live.PublicIp, AccessUrl = live.AccessUrl,
+            StartedAt = live.StartedAt, ExpiresAt = live.ExpiresAt, MaxExpiresAt = live.MaxExpiresAt, RestartCount = live.RestartCount, WarnedFor = live.WarnedFor,
+        };
+
+        public LiveSession ToLive() =>
+            new(VmId!, PublicIp!, AccessUrl, StartedAt, ExpiresAt, MaxExpiresAt, RestartCount, [.. Vms], Generation, Boot, WarnedFor);
     }
 
     /// <summary>
