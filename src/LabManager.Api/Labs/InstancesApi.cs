@@ -1,8 +1,6 @@
 using System.Globalization;
-using LabManager.Api.Auth;
 using LabManager.Api.Http;
 using LabManager.Core.Instances;
-using LabManager.Core.Labs;
 using LabManager.Core.Ports;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

@@ -1,4 +1,3 @@
-using System.Globalization;
 using LabManager.Api.Auth;
 using LabManager.Api.Http;
 using LabManager.Core.Instances;
