@@ -271,7 +271,10 @@ public sealed class VultrCloudProviderTests : IAsyncLifetime
     {
         await _emulator.SetFaultsAsync(new FaultSettings { LockedRate = 1 });
         var vm = await Cloud.CreateVmAsync(Spec("lab-locked"));
-        await Task.Delay(300); // past pending
+        for (var i = 0; i < 100 && (await Cloud.GetVmAsync(vm.Id))!.Status == "pending"; i++)
+        {
+            await Task.Delay(25);
+        }
 
         var ex = await Assert.ThrowsAsync<CloudProviderException>(() => Cloud.DeleteVmAsync(vm.Id));
 
