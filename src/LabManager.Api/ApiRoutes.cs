@@ -23,6 +23,10 @@ public sealed record ApiRoute(string Area, string Method, string Pattern, string
 {
     public Type? Body { get; init; }
 
+    /// <summary>What the route's <c>{id}</c> names (<c>instance</c> or <c>lab</c>), or null without one; the edge checks it is a UUID.</summary>
+    public string? IdOf => !Pattern.Contains("{id}", StringComparison.Ordinal) ? null
+        : Pattern.Contains("/instances/{id}", StringComparison.Ordinal) ? "instance" : "lab";
+
     public int Success { get; init; } = 200;
 
     public Type? Data { get; init; }

@@ -4,7 +4,10 @@ using Microsoft.AspNetCore.Http;
 
 namespace LabManager.Api.Http;
 
-/// <summary>Runs an <see cref="ApiRoute"/> on an ASP.NET Core request, the same in both hosts: token first, then the body, then the handler.</summary>
+/// <summary>
+/// Runs an <see cref="ApiRoute"/> on an ASP.NET Core request, the same in both hosts: the token first, then the body's size, the
+/// route's id and the body's shape, each refused with the envelope, so the handler gets a checked request and is its happy path.
+/// </summary>
 public static class ApiHttp
 {
     public static async Task HandleAsync(HttpContext http, ApiRoute route)
@@ -28,11 +31,22 @@ public static class ApiHttp
             return;
         }
 
-        var request = new ApiRequest(
-            user,
-            http.Request.RouteValues.ToDictionary(kv => kv.Key, kv => kv.Value?.ToString() ?? ""),
-            http.Request.Query.ToDictionary(kv => kv.Key, kv => (string?)kv.Value.ToString()),
-            body);
+        var values = http.Request.RouteValues.ToDictionary(kv => kv.Key, kv => kv.Value?.ToString() ?? "");
+        var id = Guid.Empty;
+        if (route.IdOf is { } what && !Guid.TryParse(values.GetValueOrDefault("id"), out id))
+        {
+            await WriteAsync(http, ApiResult.BadRequest($"The {what} id must be a UUID"));
+            return;
+        }
+
+        var (json, badBody) = route.Body is { } type ? ApiRequest.ParseJson(type, body) : (null, null);
+        if (badBody is not null)
+        {
+            await WriteAsync(http, badBody);
+            return;
+        }
+
+        var request = new ApiRequest(user, values, http.Request.Query.ToDictionary(kv => kv.Key, kv => (string?)kv.Value.ToString()), json, id);
         await WriteAsync(http, await route.Handle(http.RequestServices, request, ct));
     }
 

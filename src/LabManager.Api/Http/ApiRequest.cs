@@ -6,12 +6,16 @@ using LabManager.Core.Ports;
 
 namespace LabManager.Api.Http;
 
-/// <summary>What a route handler gets: the authenticated caller (for routes that need one), route values, query and body text.</summary>
+/// <summary>
+/// What a route handler gets from the edge, already checked: the authenticated caller (for routes that need one), the route's
+/// <c>{id}</c> as a UUID, the other route values, the query, and the body parsed as the route's body type (null when none was sent).
+/// </summary>
 public sealed record ApiRequest(
     UserRef? User,
     IReadOnlyDictionary<string, string> Route,
     IReadOnlyDictionary<string, string?> Query,
-    string? Body)
+    object? Json = null,
+    Guid Id = default)
 {
     /// <summary>Largest body any route accepts.</summary>
     public const int MaxBodyBytes = 16 * 1024;
@@ -21,11 +25,8 @@ public sealed record ApiRequest(
 
     public string? QueryValue(string name) => Query.TryGetValue(name, out var v) ? v : null;
 
-    /// <summary>The route value <paramref name="name"/> as a UUID, or a 400 naming <paramref name="what"/>.</summary>
-    public (Guid Id, ApiResult? Error) RouteId(string name, string what) =>
-        Route.TryGetValue(name, out var text) && Guid.TryParse(text, out var id)
-            ? (id, null)
-            : (Guid.Empty, ApiResult.BadRequest($"The {what} id must be a UUID"));
+    /// <summary>The body as the route's body type, or null when none was sent.</summary>
+    public T? BodyAs<T>() where T : class => Json as T;
 
     /// <summary>Reads a body of at most <see cref="MaxBodyBytes"/>; null with an oversize body.</summary>
     public static async Task<string?> ReadBodyAsync(Stream body, CancellationToken cancellationToken)
@@ -45,20 +46,20 @@ public sealed record ApiRequest(
     public static ApiResult TooLarge() => ApiResult.Error(413, $"The request body is larger than {MaxBodyBytes} bytes");
 
     /// <summary>
-    /// Parses the body as <typeparamref name="T"/>; an empty body gives <paramref name="empty"/>. Errors name the body's fields
-    /// ("minutes must be a number", "unknown field 'x'"), never our types.
+    /// Parses a body as <paramref name="type"/>; an empty body gives null. Errors name the body's fields ("minutes must be a whole
+    /// number", "unknown field 'x'"), never our types.
     /// </summary>
-    public (T? Value, ApiResult? Error) ReadJson<T>(T empty)
+    public static (object? Value, ApiResult? Error) ParseJson(Type type, string? body)
     {
-        if (string.IsNullOrWhiteSpace(Body))
+        if (string.IsNullOrWhiteSpace(body))
         {
-            return (empty, null);
+            return (null, null);
         }
 
-        var info = StrictJson.GetTypeInfo(typeof(T));
+        var info = StrictJson.GetTypeInfo(type);
         try
         {
-            using var document = JsonDocument.Parse(Body);
+            using var document = JsonDocument.Parse(body);
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 return (default, ApiResult.BadRequest("The request body must be a JSON object"));
@@ -73,7 +74,7 @@ public sealed record ApiRequest(
                 return (default, ApiResult.BadRequest("The request body has fields this route does not take", unknown));
             }
 
-            return ((T?)document.RootElement.Deserialize(info), null);
+            return (document.RootElement.Deserialize(info), null);
         }
         catch (JsonException ex) when (ex.Path is { Length: > 2 } path && info.Properties.FirstOrDefault(p => "$." + p.Name == path) is { } field)
         {

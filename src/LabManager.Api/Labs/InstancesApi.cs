@@ -38,14 +38,8 @@ public sealed class InstancesApi(
 
     public async Task<ApiResult> ExtendAsync(ApiRequest request, CancellationToken ct)
     {
-        var (body, badBody) = request.ReadJson<ExtendBody?>(null);
-        if (badBody is not null)
-        {
-            return badBody;
-        }
-
         // Without a body (the seed's client sends none), the default step.
-        var minutes = body?.Minutes ?? (int)Options.DefaultExtension.TotalMinutes;
+        var minutes = request.BodyAs<ExtendBody>()?.Minutes ?? (int)Options.DefaultExtension.TotalMinutes;
         var maxMinutes = (int)Options.MaxExtension.TotalMinutes;
         if (minutes < 1 || minutes > maxMinutes)
         {
@@ -59,12 +53,7 @@ public sealed class InstancesApi(
     /// <summary>Cloud-init's phone-home: no token, the instance's key in the query instead. A wrong key is answered like an unknown instance.</summary>
     public async Task<ApiResult> LabReadyAsync(ApiRequest request, CancellationToken ct)
     {
-        var (id, badId) = request.RouteId("id", "instance");
-        if (badId is not null)
-        {
-            return badId;
-        }
-
+        var id = request.Id;
         // Sent by the VM, so untrusted: small whole numbers or nothing (a first boot's report of an older script names neither).
         int? Count(string name) => request.QueryValue(name) is not { Length: > 0 } v ? 1
             : int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= 1_000_000 ? n : null;
@@ -128,18 +117,12 @@ public sealed class InstancesApi(
         }, ct);
 
     /// <summary>
-    /// Parses <c>{id}</c> and loads the instance: any instance for an admin route, otherwise only the caller's own (another
-    /// user's answers 404, like a missing one).
+    /// Loads the instance <c>{id}</c> names: any instance for an admin route, otherwise only the caller's own (another user's answers
+    /// 404, like a missing one).
     /// </summary>
     internal async Task<ApiResult> WithInstanceAsync(ApiRequest request, bool admin, Func<LabInstance, Task<ApiResult>> action, CancellationToken ct)
     {
-        var (id, badId) = request.RouteId("id", "instance");
-        if (badId is not null)
-        {
-            return badId;
-        }
-
-        var instance = await instances.GetAsync(id, ct);
+        var instance = await instances.GetAsync(request.Id, ct);
         return instance is null || (!admin && instance.UserId != request.Caller.Id) ? ApiResult.NotFound("Instance") : await action(instance);
     }
 

@@ -54,11 +54,7 @@ public sealed class LabsApi(
 
     public async Task<ApiResult> GetLabAsync(ApiRequest request, CancellationToken ct)
     {
-        var (labId, badId) = request.RouteId("id", "lab");
-        if (badId is not null)
-        {
-            return badId;
-        }
+        var labId = request.Id;
 
         // The catalog is public; a token, when sent, adds the caller's instances.
         var user = request.User;
@@ -75,18 +71,9 @@ public sealed class LabsApi(
     public async Task<ApiResult> StartLabAsync(ApiRequest request, CancellationToken ct)
     {
         var user = request.Caller;
-        var (labId, badId) = request.RouteId("id", "lab");
-        if (badId is not null)
-        {
-            return badId;
-        }
+        var labId = request.Id;
 
-        var (body, badBody) = request.ReadJson(new StartBody(null));
-        if (badBody is not null)
-        {
-            return badBody;
-        }
-
+        var body = request.BodyAs<StartBody>() ?? new StartBody(null);
         var lab = await catalog.GetAsync(labId, ct);
         if (lab is not { IsActive: true })
         {
@@ -94,7 +81,7 @@ public sealed class LabsApi(
         }
 
         var length = lab.TimeoutDuration;
-        if (body!.TimeoutOverride is { } ms)
+        if (body.TimeoutOverride is { } ms)
         {
             var min = Options.MinSessionLength;
             var max = sessions.MaxLifetime;
@@ -171,13 +158,8 @@ public sealed class LabsApi(
             return ApiResult.NotFound("Route");
         }
 
-        var (body, badBody) = request.ReadJson(new DevTokenBody(null, null, false));
-        if (badBody is not null)
-        {
-            return badBody;
-        }
-
-        var userId = body!.UserId ?? Guid.NewGuid();
+        var body = request.BodyAs<DevTokenBody>() ?? new DevTokenBody(null, null, false);
+        var userId = body.UserId ?? Guid.NewGuid();
         var lifetime = TimeSpan.FromHours(8);
         var token = tokens.MintDevToken(userId, body.Name, body.Admin, lifetime);
         return ApiResult.Ok(new DevTokenView(token, userId, body.Admin, (int)lifetime.TotalSeconds), "Development token: never enable this route in production");

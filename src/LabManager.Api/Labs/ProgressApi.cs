@@ -44,7 +44,7 @@ public sealed class ProgressApi(
             return denied;
         }
 
-        var (answer, badAnswer) = ReadText(request, new SubmitBody(null), b => b.Answer, "answer");
+        var (answer, badAnswer) = Text(request.BodyAs<SubmitBody>()?.Answer, "answer");
         if (badAnswer is not null)
         {
             return badAnswer;
@@ -98,7 +98,7 @@ public sealed class ProgressApi(
             return denied;
         }
 
-        var (question, badQuestion) = ReadText(request, new TutorBody(null), b => b.Question, "question");
+        var (question, badQuestion) = Text(request.BodyAs<TutorBody>()?.Question, "question");
         if (badQuestion is not null)
         {
             return badQuestion;
@@ -129,15 +129,9 @@ public sealed class ProgressApi(
     }
 
     /// <summary>The body's one text field, trimmed; a 400 unless it has 1 to <see cref="MaxTextLength"/> characters.</summary>
-    private static (string? Text, ApiResult? Error) ReadText<T>(ApiRequest request, T empty, Func<T, string?> field, string name)
+    private static (string? Text, ApiResult? Error) Text(string? field, string name)
     {
-        var (body, badBody) = request.ReadJson(empty);
-        if (badBody is not null)
-        {
-            return (null, badBody);
-        }
-
-        var text = field(body!)?.Trim();
+        var text = field?.Trim();
         return string.IsNullOrEmpty(text) || text.Length > MaxTextLength
             ? (null, ApiResult.BadRequest($"{name} must be 1 to {MaxTextLength} characters"))
             : (text, null);
@@ -146,13 +140,7 @@ public sealed class ProgressApi(
     private async Task<(UserRef? User, Lab? Lab, ApiResult? Denied)> UserAndLabAsync(ApiRequest request, CancellationToken ct)
     {
         var user = request.Caller;
-        var (labId, badId) = request.RouteId("id", "lab");
-        if (badId is not null)
-        {
-            return (null, null, badId);
-        }
-
-        var lab = await catalog.GetAsync(labId, ct);
+        var lab = await catalog.GetAsync(request.Id, ct);
         return lab is { IsActive: true } ? (user, lab, null) : (null, null, ApiResult.NotFound("Lab"));
     }
 
