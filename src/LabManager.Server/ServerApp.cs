@@ -70,7 +70,7 @@ public static class ServerApp
                 metrics.AddOtlpExporter();
             }
         });
-        builder.Services.AddOpenApi();
+        builder.Services.AddLabOpenApi();
 
         var app = builder.Build();
         if (emulator is not null)

@@ -481,6 +481,16 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
     }
 
     [Fact]
+    public async Task JsonBodies_SentAsCurlDoes_AreRead()
+    {
+        // `curl -d '{}'` (the README's commands) labels the JSON as a form: the body is still read as JSON, never refused with 415.
+        using var content = new StringContent("{}", Encoding.UTF8, "application/x-www-form-urlencoded");
+        using var response = await server.Http.PostAsync("/api/dev/token", content);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.False(string.IsNullOrEmpty(JsonNode.Parse(await response.Content.ReadAsStringAsync())!["data"]!["token"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task DevToken_MintsAWorkingToken()
     {
         var (status, body, _) = await server.SendAsync(HttpMethod.Post, "/api/dev/token", body: """{"name": "Ada"}""");
