@@ -38,15 +38,17 @@ public static class LabHealthChecks
 
     public static IEndpointRouteBuilder MapLabHealth(this IEndpointRouteBuilder app)
     {
-        app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = (http, report) => Write(http, report, details: false) });
-        app.MapHealthChecks("/health/details", new HealthCheckOptions { ResponseWriter = (http, report) => Write(http, report, details: true) })
+        app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = (http, report) => WriteAsync(http, report, details: false) });
+        app.MapHealthChecks("/health/details", new HealthCheckOptions { ResponseWriter = (http, report) => WriteAsync(http, report, details: true) })
             .RequireAuthorization(LabPolicies.Operator);
         return app;
     }
 
-    private static Task Write(HttpContext http, HealthReport report, bool details)
+    /// <summary>The answer to a health request: 200 or 503 with the envelope; each check's state only with <paramref name="details"/>.</summary>
+    public static Task WriteAsync(HttpContext http, HealthReport report, bool details)
     {
         var healthy = report.Status == HealthStatus.Healthy;
+        http.Response.StatusCode = healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
         var data = details
             ? report.Entries.ToDictionary(e => e.Key, e => e.Value.Status == HealthStatus.Healthy ? "ok" : "failing: " + Reason(e.Value))
             : null;

@@ -90,7 +90,7 @@ public sealed class FunctionsMetadataTests
     public void Metadata_NoUnexpectedFunctions()
     {
         var expected = ApiRoutes.All.Select(r => r.Name).Concat(ActivityNames()).Concat(Realtime.Keys)
-            .Append(nameof(LabSessionOrchestrator)).Append("ReconciliationSweep").Order();
+            .Append(nameof(LabSessionOrchestrator)).Append("ReconciliationSweep").Append("Health").Append("HealthDetails").Order();
         Assert.Equal(expected, Functions.Keys.Order());
     }
 

@@ -104,6 +104,24 @@ public sealed class FunctionsWiringTests : IAsyncLifetime
         Assert.Empty(mineBody["data"]!.AsArray());
     }
 
+    [Fact]
+    public async Task Health_StatusForThePlatform_DetailsForOperatorsOnly()
+    {
+        await using var scope = _host.Services.CreateAsyncScope();
+        var functions = ActivatorUtilities.CreateInstance<HealthFunctions>(scope.ServiceProvider);
+
+        var (status, body) = await InvokeAsync("GET", "/api/health", null, http => functions.Health(http.Request, _durable.Client));
+        Assert.Equal((200, "healthy"), (status, body["message"]!.GetValue<string>()));
+        Assert.False(body.ContainsKey("data"));
+
+        var (anonymous, _) = await InvokeAsync("GET", "/api/health/details", null, http => functions.HealthDetails(http.Request, _durable.Client));
+        Assert.Equal(401, anonymous);
+        var token = _host.Services.GetRequiredService<TokenService>().MintDevToken(Guid.NewGuid(), null, admin: true, TimeSpan.FromMinutes(5));
+        var (details, checks) = await InvokeAsync("GET", "/api/health/details", token, http => functions.HealthDetails(http.Request, _durable.Client));
+        Assert.Equal(200, details);
+        Assert.Equal(new JsonObject { ["postgres"] = "ok", ["durable"] = "ok", ["cloud"] = "ok" }.ToJsonString(), checks["data"]!.ToJsonString());
+    }
+
     private async Task<(int Status, JsonObject Body)> InvokeAsync(string method, string path, string? token, Func<HttpContext, Task> trigger)
     {
         await using var scope = _host.Services.CreateAsyncScope();
