@@ -76,7 +76,7 @@ public sealed record ApiRequest(
 
             return (document.RootElement.Deserialize(info), null);
         }
-        catch (JsonException ex) when (ex.Path is { Length: > 2 } path && info.Properties.FirstOrDefault(p => "$." + p.Name == path) is { } field)
+        catch (JsonException ex) when (ex.Path is { Length: > 2 } path && info.Properties.FirstOrDefault(p => string.Equals("$." + p.Name, path, StringComparison.OrdinalIgnoreCase)) is { } field)
         {
             return (default, ApiResult.BadRequest($"{field.Name} must be {Kind(field)}"));
         }

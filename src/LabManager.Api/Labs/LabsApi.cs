@@ -54,11 +54,9 @@ public sealed class LabsApi(
 
     public async Task<ApiResult> GetLabAsync(ApiRequest request, CancellationToken ct)
     {
-        var labId = request.Id;
-
         // The catalog is public; a token, when sent, adds the caller's instances.
         var user = request.User;
-        var lab = await catalog.GetAsync(labId, ct);
+        var lab = await catalog.GetAsync(request.Id, ct);
         if (lab is not { IsActive: true })
         {
             return ApiResult.NotFound("Lab");
@@ -71,10 +69,8 @@ public sealed class LabsApi(
     public async Task<ApiResult> StartLabAsync(ApiRequest request, CancellationToken ct)
     {
         var user = request.Caller;
-        var labId = request.Id;
-
         var body = request.BodyAs<StartBody>() ?? new StartBody(null);
-        var lab = await catalog.GetAsync(labId, ct);
+        var lab = await catalog.GetAsync(request.Id, ct);
         if (lab is not { IsActive: true })
         {
             return ApiResult.NotFound("Lab");

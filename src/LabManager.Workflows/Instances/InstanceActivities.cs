@@ -45,7 +45,8 @@ public sealed class UpdateInstanceActivity(IInstanceStore store, INotifier notif
     /// </summary>
     public async Task<bool> ExecuteAsync(InstanceChange input)
     {
-        var instance = await store.GetAsync(input.InstanceId) ?? throw new PermanentFailureException($"Instance {input.InstanceId} does not exist");
+        var stored = await store.GetAsync(input.InstanceId) ?? throw new PermanentFailureException($"Instance {input.InstanceId} does not exist");
+        var instance = stored;
         if (input.Status is { } status && status != instance.Status)
         {
             if (instance.Status.IsTerminal())
@@ -69,7 +70,12 @@ public sealed class UpdateInstanceActivity(IInstanceStore store, INotifier notif
             RestartCount = input.RestartCount ?? instance.RestartCount,
             Vms = input.Vms ?? instance.Vms,
         };
-        await store.UpdateAsync(instance);
+        // A change that only tells (a new step) writes nothing.
+        if (instance != stored)
+        {
+            await store.UpdateAsync(instance);
+        }
+
         if (input.Status is not null || input.ExpiresAt is not null || input.Step is not null)
         {
             logger.LogInformation("Instance {InstanceId} is {Status}: {Message}", instance.Id, instance.Status.ToWire(), input.Message ?? instance.ErrorMessage);
