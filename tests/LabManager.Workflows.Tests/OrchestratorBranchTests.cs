@@ -140,6 +140,23 @@ public sealed class OrchestratorBranchTests
     }
 
     [Fact]
+    public async Task LostStopEvent_SeenWhileTheVmIsUp_SessionWindsDownBeforeRunning()
+    {
+        // The stop lands after the VM booted: the step's update says so, and the lab is never made running.
+        var session = new ScriptedSession(Input())
+        {
+            Activities = (a, i) => a == nameof(UpdateInstanceActivity) && ((InstanceChange)i!).Step == "waiting-for-lab" ? false : Healthy(a, i),
+        };
+        await session.StartAsync();
+
+        var result = await session.Result;
+        Assert.Equal(LabInstanceStatus.Stopped, result.Status);
+        Assert.DoesNotContain(LabInstanceStatus.Running, Statuses(session));
+        Assert.DoesNotContain(session.Calls, c => c.Name == nameof(ProbeLabActivity));
+        Assert.Single(session.Calls, c => c.Name == nameof(DestroyVmActivity));
+    }
+
+    [Fact]
     public async Task ContinueAsNew_HandlesPendingEventsFirst_AndCarriesTheSession()
     {
         var session = await RunningAsync(new SessionTimings { EventsPerGeneration = 1 });

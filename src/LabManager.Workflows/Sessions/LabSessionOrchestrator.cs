@@ -181,8 +181,12 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             }
 
             Step("waiting-for-lab", "Waiting for the lab to answer");
-            // Told live, so the page shows the step without asking for it.
-            await UpdateAsync(new InstanceChange(input.InstanceId, Now) { Step = "waiting-for-lab", Message = "VM up; waiting for the lab to answer" });
+            // Told live, so the page shows the step without asking for it; like every update, it says whether a stop was asked for.
+            if (!await UpdateAsync(new InstanceChange(input.InstanceId, Now) { Step = "waiting-for-lab", Message = "VM up; waiting for the lab to answer" }))
+            {
+                return new BringUp(StopAskedFor(), null, null);
+            }
+
             var labDeadline = Now + t.LabReadyDeadline;
             var probe = await ProbeAsync(vm);
             for (var lastLook = false; _s.Boot < minBoot && !(probe.Up && (rebootedAt is null || Now - rebootedAt >= t.RebootSettle)); )
