@@ -20,6 +20,10 @@ param vultrApiKey string
 @secure()
 param jwtSigningKey string
 
+@description('Secret of the keys lab VMs phone home with, at least 32 bytes, not the signing key (stored in Key Vault).')
+@secure()
+param phoneHomeKey string
+
 @description('AI tutor API key (stored in Key Vault); empty disables the tutor.')
 @secure()
 param tutorApiKey string = ''
@@ -96,6 +100,7 @@ module vault 'app/keyvault.bicep' = {
     token: token
     vultrApiKey: vultrApiKey
     jwtSigningKey: jwtSigningKey
+    phoneHomeKey: phoneHomeKey
     tutorApiKey: tutorApiKey
     postgresServerName: data.outputs.postgresServerName
     postgresAdminLogin: postgresAdminLogin

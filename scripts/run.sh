@@ -40,6 +40,7 @@ pg_up "$STATE/postgres" "$PG_PORT"
 azurite_up "$STATE/azurite" "$AZ_PORT"
 redis_up "$REDIS_PORT"
 [ -f "$STATE/signing-key" ] || head -c 48 /dev/urandom | base64 -w0 > "$STATE/signing-key"
+[ -f "$STATE/phone-home-key" ] || head -c 48 /dev/urandom | base64 -w0 > "$STATE/phone-home-key"
 
 if [ -z "${Vultr__ApiKey:-}" ]; then
   dotnet "$emulator_bin/LabManager.VultrEmulator.dll" --urls "http://127.0.0.1:$EMULATOR_PORT" --Logging:LogLevel:Default=Warning &
@@ -55,6 +56,9 @@ export Auth__DevTokens=true
 export Catalog__File=$PWD/catalog/labs.json
 # Cloud-init reports each lab up here (the emulator performs it), so a lab is running as soon as it answers.
 export LabSessions__PhoneHomeUrl="http://127.0.0.1:$PORT/api/labs/instances/{instanceId}/ready?key={key}"
+export LabSessions__PhoneHomeKey=$(cat "$STATE/phone-home-key")
+# Labs are reached through the gateway at http://<instance id>.lab.localhost:$PORT/; the emulated VMs admit the gateway (127.0.0.1) only.
+export Access__Mode=Gateway Access__LabDomain=lab.localhost Access__LabPort=$PORT Access__GatewayCidrs__0=127.0.0.1/32
 
 cat <<MSG
 LabManager on http://127.0.0.1:$PORT  (open it in a browser: the web page, "Get a learner token" to sign in)

@@ -28,6 +28,7 @@ internal static class ApiLatency
             "--urls", "http://127.0.0.1:0",
             $"--ConnectionStrings:Postgres={connection}",
             "--Auth:SigningKey=bench-signing-key-0123456789abcdef0123456789",
+            "--Access:GatewayCidrs:0=127.0.0.1/32",
             $"--Catalog:File={RepoPaths.Catalog}",
             "--Logging:LogLevel:Default=Warning",
             $"--Api:MaxGlobalInstances={requests + 10}",

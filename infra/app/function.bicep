@@ -93,6 +93,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'Auth__Issuer', value: 'labmanager' }
         { name: 'Auth__Audience', value: 'labmanager-api' }
         { name: 'Auth__SigningKey', value: '@Microsoft.KeyVault(SecretUri=${secretUris.jwtSigningKey})' }
+        { name: 'LabSessions__PhoneHomeKey', value: '@Microsoft.KeyVault(SecretUri=${secretUris.phoneHomeKey})' }
         { name: 'Auth__DevTokens', value: 'false' }
         { name: 'Api__MaxContainersPerUser', value: string(maxContainersPerUser) }
         { name: 'Api__MaxGlobalInstances', value: string(maxGlobalInstances) }

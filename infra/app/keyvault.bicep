@@ -6,6 +6,9 @@ param token string
 param vultrApiKey string
 @secure()
 param jwtSigningKey string
+
+@secure()
+param phoneHomeKey string
 @secure()
 param tutorApiKey string
 param postgresServerName string
@@ -47,9 +50,10 @@ var secrets = {
   'postgres-connection': 'Host=${postgres.properties.fullyQualifiedDomainName};Database=labmanager;Username=${postgresAdminLogin};Password=${postgresAdminPassword};SSL Mode=Require'
   'redis-connection': '${redis.properties.hostName}:${redis.properties.sslPort},password=${redis.listKeys().primaryKey},ssl=True,abortConnect=False'
   'signalr-connection': signalR.listKeys().primaryConnectionString
+  'phone-home-key': phoneHomeKey
 }
 
-var secretNames = ['vultr-api-key', 'jwt-signing-key', 'tutor-api-key', 'postgres-connection', 'redis-connection', 'signalr-connection']
+var secretNames = ['vultr-api-key', 'jwt-signing-key', 'tutor-api-key', 'postgres-connection', 'redis-connection', 'signalr-connection', 'phone-home-key']
 
 resource stored 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for name in secretNames: {
   parent: vault
@@ -65,4 +69,5 @@ output secretUris object = {
   postgres: stored[3].properties.secretUri
   redis: stored[4].properties.secretUri
   signalR: stored[5].properties.secretUri
+  phoneHomeKey: stored[6].properties.secretUri
 }

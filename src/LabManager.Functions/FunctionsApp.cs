@@ -21,6 +21,8 @@ public static class FunctionsApp
         // Live status through Azure SignalR Service: the page negotiates at /api/realtime/negotiate (none without the service).
         var signalR = builder.Services.AddAzureSignalRNotifier(builder.Configuration);
         builder.Services.PostConfigure<ApiOptions>(o => o.RealtimeUrl = signalR is null ? null : "/api/realtime");
+        // No gateway runs here: each lab is opened to its learner's address only, and its URL is the VM's.
+        builder.Services.PostConfigure<Core.Access.AccessOptions>(o => o.Mode = Core.Access.AccessMode.Direct);
 
         // The durable client comes from the Functions binding: every trigger that needs it takes [DurableClient] and fills the slot.
         builder.Services.AddSingleton<DurableClientSlot>();

@@ -5,6 +5,7 @@ using LabManager.Core.Realtime;
 using LabManager.Core.Ports;
 using LabManager.Hosting;
 using LabManager.Server.Durable;
+using LabManager.Server.Gateway;
 using LabManager.Server.Realtime;
 using LabManager.VultrEmulator;
 using LabManager.Workflows;
@@ -71,6 +72,10 @@ public static class ServerApp
             }
         });
         builder.Services.AddLabOpenApi();
+        builder.Services.AddHttpForwarder();
+        builder.Services.AddSingleton<LabGateway>();
+        builder.Services.AddSingleton<ActivityStamps>();
+        builder.Services.AddHostedService(s => s.GetRequiredService<ActivityStamps>());
 
         var app = builder.Build();
         if (emulator is not null)
@@ -78,6 +83,9 @@ public static class ServerApp
             app.Logger.LogInformation("No Vultr:ApiKey: using the embedded Vultr emulator at {Url}", emulator.Root);
         }
 
+        // A lab's host is the gateway's, whatever the path: nothing of the Server (its pages, headers, CORS, tokens) applies there.
+        var gateway = app.Services.GetRequiredService<LabGateway>();
+        app.Use((http, next) => gateway.Claims(http, out var instanceId, out var port) ? gateway.HandleAsync(http, instanceId, port) : next(http));
         app.UseExceptionHandler(error => error.Run(http =>
             ApiHttp.WriteAsync(http, ApiResult.Error(500, "Something went wrong on our side; it has been logged"))));
         app.UseDefaultFiles();

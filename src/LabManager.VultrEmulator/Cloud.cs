@@ -213,6 +213,28 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
         return (once.Success ? once.Groups[1].Value : null, perBoot);
     }
 
+    /// <summary>
+    /// Whether the VM's firewall lets a TCP connection from <paramref name="source"/> reach <paramref name="port"/>, as Vultr's does: a VM in
+    /// no group accepts everyone; in a group, only what an accept rule admits (a group that no longer exists admits nothing).
+    /// </summary>
+    public bool Admits(Vm vm, System.Net.IPAddress source, int port)
+    {
+        if (vm.FirewallGroupId.Length == 0)
+        {
+            return true;
+        }
+
+        if (source.IsIPv4MappedToIPv6)
+        {
+            source = source.MapToIPv4();
+        }
+
+        lock (FirewallLock)
+        {
+            return Firewalls.TryGetValue(vm.FirewallGroupId, out var group) && group.Rules.Any(r => r.Admits(source, "tcp", port));
+        }
+    }
+
     public static string DecodeUserData(string base64) => Encoding.UTF8.GetString(Convert.FromBase64String(base64));
 }
 
@@ -240,10 +262,43 @@ internal sealed class FirewallGroup
     public List<FirewallRule> Rules { get; } = [];
     private int _nextRuleId;
 
+    /// <summary>Vultr's <c>max_rule_count</c>.</summary>
+    public const int MaxRules = 50;
+
     public int NextRuleId() => ++_nextRuleId;
 }
 
-internal sealed record FirewallRule(int Id, string IpType, string Action, string Protocol, string Port, string Subnet, int SubnetSize, string Source, string Notes);
+internal sealed record FirewallRule(int Id, string IpType, string Action, string Protocol, string Port, string Subnet, int SubnetSize, string Source, string Notes)
+{
+    /// <summary>The rule admits this source on this protocol and port (<c>port</c> "80", "8000:8100", or "" for every port).</summary>
+    public bool Admits(System.Net.IPAddress source, string protocol, int port)
+    {
+        if (Protocol != protocol || !System.Net.IPAddress.TryParse(Subnet, out var subnet) || subnet.AddressFamily != source.AddressFamily)
+        {
+            return false;
+        }
+
+        var range = Port.Split(':');
+        var inRange = Port.Length == 0
+            || (int.TryParse(range[0], CultureInfo.InvariantCulture, out var low) && port >= low
+                && port <= (range.Length > 1 && int.TryParse(range[1], CultureInfo.InvariantCulture, out var high) ? high : low));
+        return inRange && SamePrefix(subnet.GetAddressBytes(), source.GetAddressBytes(), SubnetSize);
+    }
+
+    private static bool SamePrefix(byte[] a, byte[] b, int bits)
+    {
+        for (var i = 0; bits > 0; i++, bits -= 8)
+        {
+            var mask = bits >= 8 ? 0xFF : 0xFF << (8 - bits) & 0xFF;
+            if ((a[i] & mask) != (b[i] & mask))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
 
 /// <summary>Counts requests in one-second windows: the current rate, for the 429 limit, and the peak.</summary>
 internal sealed class RequestRate(TimeProvider time)

@@ -74,7 +74,7 @@ internal static class Json
         date_modified = g.DateModified.ToString("yyyy-MM-dd'T'HH:mm:ss'+00:00'", System.Globalization.CultureInfo.InvariantCulture),
         instance_count = instanceCount,
         rule_count = g.Rules.Count,
-        max_rule_count = 50,
+        max_rule_count = FirewallGroup.MaxRules,
     };
 
     public static object Rule(FirewallRule r) => new

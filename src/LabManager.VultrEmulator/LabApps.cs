@@ -1,15 +1,14 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 
 namespace LabManager.VultrEmulator;
 
 /// <summary>
-/// Stands in for the lab's containers: for each VM whose lab is up, a tiny HTTP server on the VM's
-/// loopback address answers on every published port.
+/// Stands in for the lab's containers: for each VM whose lab is up, a tiny HTTP server (<see cref="LabAppHttp"/>) on the VM's
+/// loopback address answers on every published port, to the sources the VM's firewall group admits.
 /// </summary>
-internal sealed class LabApps(ILogger<LabApps> logger) : IAsyncDisposable
+internal sealed class LabApps(Cloud cloud, ILogger<LabApps> logger) : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<(string VmId, int Port), Listener> _listeners = new();
 
@@ -56,12 +55,8 @@ internal sealed class LabApps(ILogger<LabApps> logger) : IAsyncDisposable
         }
     }
 
-    private static async Task ServeAsync(Vm vm, int port, Listener listener)
+    private async Task ServeAsync(Vm vm, int port, Listener listener)
     {
-        var body = Encoding.UTF8.GetBytes(
-            $"<!doctype html><html><head><title>Lab {vm.Label}</title></head><body><h1>Lab app</h1><p>VM {vm.Id} ({vm.Label}) on port {port}.</p></body></html>");
-        var head = Encoding.ASCII.GetBytes(
-            $"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n");
         while (!listener.Cts.IsCancellationRequested)
         {
             TcpClient client;
@@ -74,39 +69,16 @@ internal sealed class LabApps(ILogger<LabApps> logger) : IAsyncDisposable
                 return;
             }
 
-            _ = AnswerAsync(client, head, body);
-        }
-    }
-
-    private static async Task AnswerAsync(TcpClient client, byte[] head, byte[] body)
-    {
-        using (client)
-        {
-            try
+            if (!cloud.Admits(vm, ((IPEndPoint)client.Client.RemoteEndPoint!).Address, port))
             {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                var stream = client.GetStream();
-                var buffer = new byte[4096];
-                var seen = new StringBuilder();
-                // Read the request head (or whatever arrives first: a TCP probe sends nothing).
-                while (!seen.ToString().Contains("\r\n\r\n", StringComparison.Ordinal))
-                {
-                    var n = await stream.ReadAsync(buffer, timeout.Token);
-                    if (n == 0)
-                    {
-                        return;
-                    }
-
-                    seen.Append(Encoding.ASCII.GetString(buffer, 0, n));
-                }
-
-                await stream.WriteAsync(head, timeout.Token);
-                await stream.WriteAsync(body, timeout.Token);
+                // Vultr's firewall drops the packets; here the connection is reset at once, which no client mistakes for an answer.
+                cloud.Count("firewall_refused");
+                client.Client.LingerState = new LingerOption(true, 0);
+                client.Dispose();
+                continue;
             }
-            catch (Exception ex) when (ex is IOException or OperationCanceledException or SocketException)
-            {
-                // A probe that hangs up is not an error.
-            }
+
+            _ = LabAppHttp.ServeAsync(client, vm.Id, vm.Label, port, listener.Cts.Token);
         }
     }
 

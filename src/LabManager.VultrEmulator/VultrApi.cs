@@ -185,6 +185,18 @@ internal static class VultrApi
             return Json.Error(400, refusal);
         }
 
+        var firewall = Str(body, "firewall_group_id") ?? "";
+        if (firewall.Length > 0)
+        {
+            lock (cloud.FirewallLock)
+            {
+                if (!cloud.Firewalls.ContainsKey(firewall))
+                {
+                    return Json.Error(400, "Invalid firewall group.");
+                }
+            }
+        }
+
         string userData;
         try
         {
@@ -201,7 +213,7 @@ internal static class VultrApi
         var label = Str(body, "label") ?? "";
         var source = new BootSource(osId ?? (imageId.Length > 0 ? 186 : appId > 0 ? 186 : 0), imageId, appId);
         var vm = cloud.Create(label, Str(body, "hostname") ?? label, region, plan, source, tags, userData);
-        vm.FirewallGroupId = Str(body, "firewall_group_id") ?? "";
+        vm.FirewallGroupId = firewall;
 
         if (Random.Shared.NextDouble() < cloud.Faults.LoseCreateAnswerRate)
         {
@@ -297,7 +309,7 @@ internal static class VultrApi
             return Json.Error(400, "Invalid protocol.");
         }
 
-        if (string.IsNullOrEmpty(subnet) || size is null || size < 0 || size > (ipType == "v4" ? 32 : 128))
+        if (!System.Net.IPAddress.TryParse(subnet, out var address) || (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork) != (ipType == "v4") || size is null || size < 0 || size > (ipType == "v4" ? 32 : 128))
         {
             return Json.Error(400, "Invalid subnet.");
         }
@@ -307,6 +319,11 @@ internal static class VultrApi
             if (!cloud.Firewalls.TryGetValue(id, out var group))
             {
                 return NotFound();
+            }
+
+            if (group.Rules.Count >= FirewallGroup.MaxRules)
+            {
+                return Json.Error(400, "Firewall group has reached the maximum number of rules.");
             }
 
             var rule = new FirewallRule(group.NextRuleId(), ipType, "accept", protocol, Str(body, "port") ?? "", subnet, size.Value, Str(body, "source") ?? "", Str(body, "notes") ?? "");

@@ -17,8 +17,14 @@ public sealed class LabSessionOptions
     /// </summary>
     public string? PhoneHomeUrl { get; set; }
 
-    /// <summary>Secret of the phone-home keys; the JWT signing key (<c>Auth:SigningKey</c>) when not set.</summary>
-    public string? PhoneHomeSecret { get; set; }
+    /// <summary>
+    /// Secret of the phone-home keys, a secret of its own: a VM holds the key derived from it (in its user_data, which the VM can read),
+    /// so it must never be the JWT signing key. Without it labs do not phone home and are found by probing only.
+    /// </summary>
+    public string? PhoneHomeKey { get; set; }
+
+    /// <summary>How long a running lab may go without a request through the gateway or the page's keep-alive before it is stopped (a lab's own <c>idleTimeoutMinutes</c> wins); zero: never.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
     /// <summary>Longest a session may run, extensions included.</summary>
     public TimeSpan MaxLifetime { get; set; } = TimeSpan.FromHours(4);

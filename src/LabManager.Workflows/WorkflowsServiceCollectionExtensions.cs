@@ -1,3 +1,4 @@
+using LabManager.Core.Access;
 using LabManager.Core.Ports;
 using LabManager.Workflows.Instances;
 using LabManager.Workflows.Reconciliation;
@@ -8,6 +9,8 @@ using Microsoft.DurableTask;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using LabManager.Workflows.Access;
 
 namespace LabManager.Workflows;
 
@@ -20,7 +23,6 @@ public static class WorkflowsServiceCollectionExtensions
         services.AddOptions<LabSessionOptions>().Bind(configuration.GetSection(LabSessionOptions.Section))
             .PostConfigure(o =>
             {
-                o.PhoneHomeSecret ??= configuration["Auth:SigningKey"];
                 // On Azure App Service / Functions the app knows its own public host name: labs phone home there.
                 if (string.IsNullOrEmpty(o.PhoneHomeUrl) && configuration["WEBSITE_HOSTNAME"] is { Length: > 0 } host)
                 {
@@ -28,6 +30,9 @@ public static class WorkflowsServiceCollectionExtensions
                 }
             })
             .ValidateOnStart();
+        services.AddOptions<AccessOptions>().Bind(configuration.GetSection(AccessOptions.Section))
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AccessOptions>, AccessOptionsValidation>();
         services.AddHttpClient(ProbeLabActivity.HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseProxy = false });
         services.AddSingleton<ILabSessionControl, DurableLabSessionControl>();
@@ -44,7 +49,17 @@ public static class WorkflowsServiceCollectionExtensions
         services.AddTransient<UpdateInstanceActivity>();
         services.AddTransient<RecordProgressActivity>();
         services.AddTransient<NotifyExpiryActivity>();
+        services.AddTransient<EnsureFirewallActivity>();
+        services.AddTransient<DeleteFirewallActivity>();
+        services.AddTransient<CheckIdleActivity>();
         return services;
+    }
+
+    /// <summary>Says which setting is wrong and why, at start.</summary>
+    private sealed class AccessOptionsValidation : IValidateOptions<AccessOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, AccessOptions options) =>
+            options.Validate() is { Count: > 0 } errors ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
     }
 
     /// <summary>Registers the orchestrator and every activity with a Durable Task worker.</summary>
@@ -57,5 +72,8 @@ public static class WorkflowsServiceCollectionExtensions
         .AddActivity<ProbeLabActivity>()
         .AddActivity<UpdateInstanceActivity>()
         .AddActivity<RecordProgressActivity>()
-        .AddActivity<NotifyExpiryActivity>();
+        .AddActivity<NotifyExpiryActivity>()
+        .AddActivity<EnsureFirewallActivity>()
+        .AddActivity<DeleteFirewallActivity>()
+        .AddActivity<CheckIdleActivity>();
 }

@@ -105,7 +105,7 @@ public sealed class CloudInitRendererTests : IDisposable
         Assert.Contains(calls, c => c is ["docker", "pull", var image] && image == "img:" + hostile);
         Assert.Equal(url + "&boot=1", Assert.Single(calls, c => c[0] == "curl")[^1]);
         // Nothing but the stubs was called: no stray command slipped in between.
-        Assert.All(calls, c => Assert.Contains(c[0], new[] { "docker", "systemctl", "curl" }));
+        Assert.All(calls, c => Assert.Contains(c[0], new[] { "docker", "systemctl", "curl", "iptables" }));
     }
 
     [Fact]
@@ -139,21 +139,41 @@ public sealed class CloudInitRendererTests : IDisposable
         Assert.Throws<ArgumentException>(() => CloudInitRenderer.Quote("a\0b"));
     }
 
+    [Fact]
+    public async Task Render_HardensTheVm_NoSshPasswords_NoContainerReachesTheMetadataService()
+    {
+        using var port = new TcpListener(IPAddress.Loopback, 0);
+        port.Start();
+        var calls = await RunWithStubsAsync(CloudInitRenderer.Render(Config(Web(((IPEndPoint)port.LocalEndpoint).Port)), "http://127.0.0.1:1/ready?key=k"));
+
+        var sshd = await File.ReadAllTextAsync(Path.Combine(_dir, "etc/ssh/sshd_config.d/00-labmanager.conf"));
+        Assert.Contains("PasswordAuthentication no", sshd, StringComparison.Ordinal);
+        Assert.Contains("KbdInteractiveAuthentication no", sshd, StringComparison.Ordinal);
+        // The metadata address is closed to containers before the first one runs, and again by the per-boot script (rules do not survive a reboot).
+        var block = calls.FindIndex(c => c is ["iptables", "-I", "DOCKER-USER", "-d", "169.254.169.254", "-j", "DROP"]);
+        var firstRun = calls.FindIndex(c => c is ["docker", "run", ..]);
+        Assert.InRange(block, 0, firstRun - 1);
+        Assert.Equal(2, calls.Count(c => c is ["iptables", "-C", "DOCKER-USER", "-d", "169.254.169.254", "-j", "DROP"]));
+    }
+
     /// <summary>
-    /// Runs the script with docker, systemctl, curl and tee replaced by stubs that record their arguments, and the VM's
+    /// Runs the script with docker, systemctl, curl, iptables and tee replaced by stubs that record their arguments, and the VM's
     /// <c>/var/lib</c> moved into the test's folder.
     /// </summary>
     private async Task<List<List<string>>> RunWithStubsAsync(string script)
     {
         script = script.Replace(" /var/lib/", $" {_dir}/var/lib/", StringComparison.Ordinal).Replace("$(cat /var/lib/", $"$(cat {_dir}/var/lib/", StringComparison.Ordinal)
-            .Replace("> /var/lib/", $"> {_dir}/var/lib/", StringComparison.Ordinal).Replace("\n/var/lib/", $"\n{_dir}/var/lib/", StringComparison.Ordinal);
-        Assert.DoesNotMatch(@"(^|[\s(>])/var/lib", script);
+            .Replace("> /var/lib/", $"> {_dir}/var/lib/", StringComparison.Ordinal).Replace("\n/var/lib/", $"\n{_dir}/var/lib/", StringComparison.Ordinal)
+            .Replace(" /etc/ssh/", $" {_dir}/etc/ssh/", StringComparison.Ordinal);
+        Assert.DoesNotMatch(@"(^|[\s(>])(/var/lib|/etc)", script);
         var bin = Directory.CreateDirectory(Path.Combine(_dir, "bin")).FullName;
         var log = Path.Combine(_dir, "calls.log");
-        foreach (var stub in new[] { "docker", "systemctl", "curl" })
+        foreach (var stub in new[] { "docker", "systemctl", "curl", "iptables" })
         {
             await File.WriteAllTextAsync(Path.Combine(bin, stub),
-                $"#!/bin/bash\n{{ printf '%s\\0' {stub} \"$@\"; printf '\\036\\0'; }} >> '{log}'\n");
+                $"#!/bin/bash\n{{ printf '%s\\0' {stub} \"$@\"; printf '\\036\\0'; }} >> '{log}'\n"
+                // iptables -C answers "no such rule", as on a fresh VM.
+                + (stub == "iptables" ? "[ \"$1\" != -C ]\n" : ""));
         }
 
         await File.WriteAllTextAsync(Path.Combine(bin, "tee"), "#!/bin/bash\ncat > /dev/null\n");

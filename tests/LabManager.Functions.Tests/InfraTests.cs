@@ -76,7 +76,7 @@ public sealed class InfraTests
     {
         var settings = Sites(Template.Value).Single()["properties"]!["siteConfig"]!["appSettings"]!.AsArray()
             .ToDictionary(s => s!["name"]!.GetValue<string>(), s => s!["value"]!.ToJsonString());
-        foreach (var secret in new[] { "Vultr__ApiKey", "Auth__SigningKey", "Tutor__ApiKey", "ConnectionStrings__Postgres", "ConnectionStrings__Redis", "ConnectionStrings__AzureSignalR" })
+        foreach (var secret in new[] { "Vultr__ApiKey", "Auth__SigningKey", "LabSessions__PhoneHomeKey", "Tutor__ApiKey", "ConnectionStrings__Postgres", "ConnectionStrings__Redis", "ConnectionStrings__AzureSignalR" })
         {
             Assert.Contains("@Microsoft.KeyVault(SecretUri=", settings[secret], StringComparison.Ordinal);
         }

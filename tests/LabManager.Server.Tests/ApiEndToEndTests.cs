@@ -280,7 +280,7 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
 
         var (wrong, refused, _) = await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/ready?key={Core.Instances.PhoneHome.Key("another-secret", id)}");
         var (missing, _, _) = await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/ready");
-        var (right, _, _) = await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/ready?key={Core.Instances.PhoneHome.Key(SigningKey, id)}");
+        var (right, _, _) = await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/ready?key={Core.Instances.PhoneHome.Key(PhoneHomeKey, id)}");
 
         Assert.Equal((HttpStatusCode.NotFound, HttpStatusCode.NotFound, HttpStatusCode.Accepted), (wrong, missing, right));
         Assert.Equal("Instance not found", refused["message"]!.GetValue<string>());

@@ -22,6 +22,7 @@ public class ServerFixture : IAsyncLifetime
     public const string NetworkLab = "6f1c2a9e-0d1b-4c57-9a61-3c2f5d0b7a03";
     public const string CryptoLab = "6f1c2a9e-0d1b-4c57-9a61-3c2f5d0b7a04";
     public const string SigningKey = "test-signing-key-0123456789abcdef0123456789";
+    public const string PhoneHomeKey = "test-phone-home-key-0123456789";
 
     /// <summary>The training platform's own frontend, on another origin (allowed by CORS).</summary>
     public const string FrontendOrigin = "https://academy.example.com";
@@ -70,6 +71,7 @@ public class ServerFixture : IAsyncLifetime
             "LabSessions:Timings:RetryInterval=00:00:00.2", "LabSessions:Timings:ProvisioningDeadline=00:00:30", "LabSessions:Timings:LabReadyDeadline=00:00:30",
             "Vultr:RetryDelay=00:00:00.2", "LabSessions:Timings:RebootSettle=00:00:05",
             $"LabSessions:PhoneHomeUrl=http://127.0.0.1:{port}/api/labs/instances/{{instanceId}}/ready?key={{key}}",
+            $"LabSessions:PhoneHomeKey={PhoneHomeKey}", "Access:GatewayCidrs:0=127.0.0.1/32", $"Access:LabPort={port}", "Access:ActivityFlushInterval=00:00:00.5",
         ];
         var args = new List<string> { "--urls", $"http://127.0.0.1:{port}" };
         args.AddRange(defaults.Concat(Settings).Select(s => "--" + s));

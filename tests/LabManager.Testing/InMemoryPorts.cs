@@ -23,12 +23,40 @@ public sealed class InMemoryInstanceStore : IInstanceStore
         return Task.CompletedTask;
     }
 
-    /// <summary>Like the PostgreSQL store, an update leaves the VM status and the stop request alone.</summary>
+    /// <summary>Like the PostgreSQL store, an update leaves the VM status, the stop request, the learner's address and the activity alone.</summary>
     public Task UpdateAsync(LabInstance instance, CancellationToken cancellationToken = default)
     {
-        _instances.AddOrUpdate(instance.Id, instance, (_, old) => instance with { VmStatus = old.VmStatus, VmCheckedAt = old.VmCheckedAt, StopRequestedAt = old.StopRequestedAt });
+        _instances.AddOrUpdate(instance.Id, instance, (_, old) => instance with
+        {
+            VmStatus = old.VmStatus, VmCheckedAt = old.VmCheckedAt, StopRequestedAt = old.StopRequestedAt, LearnerIp = old.LearnerIp, LastActivityAt = old.LastActivityAt,
+        });
         return Task.CompletedTask;
     }
+
+    public Task RecordActivityAsync(IReadOnlyDictionary<Guid, DateTimeOffset> lastSeen, CancellationToken cancellationToken = default)
+    {
+        foreach (var (id, at) in lastSeen)
+        {
+            _instances.AddOrUpdate(id, _ => throw new InvalidOperationException($"Instance {id} does not exist"),
+                (_, old) => old with { LastActivityAt = old.LastActivityAt > at ? old.LastActivityAt : at });
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task SetLearnerIpAsync(Guid instanceId, string learnerIp, CancellationToken cancellationToken = default)
+    {
+        _instances.AddOrUpdate(instanceId, _ => throw new InvalidOperationException($"Instance {instanceId} does not exist"), (_, old) => old with { LearnerIp = learnerIp });
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Not used by the workflow tests; the real version is the PostgreSQL store.</summary>
+    public Task AddAccessTicketAsync(string hash, Guid instanceId, Guid userId, DateTimeOffset expiresAt, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException("Use PostgresInstanceStore for access tickets");
+
+    /// <summary>Not used by the workflow tests; the real version is the PostgreSQL store.</summary>
+    public Task<(Guid InstanceId, Guid UserId)?> RedeemAccessTicketAsync(string hash, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException("Use PostgresInstanceStore for access tickets");
 
     public Task SetVmStatusAsync(Guid instanceId, string vmStatus, DateTimeOffset checkedAt, CancellationToken cancellationToken = default)
     {

@@ -83,6 +83,7 @@ public sealed class ServerProcesses : IAsyncDisposable
             $"--Auth:SigningKey={SigningKey}", $"--Catalog:File={RepoPaths.Catalog}",
             $"--Vultr:BaseUrl={EmulatorUrl}/v2", "--Vultr:ApiKey=local-emulator-key", "--Logging:LogLevel:Default=Warning",
             $"--LabSessions:PhoneHomeUrl={Api.BaseAddress!.ToString().TrimEnd('/')}/api/labs/instances/{{instanceId}}/ready?key={{key}}",
+            "--LabSessions:PhoneHomeKey=process-phone-home-key", "--Access:GatewayCidrs:0=127.0.0.1/32", $"--Access:LabPort={Api.BaseAddress!.Port}",
         ];
         _server = _host.Start("LabManager.Server", [.. defaults, .. _serverSettings.Select(s => "--" + s)], _serverLog);
         var server = _server;

@@ -18,9 +18,16 @@ public sealed class LabSessionOptionsTests
     [Fact]
     public void OnAppService_LabsPhoneHomeToTheAppsOwnHost()
     {
-        var options = Resolve(("WEBSITE_HOSTNAME", "labmanager-abc.azurewebsites.net"), ("Auth:SigningKey", "k"));
+        var options = Resolve(("WEBSITE_HOSTNAME", "labmanager-abc.azurewebsites.net"), ("LabSessions:PhoneHomeKey", "p"));
         Assert.Equal("https://labmanager-abc.azurewebsites.net/api/labs/instances/{instanceId}/ready?key={key}", options.PhoneHomeUrl);
-        Assert.Equal("k", options.PhoneHomeSecret);
+        Assert.Equal("p", options.PhoneHomeKey);
+    }
+
+    [Fact]
+    public void ThePhoneHomeKey_IsNeverTheJwtSigningKey()
+    {
+        // A VM can read its user_data, and so its key: a key derived from the signing key would put that secret's output on every VM.
+        Assert.Null(Resolve(("Auth:SigningKey", "k")).PhoneHomeKey);
     }
 
     [Fact]

@@ -1,6 +1,9 @@
 using LabManager.Api.Auth;
 using LabManager.Core.Ports;
+using LabManager.Core.Access;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace LabManager.Api.Http;
 
@@ -46,7 +49,9 @@ public static class ApiHttp
             return;
         }
 
-        var request = new ApiRequest(user, values, http.Request.Query.ToDictionary(kv => kv.Key, kv => (string?)kv.Value.ToString()), json, id);
+        var trusted = http.RequestServices.GetRequiredService<IOptions<AccessOptions>>().Value.TrustedProxies;
+        var request = new ApiRequest(user, values, http.Request.Query.ToDictionary(kv => kv.Key, kv => (string?)kv.Value.ToString()), json, id,
+            ClientAddress.Of(http, trusted)?.ToString());
         await WriteAsync(http, await route.Handle(http.RequestServices, request, ct));
     }
 

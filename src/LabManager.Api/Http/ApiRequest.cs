@@ -8,14 +8,16 @@ namespace LabManager.Api.Http;
 
 /// <summary>
 /// What a route handler gets from the edge, already checked: the authenticated caller (for routes that need one), the route's
-/// <c>{id}</c> as a UUID, the other route values, the query, and the body parsed as the route's body type (null when none was sent).
+/// <c>{id}</c> as a UUID, the other route values, the query, the body parsed as the route's body type (null when none was sent), and the
+/// caller's address (<see cref="ClientAddress"/>).
 /// </summary>
 public sealed record ApiRequest(
     UserRef? User,
     IReadOnlyDictionary<string, string> Route,
     IReadOnlyDictionary<string, string?> Query,
     object? Json = null,
-    Guid Id = default)
+    Guid Id = default,
+    string? ClientIp = null)
 {
     /// <summary>Largest body any route accepts.</summary>
     public const int MaxBodyBytes = 16 * 1024;

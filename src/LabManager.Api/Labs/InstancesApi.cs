@@ -1,5 +1,6 @@
 using System.Globalization;
 using LabManager.Api.Http;
+using LabManager.Core.Access;
 using LabManager.Core.Instances;
 using LabManager.Core.Ports;
 using Microsoft.Extensions.Logging;
@@ -11,7 +12,10 @@ namespace LabManager.Api.Labs;
 public sealed class InstancesApi(
     IInstanceStore instances,
     ILabSessionControl sessions,
+    ILabCatalog catalog,
+    ICloudProvider cloud,
     IOptions<ApiOptions> options,
+    IOptions<AccessOptions> access,
     TimeProvider time,
     ILogger<InstancesApi> logger)
 {
@@ -71,6 +75,74 @@ public sealed class InstancesApi(
         return ApiResult.Accepted(null, "Lab reported ready");
     }
 
+    /// <summary>
+    /// Opens the lab to its learner (or an operator): in gateway mode a link per web port carrying a ticket good for one use within
+    /// <see cref="AccessOptions.TicketLifetime"/>, which the gateway trades for a cookie of that lab's host; otherwise the VM's URL. The
+    /// learner's address is recorded, and when it changed, the firewall opens the lab's learner-only ports to the new one instead.
+    /// </summary>
+    public Task<ApiResult> AccessAsync(ApiRequest request, CancellationToken ct) =>
+        WithInstanceAsync(request, admin: request.Caller.IsAdmin, async instance =>
+        {
+            if (instance.Status != LabInstanceStatus.Running)
+            {
+                return ApiResult.Conflict($"Only a running lab can be opened; this one is {instance.Status.ToWire()}");
+            }
+
+            var container = (await catalog.GetAsync(instance.LabId, ct))?.ContainerConfig;
+            var now = time.GetUtcNow();
+            if (instance.UserId == request.Caller.Id && request.ClientIp is { } ip && ip != instance.LearnerIp && container is not null)
+            {
+                var rules = LabFirewall.Rules(container, access.Value, ip);
+                if (instance.FirewallGroupId is { } group && !rules.SequenceEqual(LabFirewall.Rules(container, access.Value, instance.LearnerIp)))
+                {
+                    try
+                    {
+                        await cloud.SetFirewallRulesAsync(group, rules, ct);
+                    }
+                    catch (CloudProviderException ex)
+                    {
+                        logger.LogWarning("Instance {InstanceId}: the firewall could not be opened to {Ip}: {Error}", instance.Id, ip, ex.Message);
+                        return ApiResult.Error(503, "The lab could not be opened to your address just now; try again in a moment");
+                    }
+                }
+
+                await instances.SetLearnerIpAsync(instance.Id, ip, ct);
+                logger.LogInformation("Instance {InstanceId}: opened to its learner at {Ip}", instance.Id, ip);
+            }
+
+            await instances.RecordActivityAsync(new Dictionary<Guid, DateTimeOffset> { [instance.Id] = now }, ct);
+            var webPorts = access.Value.Mode == AccessMode.Gateway ? container?.WebPorts() ?? [] : [];
+            if (webPorts.Count == 0)
+            {
+                return ApiResult.Ok(new AccessView(instance.AccessUrl, null, []));
+            }
+
+            var expires = now + access.Value.TicketLifetime;
+            var links = new List<AccessLink>();
+            foreach (var port in webPorts)
+            {
+                var ticket = AccessTickets.New();
+                await instances.AddAccessTicketAsync(AccessTickets.Hash(ticket), instance.Id, request.Caller.Id, expires, ct);
+                var url = access.Value.LabUrl(instance.Id, port, first: links.Count == 0, port == webPorts[0] ? container!.AccessPath : "/");
+                links.Add(new AccessLink(port, url + (url.Contains('?', StringComparison.Ordinal) ? "&" : "?") + AccessTickets.QueryName + "=" + ticket));
+            }
+
+            return ApiResult.Ok(new AccessView(links[0].Url, expires, links));
+        }, ct);
+
+    /// <summary>The page's keep-alive: the learner is working on the lab, so its idle clock starts again.</summary>
+    public Task<ApiResult> KeepAliveAsync(ApiRequest request, CancellationToken ct) =>
+        WithInstanceAsync(request, admin: false, async instance =>
+        {
+            if (!instance.Status.IsActive())
+            {
+                return ApiResult.Conflict($"The instance already ended ({instance.Status.ToWire()})");
+            }
+
+            await instances.RecordActivityAsync(new Dictionary<Guid, DateTimeOffset> { [instance.Id] = time.GetUtcNow() }, ct);
+            return ApiResult.Accepted(null, "Kept alive");
+        }, ct);
+
     public async Task<ApiResult> MyStatsAsync(ApiRequest request, CancellationToken ct) =>
         ApiResult.Ok(await instances.StatsAsync(request.Caller.Id, ct));
 
@@ -102,6 +174,8 @@ public sealed class InstancesApi(
             }
 
             var accepted = ((SessionRequestOutcome.Accepted)outcome).Instance;
+            // Asking for more of a lab is working on it.
+            await instances.RecordActivityAsync(new Dictionary<Guid, DateTimeOffset> { [instance.Id] = time.GetUtcNow() }, ct);
             try
             {
                 await send(instance.Id);

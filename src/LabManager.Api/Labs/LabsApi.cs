@@ -105,6 +105,12 @@ public sealed class LabsApi(
         var created = ((StartOutcome.Created)outcome).Instance;
         try
         {
+            // Where the learner is: what the firewall opens the lab's non-web ports (all of them, in direct mode) to.
+            if (request.ClientIp is { } ip)
+            {
+                await instances.SetLearnerIpAsync(created.Id, ip, ct);
+            }
+
             await sessions.StartAsync(created.Id, user.Id, lab, length, ct);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)

@@ -70,8 +70,9 @@ public sealed record InstanceView(
     decimal? CostSoFar = null,
     string? UserName = null)
 {
+    /// <summary>For the learner: the VM's address stays an operator's detail (a TCP lab's URL names it, since nothing else reaches it).</summary>
     public static InstanceView From(LabInstance i, SessionProgress? progress = null) => new(
-        i.Id, i.LabId, i.UserId, i.Status, i.CloudInstanceId, i.PublicIp, i.AccessUrl, i.Ports, i.CreatedAt, i.StartedAt,
+        i.Id, i.LabId, i.UserId, i.Status, i.CloudInstanceId, null, i.AccessUrl, i.Ports, i.CreatedAt, i.StartedAt,
         i.ExpiresAt, i.EndedAt, i.ErrorMessage, i.RestartCount, i.VmStatus, i.VmCheckedAt, progress);
 
     /// <summary>
@@ -80,11 +81,18 @@ public sealed record InstanceView(
     /// </summary>
     public static InstanceView ForOperator(LabInstance i, Lab? lab, string? userName, DateTimeOffset now) => From(i) with
     {
+        PublicIp = i.PublicIp,
         UserName = userName,
         LabName = lab?.Name,
         CostSoFar = lab is null ? null : SessionCost.ForVms(lab.Plan, i.Vms, i.EndedAt ?? now),
     };
 }
+
+/// <summary><c>POST /api/labs/instances/{id}/access</c>: the URL to open (with its one-use ticket, in gateway mode), until when the tickets are good, and a link per web port.</summary>
+public sealed record AccessView(string? Url, DateTimeOffset? TicketExpiresAt, IReadOnlyList<AccessLink> Links);
+
+/// <summary>One web port of a lab and the link that opens it.</summary>
+public sealed record AccessLink(int Port, string Url);
 
 /// <summary>
 /// <c>GET /api/features</c>: what this deployment offers, so a frontend shows only what works. <see cref="RealtimeUrl"/> is what a

@@ -36,6 +36,15 @@ public sealed record LabInstance
     /// <summary>Every VM the session was given (a reset adds one), with when it was made and destroyed: what the session costs.</summary>
     public IReadOnlyList<VmUsage> Vms { get; init; } = [];
 
+    /// <summary>The instance's firewall group at the cloud, once made.</summary>
+    public string? FirewallGroupId { get; init; }
+
+    /// <summary>The address the learner last asked for access from: what the firewall opens to them.</summary>
+    public string? LearnerIp { get; init; }
+
+    /// <summary>The last request through the gateway or keep-alive of the page (recorded at most every few seconds).</summary>
+    public DateTimeOffset? LastActivityAt { get; init; }
+
     /// <summary>This instance with a new status, after checking the move is allowed.</summary>
     public LabInstance MoveTo(LabInstanceStatus status, DateTimeOffset now)
     {

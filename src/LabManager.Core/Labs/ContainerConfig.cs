@@ -15,6 +15,16 @@ public sealed record ContainerConfig
 
     public string AccessPath { get; init; } = "/";
 
+    /// <summary>The host ports that serve HTTP (each gets a gateway host of its own); null: the access port, when its scheme is http or https.</summary>
+    public IReadOnlyList<int>? HttpPorts { get; init; }
+
+    /// <summary>The ports learners reach through the gateway, the access port first.</summary>
+    public IReadOnlyList<int> WebPorts()
+    {
+        var access = AccessScheme is "http" or "https" && ResolveAccessPort() is { } p ? new[] { p } : [];
+        return [.. access.Concat(HttpPorts ?? []).Distinct()];
+    }
+
     /// <summary>The port learners use, or null when nothing is published.</summary>
     public int? ResolveAccessPort() =>
         AccessPort ?? Containers.SelectMany(c => c.Ports).Where(p => p.Protocol == "tcp").Select(p => (int?)p.HostPort).FirstOrDefault();
@@ -52,6 +62,9 @@ public sealed record ContainerConfig
         {
             errors.AddRange(c.Validate());
         }
+
+        var tcp = Containers.SelectMany(c => c.Ports).Where(p => p.Protocol == "tcp").Select(p => p.HostPort).ToHashSet();
+        errors.AddRange((HttpPorts ?? []).Where(p => !tcp.Contains(p)).Select(p => $"httpPorts: {p} is not a published TCP port"));
 
         var duplicates = Containers.GroupBy(c => c.Name).Where(g => g.Count() > 1).Select(g => g.Key);
         errors.AddRange(duplicates.Select(d => $"container name '{d}' is used twice"));

@@ -26,6 +26,9 @@ public sealed record Lab
 
     public int MaxInstancesPerUser { get; init; } = 1;
 
+    /// <summary>Minutes without a request through the gateway (or the page's keep-alive) before the lab stops; null: the deployment's default, 0: never.</summary>
+    public int? IdleTimeoutMinutes { get; init; }
+
     /// <summary>Vultr plan id, e.g. <c>vc2-1c-1gb</c>.</summary>
     public string Plan { get; init; } = "vc2-1c-1gb";
 

@@ -28,10 +28,28 @@ public interface ICloudProvider
     /// not ours, so whoever acts on one checks <see cref="CloudVm.IsOurs"/> first.
     /// </summary>
     Task<IReadOnlyList<CloudVm>> ListVmsAsync(string tag, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The firewall group with exactly this description, created when there is none: calling it twice (a lost answer) never makes two.
+    /// Answers its id.
+    /// </summary>
+    Task<string> EnsureFirewallAsync(string description, CancellationToken cancellationToken = default);
+
+    /// <summary>Makes the group's rules exactly <paramref name="rules"/>: adds what is missing, deletes what is not asked for.</summary>
+    Task SetFirewallRulesAsync(string groupId, IReadOnlyList<Access.FirewallRule> rules, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes the group; one already gone counts as deleted.</summary>
+    Task DeleteFirewallAsync(string groupId, CancellationToken cancellationToken = default);
+
+    /// <summary>Every firewall group of the account, across all pages: whoever deletes one checks its description is ours first.</summary>
+    Task<IReadOnlyList<CloudFirewall>> ListFirewallsAsync(CancellationToken cancellationToken = default);
 }
 
-/// <summary>What to create. <see cref="Image"/> null: the deployment's default image.</summary>
-public sealed record VmSpec(string Label, string Region, string Plan, string UserData, IReadOnlyList<string> Tags, BootImage? Image = null);
+/// <summary>A firewall group as the cloud reports it, with how many VMs are in it.</summary>
+public sealed record CloudFirewall(string Id, string Description, int InstanceCount, DateTimeOffset DateCreated);
+
+/// <summary>What to create. <see cref="Image"/> null: the deployment's default image; <see cref="FirewallGroupId"/>: the group the VM is made in.</summary>
+public sealed record VmSpec(string Label, string Region, string Plan, string UserData, IReadOnlyList<string> Tags, BootImage? Image = null, string? FirewallGroupId = null);
 
 /// <summary>
 /// What a VM boots from, exactly one of: a Vultr OS (<see cref="OsId"/>, e.g. 1743 = Ubuntu 22.04 x64), a marketplace image

@@ -11,7 +11,7 @@ public interface IInstanceStore
     /// <summary>Adds a new instance; fails if the id exists.</summary>
     Task AddAsync(LabInstance instance, CancellationToken cancellationToken = default);
 
-    /// <summary>Replaces the stored instance with <paramref name="instance"/> (same id).</summary>
+    /// <summary>Replaces the stored instance with <paramref name="instance"/> (same id), except what has a setter of its own (VM status, stop request, learner address, activity).</summary>
     Task UpdateAsync(LabInstance instance, CancellationToken cancellationToken = default);
 
     /// <summary>Records the VM's state as the cloud reported it; touches nothing else of the instance.</summary>
@@ -19,6 +19,18 @@ public interface IInstanceStore
 
     /// <summary>Remembers that a stop was asked for (the first time only); touches nothing else.</summary>
     Task RequestStopAsync(Guid instanceId, DateTimeOffset at, CancellationToken cancellationToken = default);
+
+    /// <summary>Raises each instance's last activity to the time given (never lowers it).</summary>
+    Task RecordActivityAsync(IReadOnlyDictionary<Guid, DateTimeOffset> lastSeen, CancellationToken cancellationToken = default);
+
+    /// <summary>Records the address the learner asks for access from; <see cref="UpdateAsync"/> leaves it alone.</summary>
+    Task SetLearnerIpAsync(Guid instanceId, string learnerIp, CancellationToken cancellationToken = default);
+
+    /// <summary>Keeps an access ticket (by its hash) for one use until <paramref name="expiresAt"/>.</summary>
+    Task AddAccessTicketAsync(string hash, Guid instanceId, Guid userId, DateTimeOffset expiresAt, CancellationToken cancellationToken = default);
+
+    /// <summary>Uses up the ticket: whom and what it was for, or null when it is unknown, used already or expired.</summary>
+    Task<(Guid InstanceId, Guid UserId)?> RedeemAccessTicketAsync(string hash, DateTimeOffset now, CancellationToken cancellationToken = default);
 
     /// <summary>A user's instances, newest first.</summary>
     Task<IReadOnlyList<LabInstance>> ListByUserAsync(Guid userId, CancellationToken cancellationToken = default);

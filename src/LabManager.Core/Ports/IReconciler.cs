@@ -35,9 +35,10 @@ public sealed record ReconciliationReport(
     int LostWorkflows,
     int StopsResent = 0,
     int ForeignVms = 0,
-    IReadOnlyList<ReconciliationFailure>? Failures = null)
+    IReadOnlyList<ReconciliationFailure>? Failures = null,
+    int FirewallsDeleted = 0)
 {
-    public int Actions => OrphansDestroyed + ExpiredEnded + VanishedVms + LostWorkflows + StopsResent;
+    public int Actions => OrphansDestroyed + ExpiredEnded + VanishedVms + LostWorkflows + StopsResent + FirewallsDeleted;
 }
 
 /// <summary>What reconciliation could not do this run: about which VM or instance, and why.</summary>

@@ -19,7 +19,8 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
 
     private const string SelectInstances = """
         SELECT id, user_id, lab_id, status, cloud_instance_id, public_ip, internal_ip, access_url, ports, created_at, started_at,
-               expires_at, ended_at, error_message, restart_count, vm_status, vm_checked_at, stop_requested_at, vms::text AS vms
+               expires_at, ended_at, error_message, restart_count, vm_status, vm_checked_at, stop_requested_at, vms::text AS vms,
+               firewall_group_id, learner_ip, last_activity_at
         FROM lab_instances
         """;
 
@@ -45,7 +46,8 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
         const string sql = """
             UPDATE lab_instances SET status = @Status, cloud_instance_id = @CloudInstanceId, public_ip = @PublicIp, internal_ip = @InternalIp,
                 access_url = @AccessUrl, ports = @Ports, started_at = @StartedAt, expires_at = @ExpiresAt, ended_at = @EndedAt,
-                error_message = @ErrorMessage, restart_count = @RestartCount, vms = @Vms::jsonb, updated_at = now()
+                error_message = @ErrorMessage, restart_count = @RestartCount, vms = @Vms::jsonb, firewall_group_id = @FirewallGroupId,
+                updated_at = now()
             WHERE id = @Id
             """;
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
@@ -70,6 +72,45 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
         await connection.ExecuteAsync(new CommandDefinition(
             "UPDATE lab_instances SET stop_requested_at = coalesce(stop_requested_at, @at) WHERE id = @instanceId",
             new { instanceId, at = at.UtcDateTime }, cancellationToken: cancellationToken));
+    }
+
+    public async Task RecordActivityAsync(IReadOnlyDictionary<Guid, DateTimeOffset> lastSeen, CancellationToken cancellationToken = default)
+    {
+        if (lastSeen.Count == 0)
+        {
+            return;
+        }
+
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE lab_instances i SET last_activity_at = greatest(i.last_activity_at, s.at)
+            FROM unnest(@ids, @ats) AS s(id, at) WHERE i.id = s.id
+            """, new { ids = lastSeen.Keys.ToArray(), ats = lastSeen.Values.Select(v => v.UtcDateTime).ToArray() }, cancellationToken: cancellationToken));
+    }
+
+    public async Task SetLearnerIpAsync(Guid instanceId, string learnerIp, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE lab_instances SET learner_ip = @learnerIp WHERE id = @instanceId", new { instanceId, learnerIp }, cancellationToken: cancellationToken));
+    }
+
+    public async Task AddAccessTicketAsync(string hash, Guid instanceId, Guid userId, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            DELETE FROM access_tickets WHERE expires_at < now() - interval '1 hour';
+            INSERT INTO access_tickets (hash, instance_id, user_id, expires_at) VALUES (@hash, @instanceId, @userId, @expiresAt);
+            """, new { hash, instanceId, userId, expiresAt = expiresAt.UtcDateTime }, cancellationToken: cancellationToken));
+    }
+
+    public async Task<(Guid InstanceId, Guid UserId)?> RedeemAccessTicketAsync(string hash, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        var row = await connection.QuerySingleOrDefaultAsync<(Guid, Guid)?>(new CommandDefinition(
+            "DELETE FROM access_tickets WHERE hash = @hash AND expires_at > @now RETURNING instance_id, user_id",
+            new { hash, now = now.UtcDateTime }, cancellationToken: cancellationToken));
+        return row;
     }
 
     public async Task<IReadOnlyList<LabInstance>> ListByUserAsync(Guid userId, CancellationToken cancellationToken = default)
@@ -232,9 +273,9 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
     {
         const string sql = """
             INSERT INTO lab_instances (id, user_id, lab_id, status, cloud_instance_id, public_ip, internal_ip, access_url, ports, created_at,
-                                       started_at, expires_at, ended_at, error_message, restart_count, vms)
+                                       started_at, expires_at, ended_at, error_message, restart_count, vms, firewall_group_id, learner_ip)
             VALUES (@Id, @UserId, @LabId, @Status, @CloudInstanceId, @PublicIp, @InternalIp, @AccessUrl, @Ports, @CreatedAt,
-                    @StartedAt, @ExpiresAt, @EndedAt, @ErrorMessage, @RestartCount, @Vms::jsonb)
+                    @StartedAt, @ExpiresAt, @EndedAt, @ErrorMessage, @RestartCount, @Vms::jsonb, @FirewallGroupId, @LearnerIp)
             """;
         return connection.ExecuteAsync(new CommandDefinition(sql, InstanceRow.From(instance), tx, cancellationToken: cancellationToken));
     }
@@ -261,6 +302,9 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
         public DateTime? VmCheckedAt { get; set; }
         public DateTime? StopRequestedAt { get; set; }
         public string Vms { get; set; } = "[]";
+        public string? FirewallGroupId { get; set; }
+        public string? LearnerIp { get; set; }
+        public DateTime? LastActivityAt { get; set; }
 
         public static InstanceRow From(LabInstance i) => new()
         {
@@ -280,6 +324,8 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
             ErrorMessage = i.ErrorMessage,
             RestartCount = i.RestartCount,
             Vms = JsonSerializer.Serialize(i.Vms, DbJson.Options),
+            FirewallGroupId = i.FirewallGroupId,
+            LearnerIp = i.LearnerIp,
         };
 
         public LabInstance ToInstance() => new()
@@ -303,6 +349,9 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
             VmCheckedAt = DbTime.Utc(VmCheckedAt),
             StopRequestedAt = DbTime.Utc(StopRequestedAt),
             Vms = JsonSerializer.Deserialize<List<VmUsage>>(Vms, DbJson.Options) ?? [],
+            FirewallGroupId = FirewallGroupId,
+            LearnerIp = LearnerIp,
+            LastActivityAt = DbTime.Utc(LastActivityAt),
         };
     }
 }

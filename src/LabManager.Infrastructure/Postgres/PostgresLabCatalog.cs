@@ -11,7 +11,7 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
 {
     private const string SelectLabs = """
         SELECT id, slug, name, description, category, difficulty, estimated_time_minutes, points, tags, container_config::text AS container_config,
-               exercises::text AS exercises, prerequisites, learning_objectives, timeout_minutes, max_instances_per_user, plan, region, image::text AS image, is_active
+               exercises::text AS exercises, prerequisites, learning_objectives, timeout_minutes, max_instances_per_user, plan, region, image::text AS image, is_active, idle_timeout_minutes
         FROM labs
         """;
 
@@ -34,15 +34,15 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
     {
         const string sql = """
             INSERT INTO labs (id, slug, name, description, category, difficulty, estimated_time_minutes, points, tags, container_config, exercises,
-                              prerequisites, learning_objectives, timeout_minutes, max_instances_per_user, plan, region, image, is_active)
+                              prerequisites, learning_objectives, timeout_minutes, max_instances_per_user, plan, region, image, is_active, idle_timeout_minutes)
             VALUES (@Id, @Slug, @Name, @Description, @Category, @Difficulty, @EstimatedTimeMinutes, @Points, @Tags, @ContainerConfig::jsonb, @Exercises::jsonb,
-                    @Prerequisites, @LearningObjectives, @TimeoutMinutes, @MaxInstancesPerUser, @Plan, @Region, @Image::jsonb, @IsActive)
+                    @Prerequisites, @LearningObjectives, @TimeoutMinutes, @MaxInstancesPerUser, @Plan, @Region, @Image::jsonb, @IsActive, @IdleTimeoutMinutes)
             ON CONFLICT (slug) DO UPDATE SET
                 name = excluded.name, description = excluded.description, category = excluded.category, difficulty = excluded.difficulty,
                 estimated_time_minutes = excluded.estimated_time_minutes, points = excluded.points, tags = excluded.tags,
                 container_config = excluded.container_config, exercises = excluded.exercises, prerequisites = excluded.prerequisites,
                 learning_objectives = excluded.learning_objectives, timeout_minutes = excluded.timeout_minutes,
-                max_instances_per_user = excluded.max_instances_per_user, plan = excluded.plan, region = excluded.region, image = excluded.image,
+                max_instances_per_user = excluded.max_instances_per_user, plan = excluded.plan, region = excluded.region, image = excluded.image, idle_timeout_minutes = excluded.idle_timeout_minutes,
                 is_active = excluded.is_active, updated_at = now()
             """;
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
@@ -66,6 +66,7 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
         public string[] Prerequisites { get; set; } = [];
         public string[] LearningObjectives { get; set; } = [];
         public int TimeoutMinutes { get; set; }
+        public int? IdleTimeoutMinutes { get; set; }
         public int MaxInstancesPerUser { get; set; }
         public string Plan { get; set; } = "";
         public string Region { get; set; } = "";
@@ -88,6 +89,7 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
             Prerequisites = [.. lab.Prerequisites],
             LearningObjectives = [.. lab.LearningObjectives],
             TimeoutMinutes = lab.TimeoutMinutes,
+            IdleTimeoutMinutes = lab.IdleTimeoutMinutes,
             MaxInstancesPerUser = lab.MaxInstancesPerUser,
             Plan = lab.Plan,
             Region = lab.Region,
@@ -111,6 +113,7 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
             Prerequisites = Prerequisites,
             LearningObjectives = LearningObjectives,
             TimeoutMinutes = TimeoutMinutes,
+            IdleTimeoutMinutes = IdleTimeoutMinutes,
             MaxInstancesPerUser = MaxInstancesPerUser,
             Plan = Plan,
             Region = Region,

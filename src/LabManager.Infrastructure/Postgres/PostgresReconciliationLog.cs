@@ -26,9 +26,9 @@ public sealed class PostgresReconciliationLog(NpgsqlDataSource db) : IReconcilia
     {
         const string sql = """
             INSERT INTO reconciliation_runs (started_at, duration_ms, tagged_vms, active_instances, orphans_destroyed, expired_ended, vanished_vms, lost_workflows, stops_resent,
-                                             foreign_vms, failures)
+                                             foreign_vms, failures, firewalls_deleted)
             VALUES (@StartedAt, @DurationMs, @TaggedVms, @ActiveInstances, @OrphansDestroyed, @ExpiredEnded, @VanishedVms, @LostWorkflows, @StopsResent,
-                    @ForeignVms, @Failures::jsonb)
+                    @ForeignVms, @Failures::jsonb, @FirewallsDeleted)
             """;
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(sql, new
@@ -43,6 +43,7 @@ public sealed class PostgresReconciliationLog(NpgsqlDataSource db) : IReconcilia
             report.LostWorkflows,
             report.StopsResent,
             report.ForeignVms,
+            report.FirewallsDeleted,
             Failures = JsonSerializer.Serialize(report.Failures ?? [], DbJson.Options),
         }, cancellationToken: cancellationToken));
     }
@@ -51,16 +52,16 @@ public sealed class PostgresReconciliationLog(NpgsqlDataSource db) : IReconcilia
     {
         const string sql = """
             SELECT started_at, duration_ms, tagged_vms, active_instances, orphans_destroyed, expired_ended, vanished_vms, lost_workflows, stops_resent,
-                   foreign_vms, failures::text
+                   foreign_vms, failures::text, firewalls_deleted
             FROM reconciliation_runs ORDER BY started_at DESC LIMIT @count
             """;
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         var rows = await connection.QueryAsync<(DateTime StartedAt, int DurationMs, int TaggedVms, int ActiveInstances, int Orphans, int Expired, int Vanished, int Lost, int Resent,
-            int Foreign, string Failures)>(new CommandDefinition(sql, new { count }, cancellationToken: cancellationToken));
+            int Foreign, string Failures, int Firewalls)>(new CommandDefinition(sql, new { count }, cancellationToken: cancellationToken));
         return [.. rows.Select(r => new ReconciliationReport(
             DbTime.Utc(r.StartedAt), TimeSpan.FromMilliseconds(r.DurationMs),
             r.TaggedVms, r.ActiveInstances, r.Orphans, r.Expired, r.Vanished, r.Lost, r.Resent, r.Foreign,
-            JsonSerializer.Deserialize<List<ReconciliationFailure>>(r.Failures, DbJson.Options)))];
+            JsonSerializer.Deserialize<List<ReconciliationFailure>>(r.Failures, DbJson.Options), r.Firewalls))];
     }
 
     private sealed class Lease(NpgsqlConnection connection) : IAsyncDisposable

@@ -43,6 +43,27 @@ public sealed class CachedInstanceStore(IInstanceStore store, IInstanceCache cac
         await cache.RemoveInstanceAsync(instanceId, cancellationToken);
     }
 
+    public async Task RecordActivityAsync(IReadOnlyDictionary<Guid, DateTimeOffset> lastSeen, CancellationToken cancellationToken = default)
+    {
+        await store.RecordActivityAsync(lastSeen, cancellationToken);
+        foreach (var id in lastSeen.Keys)
+        {
+            await cache.RemoveInstanceAsync(id, cancellationToken);
+        }
+    }
+
+    public async Task SetLearnerIpAsync(Guid instanceId, string learnerIp, CancellationToken cancellationToken = default)
+    {
+        await store.SetLearnerIpAsync(instanceId, learnerIp, cancellationToken);
+        await cache.RemoveInstanceAsync(instanceId, cancellationToken);
+    }
+
+    public Task AddAccessTicketAsync(string hash, Guid instanceId, Guid userId, DateTimeOffset expiresAt, CancellationToken cancellationToken = default) =>
+        store.AddAccessTicketAsync(hash, instanceId, userId, expiresAt, cancellationToken);
+
+    public Task<(Guid InstanceId, Guid UserId)?> RedeemAccessTicketAsync(string hash, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        store.RedeemAccessTicketAsync(hash, now, cancellationToken);
+
     public Task<IReadOnlyList<LabInstance>> ListByUserAsync(Guid userId, CancellationToken cancellationToken = default) =>
         store.ListByUserAsync(userId, cancellationToken);
 

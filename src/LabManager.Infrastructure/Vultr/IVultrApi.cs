@@ -30,7 +30,38 @@ public interface IVultrApi
     [Post("/instances/{id}/reboot")]
     Task RebootInstanceAsync(string id, CancellationToken cancellationToken);
 
+    [Post("/firewalls")]
+    Task<VultrFirewallEnvelope> CreateFirewallAsync([Body] VultrCreateFirewallRequest request, CancellationToken cancellationToken);
+
+    [Get("/firewalls")]
+    Task<VultrFirewallList> ListFirewallsAsync([AliasAs("per_page")] int perPage, [AliasAs("cursor")] string? cursor, CancellationToken cancellationToken);
+
+    /// <summary>Deletes a group: 204; 404 when it is already gone.</summary>
+    [Delete("/firewalls/{id}")]
+    Task<IApiResponse> DeleteFirewallAsync(string id, CancellationToken cancellationToken);
+
+    [Get("/firewalls/{id}/rules")]
+    Task<VultrFirewallRuleList> ListFirewallRulesAsync(string id, [AliasAs("per_page")] int perPage, [AliasAs("cursor")] string? cursor, CancellationToken cancellationToken);
+
+    [Post("/firewalls/{id}/rules")]
+    Task CreateFirewallRuleAsync(string id, [Body] VultrFirewallRule rule, CancellationToken cancellationToken);
+
+    [Delete("/firewalls/{id}/rules/{ruleId}")]
+    Task<IApiResponse> DeleteFirewallRuleAsync(string id, int ruleId, CancellationToken cancellationToken);
 }
+
+public sealed record VultrCreateFirewallRequest(string Description);
+
+public sealed record VultrFirewallEnvelope(VultrFirewall FirewallGroup);
+
+public sealed record VultrFirewall(string Id, string? Description, int InstanceCount, string? DateCreated);
+
+public sealed record VultrFirewallList(IReadOnlyList<VultrFirewall> FirewallGroups, VultrMeta Meta);
+
+public sealed record VultrFirewallRuleList(IReadOnlyList<VultrFirewallRule> FirewallRules, VultrMeta Meta);
+
+/// <summary>A rule as sent (no id) and as listed. <see cref="Port"/> is "80" or "8000:8100".</summary>
+public sealed record VultrFirewallRule(string IpType, string Protocol, string Subnet, int SubnetSize, string Port, string Notes = "", string Source = "", int? Id = null);
 
 public sealed record VultrInstanceEnvelope(VultrInstance Instance);
 
@@ -68,5 +99,6 @@ public sealed record VultrCreateInstanceRequest(
     string Hostname,
     IReadOnlyList<string> Tags,
     string UserData,
+    string? FirewallGroupId = null,
     string Backups = "disabled",
     bool EnableIpv6 = false);

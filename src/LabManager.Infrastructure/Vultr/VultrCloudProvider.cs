@@ -33,7 +33,8 @@ public sealed class VultrCloudProvider(IVultrApi api, IOptions<VultrOptions> opt
             spec.Label,
             spec.Label,
             spec.Tags,
-            Convert.ToBase64String(Encoding.UTF8.GetBytes(spec.UserData)));
+            Convert.ToBase64String(Encoding.UTF8.GetBytes(spec.UserData)),
+            spec.FirewallGroupId);
         var created = await Call(() => api.CreateInstanceAsync(request, cancellationToken), $"create instance (plan {spec.Plan} in {spec.Region}, {image})");
         logger.LogInformation("Created VM {VmId} ({Label}) in {Region}, plan {Plan}, {Image}", created.Instance.Id, spec.Label, spec.Region, spec.Plan, image);
         return ToVm(created.Instance);
@@ -111,6 +112,80 @@ public sealed class VultrCloudProvider(IVultrApi api, IOptions<VultrOptions> opt
         return all;
     }
 
+    public async Task<string> EnsureFirewallAsync(string description, CancellationToken cancellationToken = default)
+    {
+        // The description is the idempotency key, as the label is for VMs: a create whose answer was lost is found again.
+        if ((await ListFirewallsAsync(cancellationToken)).FirstOrDefault(g => g.Description == description) is { } found)
+        {
+            return found.Id;
+        }
+
+        var created = await Call(() => api.CreateFirewallAsync(new VultrCreateFirewallRequest(description), cancellationToken), "create firewall group");
+        logger.LogInformation("Created firewall group {GroupId} ({Description})", created.FirewallGroup.Id, description);
+        return created.FirewallGroup.Id;
+    }
+
+    public async Task SetFirewallRulesAsync(string groupId, IReadOnlyList<Core.Access.FirewallRule> rules, CancellationToken cancellationToken = default)
+    {
+        var existing = new List<VultrFirewallRule>();
+        string? cursor = null;
+        do
+        {
+            var page = await Call(() => api.ListFirewallRulesAsync(groupId, PageSize, cursor, cancellationToken), "list firewall rules");
+            existing.AddRange(page.FirewallRules);
+            cursor = page.Meta.Links.Next;
+        }
+        while (!string.IsNullOrEmpty(cursor));
+
+        var wanted = rules.Select(r => new VultrFirewallRule(r.IsV6 ? "v6" : "v4", r.Protocol, r.Subnet, r.SubnetSize,
+            r.Port.ToString(CultureInfo.InvariantCulture), "labmanager")).ToList();
+        static string KeyOf(VultrFirewallRule r) => $"{r.IpType} {r.Protocol} {r.Port} {r.Subnet}/{r.SubnetSize} {r.Source}";
+        foreach (var stale in existing.Where(e => wanted.All(w => KeyOf(w) != KeyOf(e))))
+        {
+            var response = await Call(() => api.DeleteFirewallRuleAsync(groupId, stale.Id ?? 0, cancellationToken), "delete firewall rule");
+            if (response.StatusCode != HttpStatusCode.NotFound)
+            {
+                ThrowIfFailed(response, "delete firewall rule");
+            }
+        }
+
+        foreach (var rule in wanted.Where(w => existing.All(e => KeyOf(e) != KeyOf(w))))
+        {
+            await Call(() => api.CreateFirewallRuleAsync(groupId, rule, cancellationToken), "create firewall rule");
+        }
+
+        logger.LogInformation("Firewall group {GroupId} admits {Rules}", groupId, rules.Count == 0 ? "nothing" : string.Join(", ", rules));
+    }
+
+    public async Task DeleteFirewallAsync(string groupId, CancellationToken cancellationToken = default)
+    {
+        var response = await Call(() => api.DeleteFirewallAsync(groupId, cancellationToken), "delete firewall group");
+        if (response.StatusCode != HttpStatusCode.NotFound)
+        {
+            ThrowIfFailed(response, "delete firewall group");
+            logger.LogInformation("Deleted firewall group {GroupId}", groupId);
+        }
+    }
+
+    public async Task<IReadOnlyList<CloudFirewall>> ListFirewallsAsync(CancellationToken cancellationToken = default)
+    {
+        var all = new List<CloudFirewall>();
+        string? cursor = null;
+        do
+        {
+            var page = await Call(() => api.ListFirewallsAsync(PageSize, cursor, cancellationToken), "list firewall groups");
+            all.AddRange(page.FirewallGroups.Select(g => new CloudFirewall(g.Id, g.Description ?? "", g.InstanceCount, ParseDate(g.DateCreated))));
+            cursor = page.Meta.Links.Next;
+        }
+        while (!string.IsNullOrEmpty(cursor));
+
+        return all;
+    }
+
+    private static DateTimeOffset ParseDate(string? value) =>
+        // Vultr writes the account's offset (2024-12-02T10:19:45-05:00); the instant is what counts.
+        DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) ? at.ToUniversalTime() : DateTimeOffset.MinValue;
+
     private static CloudVm ToVm(VultrInstance i) => new(
         i.Id,
         i.Label ?? "",
@@ -120,8 +195,7 @@ public sealed class VultrCloudProvider(IVultrApi api, IOptions<VultrOptions> opt
         i.MainIp ?? "0.0.0.0",
         i.InternalIp ?? "",
         i.Tags ?? [],
-        // Vultr writes the account's offset (2024-12-02T10:19:45-05:00); the instant is what counts.
-        DateTimeOffset.TryParse(i.DateCreated, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var created) ? created.ToUniversalTime() : DateTimeOffset.MinValue);
+        ParseDate(i.DateCreated));
 
     private static void ThrowIfFailed(IApiResponse response, string what)
     {

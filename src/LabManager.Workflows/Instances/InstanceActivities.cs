@@ -28,6 +28,7 @@ public sealed record InstanceChange(Guid InstanceId, DateTimeOffset At)
     public DateTimeOffset? ExpiresAt { get; init; }
     public string? ErrorMessage { get; init; }
     public int? RestartCount { get; init; }
+    public string? FirewallGroupId { get; init; }
 
     /// <summary>Every VM of the session so far (replaces the stored list).</summary>
     public IReadOnlyList<VmUsage>? Vms { get; init; }
@@ -69,6 +70,7 @@ public sealed class UpdateInstanceActivity(IInstanceStore store, INotifier notif
             ErrorMessage = input.ErrorMessage ?? instance.ErrorMessage,
             RestartCount = input.RestartCount ?? instance.RestartCount,
             Vms = input.Vms ?? instance.Vms,
+            FirewallGroupId = input.FirewallGroupId ?? instance.FirewallGroupId,
         };
         // A change that only tells (a new step) writes nothing.
         if (instance != stored)

@@ -1,3 +1,4 @@
+using LabManager.Core.Access;
 using LabManager.Core.Instances;
 using LabManager.Core.Ports;
 using LabManager.Workflows.Instances;
@@ -42,7 +43,7 @@ public sealed class Reconciler(
         var started = time.GetUtcNow();
         var tag = options.Value.VmTag;
         var failures = new List<ReconciliationFailure>();
-        int orphans = 0, expired = 0, vanished = 0, lost = 0, resent = 0;
+        int orphans = 0, expired = 0, vanished = 0, lost = 0, resent = 0, firewalls = 0;
 
         // Whatever the cloud's filter answered, only VMs with our tag and a label of our form are ours to act on.
         IReadOnlyList<CloudVm>? listed = null;
@@ -145,10 +146,42 @@ public sealed class Reconciler(
             });
         }
 
-        var report = new ReconciliationReport(started, time.GetUtcNow() - started, vms.Count, active.Count, orphans, expired, vanished, lost, resent, foreign.Count, failures);
+        // Our firewall groups whose instance ended (or never was), once no VM is in them; another's group is never looked at twice.
+        IReadOnlyList<CloudFirewall> groups = [];
+        try
+        {
+            groups = await cloud.ListFirewallsAsync(cancellationToken);
+        }
+        catch (CloudProviderException ex)
+        {
+            failures.Add(new ReconciliationFailure("list firewall groups", ex.Message));
+        }
+
+        foreach (var group in groups)
+        {
+            if (!LabFirewall.TryParse(group.Description, tag, out var id) || group.InstanceCount > 0
+                || time.GetUtcNow() - group.DateCreated < options.Value.OrphanGracePeriod)
+            {
+                continue;
+            }
+
+            await IsolatedAsync($"firewall group {group.Id} ({group.Description})", failures, async () =>
+            {
+                if (await instances.GetAsync(id, cancellationToken) is { Status: var status } && !status.IsTerminal())
+                {
+                    return;
+                }
+
+                await cloud.DeleteFirewallAsync(group.Id, cancellationToken);
+                logger.LogWarning("Reconciliation deleted orphan firewall group {GroupId} ({Description})", group.Id, group.Description);
+                firewalls++;
+            });
+        }
+
+        var report = new ReconciliationReport(started, time.GetUtcNow() - started, vms.Count, active.Count, orphans, expired, vanished, lost, resent, foreign.Count, failures, firewalls);
         logger.LogInformation(
-            "Reconciliation: {Vms} LabManager VMs ({Foreign} others left alone), {Active} active instances; destroyed {Orphans} orphans, ended {Expired} expired, {Vanished} with a vanished VM, {Lost} with a lost workflow, raised {Resent} stops again; {Failures} failures ({Ms:F0} ms)",
-            report.TaggedVms, foreign.Count, report.ActiveInstances, orphans, expired, vanished, lost, resent, failures.Count, report.Duration.TotalMilliseconds);
+            "Reconciliation: {Vms} LabManager VMs ({Foreign} others left alone), {Active} active instances; destroyed {Orphans} orphans and {Firewalls} orphan firewall groups, ended {Expired} expired, {Vanished} with a vanished VM, {Lost} with a lost workflow, raised {Resent} stops again; {Failures} failures ({Ms:F0} ms)",
+            report.TaggedVms, foreign.Count, report.ActiveInstances, orphans, firewalls, expired, vanished, lost, resent, failures.Count, report.Duration.TotalMilliseconds);
         await log.RecordAsync(report, cancellationToken);
         metrics.Record(report, active, vms);
         return report;

@@ -31,6 +31,7 @@ public sealed class DurableLabSessionControl(IServiceProvider services, IOptions
             SessionLength = sessionLength,
             MaxLifetime = options.Value.MaxLifetime,
             Timings = options.Value.Timings,
+            IdleTimeout = lab.IdleTimeoutMinutes is { } minutes ? TimeSpan.FromMinutes(minutes) : options.Value.IdleTimeout,
         };
         await Client.ScheduleNewOrchestrationInstanceAsync(
             nameof(LabSessionOrchestrator), input, new StartOrchestrationOptions(instanceId.ToString()), cancellationToken);
@@ -50,7 +51,7 @@ public sealed class DurableLabSessionControl(IServiceProvider services, IOptions
 
     public async Task<bool> LabReadyAsync(Guid instanceId, string? key, int generation, int boot, CancellationToken cancellationToken = default)
     {
-        if (options.Value.PhoneHomeSecret is not { Length: > 0 } secret || !PhoneHome.Matches(secret, instanceId, key))
+        if (options.Value.PhoneHomeKey is not { Length: > 0 } secret || !PhoneHome.Matches(secret, instanceId, key))
         {
             return false;
         }

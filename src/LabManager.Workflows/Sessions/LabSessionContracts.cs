@@ -64,6 +64,9 @@ public sealed record SessionTimings
     /// </summary>
     public TimeSpan RebootSettle { get; init; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>How long before an idle stop the learner is warned (at most half the idle timeout).</summary>
+    public TimeSpan IdleWarning { get; init; } = TimeSpan.FromMinutes(5);
+
     /// <summary>How long before expiry the learner is warned (<c>lab:notification</c>); zero for no warning.</summary>
     public TimeSpan ExpiryWarning { get; init; } = TimeSpan.FromMinutes(5);
 
@@ -92,6 +95,9 @@ public sealed record LabSessionInput
     /// <summary>What the activities need of the lab, fixed at the start; null only for sessions scheduled by an earlier version.</summary>
     public SessionLab? Lab { get; init; }
 
+    /// <summary>How long the running lab may go without activity before it is stopped; zero: never (and for sessions of an earlier version).</summary>
+    public TimeSpan IdleTimeout { get; init; }
+
     /// <summary>Set when the live loop continues as new: the session is already running.</summary>
     public LiveSession? Live { get; init; }
 }
@@ -111,7 +117,10 @@ public sealed record LiveSession(
     IReadOnlyList<VmUsage> Vms,
     int Generation = 1,
     int Boot = 0,
-    DateTimeOffset? WarnedFor = null);
+    DateTimeOffset? WarnedFor = null,
+    string? FirewallGroupId = null,
+    DateTimeOffset? IdleCheckAt = null,
+    DateTimeOffset? IdleWarnedFor = null);
 
 /// <summary>
 /// The lab as a session runs it: where and how its VM is made and what runs on it. Carried in the input, so the activities do not

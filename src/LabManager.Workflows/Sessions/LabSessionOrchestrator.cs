@@ -1,5 +1,6 @@
 using LabManager.Core.Instances;
 using LabManager.Core.Ports;
+using LabManager.Workflows.Access;
 using LabManager.Workflows.Instances;
 using LabManager.Workflows.Readiness;
 using LabManager.Workflows.Vm;
@@ -88,10 +89,13 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         /// <summary>Creates the VM and brings the lab up; null once it runs, else how the session ends.</summary>
         private async Task<Ending?> StartAsync()
         {
-            Step("creating-vm", "Creating the VM");
             VmSnapshot vm;
             try
             {
+                // The firewall group first: the VM is never up open to everyone.
+                Step("creating-vm", "Creating the firewall group");
+                _s.FirewallGroupId = await ctx.CallActivityAsync<string>(nameof(EnsureFirewallActivity), new FirewallInput(input.InstanceId, input.LabId, input.Lab), _retry);
+                Step("creating-vm", "Creating the VM");
                 vm = await CreateVmAsync();
             }
             catch (TaskFailedException ex)
@@ -105,6 +109,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                 Status = LabInstanceStatus.Provisioning,
                 Step = "waiting-for-vm",
                 CloudInstanceId = vm.VmId,
+                FirewallGroupId = _s.FirewallGroupId,
                 Vms = [.. _s.Vms],
                 Message = "VM created, booting",
             }))
@@ -122,6 +127,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             Step("running", "Lab is ready");
             var now = Now;
             (_s.PublicIp, _s.AccessUrl, _s.StartedAt, _s.ExpiresAt, _s.MaxExpiresAt) = (up.Vm!.MainIp, up.AccessUrl, now, now + input.SessionLength, now + input.MaxLifetime);
+            _s.IdleCheckAt = input.IdleTimeout > TimeSpan.Zero ? now + input.IdleTimeout - IdleLead : null;
             var goOn = await UpdateAsync(new InstanceChange(input.InstanceId, now)
             {
                 Status = LabInstanceStatus.Running,
@@ -195,7 +201,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                 {
                     return Failed(probe.Up
                         ? $"The lab did not report the new boot within {t.LabReadyDeadline}"
-                        : $"The lab did not answer at {probe.AccessUrl} within {t.LabReadyDeadline}: {probe.Detail}");
+                        : $"The lab did not answer at {probe.Target ?? probe.AccessUrl} within {t.LabReadyDeadline}: {probe.Detail}");
                 }
 
                 if (await WaitAsync(Min(Now + t.LabProbeInterval, labDeadline)) == Woke.Stop)
@@ -219,7 +225,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         }
 
         private Task<ProbeLabResult> ProbeAsync(VmSnapshot vm) =>
-            ctx.CallActivityAsync<ProbeLabResult>(nameof(ProbeLabActivity), new ProbeLabInput(input.LabId, vm.MainIp, input.Lab?.Container), _retry);
+            ctx.CallActivityAsync<ProbeLabResult>(nameof(ProbeLabActivity), new ProbeLabInput(input.LabId, vm.MainIp, input.Lab?.Container, input.InstanceId), _retry);
 
         /// <summary>Running: wait for the expiry or an event. Returns how it ended, or null after ContinueAsNew.</summary>
         private async Task<Ending?> LiveLoopAsync()
@@ -248,8 +254,15 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                         warn = false;
                     }
 
+                    if (_s.IdleCheckAt is { } checkAt && Now >= checkAt && await CheckIdleAsync() is { } idle)
+                    {
+                        return idle;
+                    }
+
+                    var wakeAt = warn ? warnAt : _s.ExpiresAt;
+                    wakeAt = _s.IdleCheckAt is { } idleAt && idleAt < wakeAt ? idleAt : wakeAt;
                     using var cts = new CancellationTokenSource();
-                    var timer = ctx.CreateTimer((warn ? warnAt : _s.ExpiresAt).UtcDateTime, cts.Token);
+                    var timer = ctx.CreateTimer(wakeAt.UtcDateTime, cts.Token);
                     winner = await Task.WhenAny(timer, _inbox.Stop, _inbox.Extend, _inbox.Restart, _inbox.Reset, _inbox.LabReady);
                     timerFired = winner == timer;
                     if (!timerFired)
@@ -290,6 +303,29 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
 
             Log("Instance {InstanceId}: continuing as new to keep the history short", input.InstanceId);
             ctx.ContinueAsNew(input with { Live = _s.ToLive() }, preserveUnprocessedEvents: true);
+            return null;
+        }
+
+        /// <summary>The idle warning's lead: <see cref="SessionTimings.IdleWarning"/>, at most half the idle timeout.</summary>
+        private TimeSpan IdleLead => input.Timings.IdleWarning < input.IdleTimeout / 2 ? input.Timings.IdleWarning : input.IdleTimeout / 2;
+
+        /// <summary>
+        /// Reads the lab's last activity: idle for the whole timeout ends the session; near it, the learner is warned once per last activity.
+        /// Sets when to look next.
+        /// </summary>
+        private async Task<Ending?> CheckIdleAsync()
+        {
+            var verdict = await ctx.CallActivityAsync<IdleVerdict>(nameof(CheckIdleActivity),
+                new IdleCheck(input.InstanceId, Now, _s.StartedAt, input.IdleTimeout, IdleLead, _s.IdleWarnedFor), _retry);
+            if (verdict.Stop)
+            {
+                Log("Instance {InstanceId}: idle since {Last:o}; stopping it", input.InstanceId, verdict.LastActivity);
+                return new Ending(LabInstanceStatus.Stopped, $"Stopped after {IdleTime.Describe(input.IdleTimeout)} without activity");
+            }
+
+            _s.IdleWarnedFor = verdict.Warned ? verdict.LastActivity : _s.IdleWarnedFor;
+            var warned = _s.IdleWarnedFor == verdict.LastActivity;
+            _s.IdleCheckAt = verdict.LastActivity + input.IdleTimeout - (warned ? TimeSpan.Zero : IdleLead);
             return null;
         }
 
@@ -367,7 +403,8 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
 
         private async Task<VmSnapshot> CreateVmAsync()
         {
-            var vm = await ctx.CallActivityAsync<VmSnapshot>(nameof(CreateVmActivity), new CreateVmInput(input.InstanceId, input.LabId, _s.Generation, input.Lab), _retry);
+            var vm = await ctx.CallActivityAsync<VmSnapshot>(nameof(CreateVmActivity),
+                new CreateVmInput(input.InstanceId, input.LabId, _s.Generation, input.Lab, _s.FirewallGroupId), _retry);
             _s.VmId = vm.VmId;
             _s.Vms.Add(new VmUsage(vm.VmId, Now));
             return vm;
@@ -403,6 +440,19 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                 destroyed = false;
                 ending = new Ending(LabInstanceStatus.Error, ending.Message,
                     $"The VM {vmId} could not be destroyed ({Describe(ex)}); reconciliation will remove it");
+            }
+
+            // The group goes once its VM is gone; one left behind (or kept by a VM that would not go) is reconciliation's to delete.
+            if (destroyed && _s.FirewallGroupId is { } firewall)
+            {
+                try
+                {
+                    await ctx.CallActivityAsync<bool>(nameof(DeleteFirewallActivity), firewall, _retry);
+                }
+                catch (TaskFailedException ex)
+                {
+                    Log("Instance {InstanceId}: firewall group {GroupId} not deleted ({Error}); reconciliation will", input.InstanceId, firewall, Describe(ex));
+                }
             }
 
             var now = Now;
@@ -491,15 +541,23 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         public DateTimeOffset MaxExpiresAt { get; set; }
         public int RestartCount { get; set; }
         public DateTimeOffset? WarnedFor { get; set; }
+        public string? FirewallGroupId { get; set; }
+
+        /// <summary>When to read the lab's activity next; null: it never goes idle.</summary>
+        public DateTimeOffset? IdleCheckAt { get; set; }
+
+        /// <summary>The last activity the learner was warned about (a later one earns a new warning).</summary>
+        public DateTimeOffset? IdleWarnedFor { get; set; }
 
         public static SessionState From(LiveSession? live) => live is null ? new() : new()
         {
             VmId = live.VmId, Vms = [.. live.Vms], Generation = live.Generation, Boot = live.Boot, PublicIp = live.PublicIp, AccessUrl = live.AccessUrl,
             StartedAt = live.StartedAt, ExpiresAt = live.ExpiresAt, MaxExpiresAt = live.MaxExpiresAt, RestartCount = live.RestartCount, WarnedFor = live.WarnedFor,
+            FirewallGroupId = live.FirewallGroupId, IdleCheckAt = live.IdleCheckAt, IdleWarnedFor = live.IdleWarnedFor,
         };
 
         public LiveSession ToLive() =>
-            new(VmId!, PublicIp!, AccessUrl, StartedAt, ExpiresAt, MaxExpiresAt, RestartCount, [.. Vms], Generation, Boot, WarnedFor);
+            new(VmId!, PublicIp!, AccessUrl, StartedAt, ExpiresAt, MaxExpiresAt, RestartCount, [.. Vms], Generation, Boot, WarnedFor, FirewallGroupId, IdleCheckAt, IdleWarnedFor);
     }
 
     /// <summary>

@@ -8,9 +8,11 @@ using Microsoft.Extensions.Options;
 
 namespace LabManager.Workflows.Vm;
 
-/// <summary>Input of <see cref="CreateVmActivity"/>: the instance's <paramref name="Generation"/>-th VM (one more per reset).</summary>
-/// <summary>Input of <see cref="CreateVmActivity"/>; <paramref name="Lab"/> comes from the session (null: read from the catalog).</summary>
-public sealed record CreateVmInput(Guid InstanceId, Guid LabId, int Generation = 1, SessionLab? Lab = null);
+/// <summary>
+/// Input of <see cref="CreateVmActivity"/>: the instance's <paramref name="Generation"/>-th VM (one more per reset); <paramref name="Lab"/> comes
+/// from the session (null: read from the catalog); the VM is made in <paramref name="FirewallGroupId"/>.
+/// </summary>
+public sealed record CreateVmInput(Guid InstanceId, Guid LabId, int Generation = 1, SessionLab? Lab = null, string? FirewallGroupId = null);
 
 /// <summary>A VM as the workflow needs it: where it is, and whether it is usable.</summary>
 public sealed record VmSnapshot(string VmId, bool Exists, bool Ready, string State, string MainIp, string InternalIp);
@@ -30,11 +32,11 @@ public sealed class CreateVmActivity(ICloudProvider cloud, ILabCatalog catalog, 
         var lab = input.Lab ?? (await catalog.GetAsync(input.LabId) is { } stored
             ? SessionLab.From(stored)
             : throw new PermanentFailureException($"Lab {input.LabId} does not exist"));
-        var phoneHome = options.Value.PhoneHomeSecret is { Length: > 0 } secret && options.Value.PhoneHomeUrl is { Length: > 0 } template
+        var phoneHome = options.Value.PhoneHomeKey is { Length: > 0 } secret && options.Value.PhoneHomeUrl is { Length: > 0 } template
             ? PhoneHome.Url(template, secret, input.InstanceId, input.Generation)
             : null;
         var userData = CloudInitRenderer.Render(lab.Container, phoneHome);
-        var vm = await cloud.CreateVmAsync(new VmSpec(LabInstance.VmLabel(input.InstanceId, input.Generation), lab.Region, lab.Plan, userData, [options.Value.VmTag], lab.Image));
+        var vm = await cloud.CreateVmAsync(new VmSpec(LabInstance.VmLabel(input.InstanceId, input.Generation), lab.Region, lab.Plan, userData, [options.Value.VmTag], lab.Image, input.FirewallGroupId));
         logger.LogInformation("Instance {InstanceId}: VM {VmId} for lab {Lab} ({State})", input.InstanceId, vm.Id, lab.Name, vm.Describe());
         return ToSnapshot(vm);
     }
