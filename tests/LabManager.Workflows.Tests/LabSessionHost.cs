@@ -64,6 +64,10 @@ public class LabSessionHost : IAsyncLifetime
             ["Vultr:BaseUrl"] = Emulator.ApiBase.ToString(),
             ["Vultr:ApiKey"] = Emulator.ApiKey,
             ["Vultr:RetryDelay"] = "00:00:00.200",
+            // No gateway here: the access URL is the VM's, and the workflow's probes reach the emulated VMs from 127.0.0.1, LabManager's own
+            // address, admitted on each lab's web ports.
+            ["Access:Mode"] = "Direct",
+            ["Access:GatewayCidrs:0"] = "127.0.0.1/32",
         };
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         // The engine's gRPC port is taken from the OS just before it binds; another test process may win it in between, so try again.
@@ -108,9 +112,13 @@ public class LabSessionHost : IAsyncLifetime
     }
 
     /// <summary>Inserts a starting instance and schedules its session, as the API will.</summary>
-    public async Task<Guid> StartAsync(TimeSpan sessionLength, TimeSpan? maxLifetime = null, SessionTimings? timings = null, Guid? instanceId = null, Lab? lab = null)
+    public async Task<Guid> StartAsync(TimeSpan sessionLength, TimeSpan? maxLifetime = null, SessionTimings? timings = null, Guid? instanceId = null, Lab? lab = null,
+        TimeSpan? idleTimeout = null, string? learnerIp = null)
     {
-        var instance = new LabInstance { Id = instanceId ?? Guid.NewGuid(), UserId = Guid.NewGuid(), LabId = (lab ?? Lab).Id, CreatedAt = DateTimeOffset.UtcNow };
+        var instance = new LabInstance
+        {
+            Id = instanceId ?? Guid.NewGuid(), UserId = Guid.NewGuid(), LabId = (lab ?? Lab).Id, CreatedAt = DateTimeOffset.UtcNow, LearnerIp = learnerIp,
+        };
         await Store.AddAsync(instance);
         await Client.ScheduleNewOrchestrationInstanceAsync(
             nameof(LabSessionOrchestrator),
@@ -123,6 +131,7 @@ public class LabSessionHost : IAsyncLifetime
                 SessionLength = sessionLength,
                 MaxLifetime = maxLifetime ?? sessionLength * 4,
                 Timings = timings ?? FastTimings,
+                IdleTimeout = idleTimeout ?? TimeSpan.Zero,
             },
             new StartOrchestrationOptions(instance.Id.ToString()));
         return instance.Id;
