@@ -33,6 +33,43 @@ public class ServerFixture : IAsyncLifetime
     public HttpClient Http { get; private set; } = null!;
     public VultrEmulatorApp Emulator => _app!.Services.GetRequiredService<VultrEmulatorApp>();
     public TokenService Tokens => _app!.Services.GetRequiredService<TokenService>();
+    public IServiceProvider Services => _app!.Services;
+
+    /// <summary>
+    /// A client as a browser on <paramref name="source"/> (distinct loopback addresses stand for distinct hosts): every host name, the labs'
+    /// <c>*.lab.localhost</c> too, resolves to this server's loopback address, as browsers resolve <c>*.localhost</c>; IP addresses are
+    /// reached as they are. Cookies are kept per host, like a browser's.
+    /// </summary>
+    public HttpClient Visitor(string source = "127.0.0.1", bool followRedirects = true, CookieContainer? cookies = null) =>
+        new(VisitorHandler(source, followRedirects, cookies)) { Timeout = TimeSpan.FromSeconds(15) };
+
+    public SocketsHttpHandler VisitorHandler(string source = "127.0.0.1", bool followRedirects = true, CookieContainer? cookies = null) => new()
+    {
+        UseProxy = false,
+        AllowAutoRedirect = followRedirects,
+        UseCookies = cookies is not null || followRedirects,
+        CookieContainer = cookies ?? new CookieContainer(),
+        ConnectCallback = async (context, ct) =>
+        {
+            var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(IPAddress.Parse(source), 0));
+            var target = IPAddress.TryParse(context.DnsEndPoint.Host, out var ip) ? ip : IPAddress.Parse(Http.BaseAddress!.Host);
+            await socket.ConnectAsync(new IPEndPoint(target, context.DnsEndPoint.Port), ct);
+            return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+        },
+    };
+
+    /// <summary>Asks for access to a running instance as <paramref name="token"/>'s user, from <paramref name="source"/>: the link (with its ticket) to open.</summary>
+    public async Task<string> AccessLinkAsync(string instanceId, string token, string source = "127.0.0.1")
+    {
+        using var visitor = Visitor(source);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(Http.BaseAddress!, $"/api/labs/instances/{instanceId}/access"));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await visitor.SendAsync(request);
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.True(response.IsSuccessStatusCode, body.ToJsonString());
+        return body["data"]!["url"]!.GetValue<string>();
+    }
 
     /// <summary>Settings on top of the defaults, as <c>Key=value</c>.</summary>
     protected virtual IEnumerable<string> Settings =>

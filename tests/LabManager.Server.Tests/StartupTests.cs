@@ -19,9 +19,20 @@ public sealed class StartupTests
     public async Task AllowedOrigin_NotAnOrigin_RefusedAtStart(string origin)
     {
         await using var app = await ServerApp.BuildAsync(
-            ["--Api:AllowedOrigins:0=" + origin, "--Auth:SigningKey=startup-test-signing-key-0123456789abcdef", "--Vultr:ApiKey=unused",
+            ["--Api:AllowedOrigins:0=" + origin, "--Auth:SigningKey=startup-test-signing-key-0123456789abcdef", "--Vultr:ApiKey=unused", "--Access:GatewayCidrs:0=127.0.0.1/32",
              "--Vultr:BaseUrl=http://127.0.0.1:9/v2/", "--ConnectionStrings:Postgres=Host=127.0.0.1;Port=9"]);
         var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => app.StartAsync());
         Assert.Contains("Api:AllowedOrigins entries must be origins", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GatewayMode_WithoutTheGatewaysAddresses_RefusedAtStart()
+    {
+        // Every lab's web ports would be open to nobody: the operator is told which setting is missing.
+        await using var app = await ServerApp.BuildAsync(
+            ["--Auth:SigningKey=startup-test-signing-key-0123456789abcdef", "--Vultr:ApiKey=unused", "--Vultr:BaseUrl=http://127.0.0.1:9/v2/",
+             "--ConnectionStrings:Postgres=Host=127.0.0.1;Port=9"]);
+        var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => app.StartAsync());
+        Assert.Contains("Access:GatewayCidrs must name the gateway's egress addresses", ex.Message, StringComparison.Ordinal);
     }
 }
