@@ -74,7 +74,7 @@ public sealed class FunctionsMetadataTests
     public void Activities_EveryWorkflowsActivityHasATrigger()
     {
         var activities = ActivityNames().ToList();
-        Assert.Equal(8, activities.Count);
+        Assert.Equal(11, activities.Count);
         Assert.All(activities, a => Assert.Equal("activityTrigger", Trigger(a)["type"]!.GetValue<string>()));
     }
 

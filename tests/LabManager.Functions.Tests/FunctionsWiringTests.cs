@@ -58,6 +58,14 @@ public sealed class FunctionsWiringTests : IAsyncLifetime
     }
 
     [Fact]
+    public void TheFunctionsApp_OpensLabsToTheLearnersAddress_ForItHasNoGateway()
+    {
+        // No Access settings given, as in a Functions deployment: direct mode, which needs no gateway addresses.
+        var access = _host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Core.Access.AccessOptions>>().Value;
+        Assert.Equal(Core.Access.AccessMode.Direct, access.Mode);
+    }
+
+    [Fact]
     public void EveryFunctionClass_Resolves()
     {
         var classes = typeof(FunctionsApp).Assembly.GetTypes()

@@ -46,6 +46,16 @@ public static class ApiFunctions
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "labs/instances/{id}/extend")] HttpRequest request,
         [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("ExtendInstance", request, client);
 
+    [Function("OpenInstance")]
+    public static Task<IActionResult> OpenInstance(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "labs/instances/{id}/access")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("OpenInstance", request, client);
+
+    [Function("KeepInstanceAlive")]
+    public static Task<IActionResult> KeepInstanceAlive(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "labs/instances/{id}/activity")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("KeepInstanceAlive", request, client);
+
     [Function("LabReady")]
     public static Task<IActionResult> LabReady(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "labs/instances/{id}/ready")] HttpRequest request,

@@ -1,4 +1,5 @@
 using LabManager.Core.Ports;
+using LabManager.Workflows.Access;
 using LabManager.Workflows.Instances;
 using LabManager.Workflows.Readiness;
 using LabManager.Workflows.Sessions;
@@ -19,7 +20,10 @@ public sealed class LabSessionFunctions(
     ProbeLabActivity probeLab,
     UpdateInstanceActivity updateInstance,
     RecordProgressActivity recordProgress,
-    NotifyExpiryActivity notifyExpiry)
+    NotifyExpiryActivity notifyExpiry,
+    EnsureFirewallActivity ensureFirewall,
+    DeleteFirewallActivity deleteFirewall,
+    CheckIdleActivity checkIdle)
 {
     [Function(nameof(LabSessionOrchestrator))]
     public static Task<LabSessionResult> LabSession([OrchestrationTrigger] TaskOrchestrationContext context) =>
@@ -48,6 +52,15 @@ public sealed class LabSessionFunctions(
 
     [Function(nameof(NotifyExpiryActivity))]
     public Task<bool> NotifyExpiry([ActivityTrigger] ExpiryWarning input) => notifyExpiry.ExecuteAsync(input);
+
+    [Function(nameof(EnsureFirewallActivity))]
+    public Task<string> EnsureFirewall([ActivityTrigger] FirewallInput input) => ensureFirewall.ExecuteAsync(input);
+
+    [Function(nameof(DeleteFirewallActivity))]
+    public Task<bool> DeleteFirewall([ActivityTrigger] string groupId) => deleteFirewall.ExecuteAsync(groupId);
+
+    [Function(nameof(CheckIdleActivity))]
+    public Task<IdleVerdict> CheckIdle([ActivityTrigger] IdleCheck input) => checkIdle.ExecuteAsync(input);
 }
 
 /// <summary>
