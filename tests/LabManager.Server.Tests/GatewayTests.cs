@@ -200,3 +200,75 @@ public sealed class GatewayTests(ServerFixture server) : IClassFixture<ServerFix
         }
     }
 }
+
+/// <summary>A Server without a gateway (as the Functions app runs): each lab is opened to its learner's address only, at the VM's URL.</summary>
+public sealed class DirectModeServer : ServerFixture
+{
+    protected override IEnumerable<string> Settings => [.. base.Settings, "Access:Mode=Direct", "Access:GatewayCidrs:0=127.0.0.1/32"];
+}
+
+public sealed class DirectModeTests(DirectModeServer server) : IClassFixture<DirectModeServer>
+{
+    [Fact]
+    public async Task TheLabsUrlIsTheVms_AndItAnswersTheLearnersAddressOnly()
+    {
+        var token = server.Token(Guid.NewGuid());
+        using var learner = server.Visitor("127.0.0.77");
+        using var start = new HttpRequestMessage(HttpMethod.Post, new Uri(server.Http.BaseAddress!, $"/api/labs/{ServerFixture.DvwaLab}/start")) { Content = new StringContent("{}", Encoding.UTF8, "application/json") };
+        start.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        var id = JsonNode.Parse(await (await learner.SendAsync(start)).Content.ReadAsStringAsync())!["data"]!["id"]!.GetValue<string>();
+        var running = await server.WaitForStatusAsync(id, token, LabInstanceStatus.Running);
+
+        var url = running["accessUrl"]!.GetValue<string>();
+        Assert.StartsWith("http://127.", url, StringComparison.Ordinal);
+        Assert.Equal(url, await server.AccessLinkAsync(id, token, source: "127.0.0.77"));
+        Assert.Contains("Lab app", await learner.GetStringAsync(url), StringComparison.Ordinal);
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => server.Visitor("127.0.0.66").GetStringAsync(url));
+
+        await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
+        await server.WaitForStatusAsync(id, token, LabInstanceStatus.Stopped);
+    }
+}
+
+/// <summary>Labs that stop after a few seconds without activity, warned shortly before.</summary>
+public sealed class IdleServer : ServerFixture
+{
+    protected override IEnumerable<string> Settings => [.. base.Settings, "LabSessions:IdleTimeout=00:00:06", "LabSessions:Timings:IdleWarning=00:00:03"];
+}
+
+public sealed class IdleTests(IdleServer server) : IClassFixture<IdleServer>
+{
+    [Fact]
+    public async Task GatewayRequestsAndTheKeepAlive_KeepALabRunning_ThenIdleStopsIt()
+    {
+        var token = server.Token(Guid.NewGuid());
+        var (_, started, _) = await server.StartAsync(ServerFixture.DvwaLab, token);
+        var id = started["data"]!["id"]!.GetValue<string>();
+        await server.WaitForStatusAsync(id, token, LabInstanceStatus.Running);
+        using var browser = server.Visitor();
+        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync(await server.AccessLinkAsync(id, token))).StatusCode);
+
+        // 8 s of use (past the 6 s timeout): first pages through the gateway, then the page's keep-alive.
+        for (var i = 0; i < 8; i++)
+        {
+            if (i < 4)
+            {
+                Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync($"http://{id}.lab.localhost:{server.Http.BaseAddress!.Port}/")).StatusCode);
+            }
+            else
+            {
+                Assert.Equal(HttpStatusCode.Accepted, (await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/activity", token)).Status);
+            }
+
+            await Task.Delay(1000);
+        }
+
+        var (_, still, _) = await server.SendAsync(HttpMethod.Get, $"/api/labs/instances/{id}", token);
+        Assert.Equal("running", still["data"]!["status"]!.GetValue<string>());
+        var quiet = DateTimeOffset.UtcNow;
+        var stopped = await server.WaitForStatusAsync(id, token, LabInstanceStatus.Stopped, TimeSpan.FromSeconds(30));
+        Assert.InRange(stopped["endedAt"]!.GetValue<DateTimeOffset>() - quiet, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(12));
+        await server.AssertNoVmLeftAsync([id]);
+        Assert.Equal(HttpStatusCode.Conflict, (await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/activity", token)).Status);
+    }
+}
