@@ -128,13 +128,25 @@ public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserF
         await Expect(page.Locator("#restarts")).ToHaveTextAsync("Restarted 2×", new() { Timeout = 60_000 });
         await Expect(page.Locator("#status")).ToHaveTextAsync("running", new() { Timeout = 60_000 });
 
-        // The access link opens the lab.
-        var href = await page.Locator("#access-link").GetAttributeAsync("href");
-        var labPage = await page.Context.NewPageAsync();
-        var response = await labPage.GotoAsync(href!);
-        Assert.True(response!.Ok, $"the lab at {href} answered {response.Status}");
+        // "Open the lab" opens it through the gateway at its own host: the one-use ticket becomes a cookie of that host, the address bar
+        // shows the clean URL, and the lab's page and WebSocket work.
+        var labPage = await page.Context.RunAndWaitForPageAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Open the lab ↗" }).ClickAsync());
         await Expect(labPage.GetByRole(AriaRole.Heading, new() { Name = "Lab app" })).ToBeVisibleAsync();
+        var labUrl = new Uri(labPage.Url);
+        Assert.EndsWith(".lab.localhost", labUrl.Host, StringComparison.Ordinal);
+        Assert.Equal("/login.php", labUrl.PathAndQuery);
+        Assert.Equal("echo", await labPage.EvaluateAsync<string>(
+            "() => new Promise((done, fail) => { const ws = new WebSocket(`ws://${location.host}/ws`); ws.onopen = () => ws.send('echo'); ws.onmessage = (e) => { done(e.data); ws.close(); }; ws.onerror = () => fail('the WebSocket failed'); })"));
+        await server.ScreenshotAsync(labPage, "03b-lab-through-the-gateway");
         await labPage.CloseAsync();
+
+        // Another learner's browser, given the same address, gets the page of a host where there is no lab.
+        var strangerContext = await server.Browser.NewContextAsync();
+        var strangerPage = await strangerContext.NewPageAsync();
+        var refused = await strangerPage.GotoAsync(labUrl.ToString());
+        Assert.Equal(404, refused!.Status);
+        await Expect(strangerPage.GetByRole(AriaRole.Heading, new() { Name = "No lab here" })).ToBeVisibleAsync();
+        await strangerContext.CloseAsync();
 
         // A hint, with its cost, then the right answer and the points.
         var exercise = page.Locator("[data-exercise=sqli-dump]");

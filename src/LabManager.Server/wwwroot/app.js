@@ -234,7 +234,7 @@ function connect() {
     .configureLogging(signalR.LogLevel.Warning)
     .build();
   connection.on('lab:status', onStatus);
-  connection.on('lab:notification', (n) => showAlert(n.message, 'info'));
+  connection.on('lab:notification', onNotification);
   connection.onreconnecting(() => setLive(false, 'Reconnecting…'));
   connection.onreconnected(() => { setLive(true); run(null, loadInstances); });
   connection.onclose(() => { if (state.connection === connection) setLive(false, 'Live updates stopped'); });
@@ -244,6 +244,37 @@ function connect() {
 }
 
 let operatorRefresh = null;
+
+function onNotification(n) {
+  const instanceId = n.metadata?.instanceId;
+  if (n.metadata?.kind !== 'idle' || !instanceId) {
+    showAlert(n.message, 'info');
+    return;
+  }
+  // About to stop for lack of use: one press keeps it.
+  const alert = $('#alert');
+  fill(alert, h('span', null, n.message),
+    h('button', { type: 'button', id: 'keep-it', onclick: (e) => run(e.currentTarget, async () => { await keepAlive(instanceId, true); alert.hidden = true; }) }, 'Keep it'),
+    h('button', { type: 'button', class: 'secondary', onclick: () => { alert.hidden = true; } }, 'Dismiss'));
+  alert.className = 'alert info';
+  alert.hidden = false;
+}
+
+// The lab counts as used while its learner works on this page (a visible tab, a click or a key), at most one keep-alive a minute.
+let lastKeepAlive = 0;
+
+async function keepAlive(instanceId, now = false) {
+  if (!now && Date.now() - lastKeepAlive < 60_000) return;
+  lastKeepAlive = Date.now();
+  await api('POST', `/api/labs/instances/${instanceId}/activity`);
+}
+
+function onInteraction() {
+  const instance = currentInstance();
+  if (document.visibilityState === 'visible' && instance?.status === 'running') keepAlive(instance.id).catch(() => {});
+}
+
+for (const event of ['pointerdown', 'keydown']) document.addEventListener(event, onInteraction, { passive: true });
 
 function onStatus(message) {
   if (state.view === 'operator') {
@@ -424,7 +455,7 @@ function renderSession() {
   }
 
   fill(box, header,
-    instance.accessUrl ? h('p', null, h('a', { class: 'access', href: instance.accessUrl, target: '_blank', rel: 'noopener', id: 'access-link' }, 'Open the lab ↗'),
+    instance.accessUrl ? h('p', null, h('button', { type: 'button', class: 'access', id: 'access-link', onclick: (e) => run(e.currentTarget, () => openLab(instance)) }, 'Open the lab ↗'),
       ' ', h('span', { class: 'muted' }, instance.accessUrl)) : null,
     instance.expiresAt ? h('p', null, 'Time left ', h('strong', { 'data-until': instance.expiresAt, id: 'countdown' }, duration(Date.parse(instance.expiresAt) - Date.now()))) : null,
     h('div', { class: 'actions' },
@@ -453,6 +484,29 @@ async function startLab(labId) {
   afterInstanceChange(labId);
   if (message && !message.startsWith('Lab start')) showAlert(message, 'info');
   refreshInstance(data.id);
+}
+
+/**
+ * Opens the lab: the server answers a link with a one-use ticket (the gateway trades it for a cookie of the lab's own host), or, for a
+ * lab reached by TCP, the address to connect to, opened to this computer's address.
+ */
+async function openLab(instance) {
+  // The tab is opened at the click, so no popup blocker stops it; it is sent to the lab once the link is known.
+  const tab = window.open('', '_blank');
+  try {
+    const { data } = await api('POST', `/api/labs/instances/${instance.id}/access`);
+    lastKeepAlive = Date.now();
+    if (tab && /^https?:/.test(data.url)) {
+      tab.opener = null;
+      tab.location.href = data.url;
+    } else {
+      tab?.close();
+      showAlert(`Connect to ${data.url} from this computer: it is open to your address only.`, 'info');
+    }
+  } catch (error) {
+    tab?.close();
+    throw error;
+  }
 }
 
 async function act(instance, verb, body, info) {
