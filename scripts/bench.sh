@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (see bench/LabManager.Bench) against a throwaway PostgreSQL, redis-server and Azurite on 127.0.0.1.
 # Usage: ./scripts/bench.sh api [--requests N]                                    API latency (default 1000 requests)
+#        ./scripts/bench.sh gateway [--rate N] [--seconds S] [--mb N]              the access gateway's added latency and throughput
 #        ./scripts/bench.sh chaos [--labs N] [--kills N] [--storm S] [--seed N]   the chaos run (default 40 labs, 5 kills, 90 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."

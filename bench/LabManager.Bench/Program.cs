@@ -1,6 +1,6 @@
 using LabManager.Bench;
 
-// ./scripts/bench.sh <command> [options]: lifecycle (the lab lifecycle), api (API latency), chaos (the chaos run, bigger than in the tests).
+// ./scripts/bench.sh <command> [options]: lifecycle (the lab lifecycle), api (API latency), gateway (what the access gateway adds), chaos (the chaos run, bigger than in the tests).
 switch (args.FirstOrDefault())
 {
     case "api":
@@ -8,11 +8,13 @@ switch (args.FirstOrDefault())
         break;
     case "lifecycle":
         return await LifecycleBench.RunAsync(args[1..]);
+    case "gateway":
+        return await GatewayBench.RunAsync(args[1..]);
     case "chaos":
         return await ChaosBench.RunAsync(args[1..]);
     default:
         Console.Error.WriteLine("usage: bench lifecycle [--labs N] [--rate N] [--lifetime S] [--burst N] [--trivial N] [--engine both|inmemory|azurestorage] [--compare] [--out FILE]"
-            + " | api [--requests N] | chaos [--labs N] [--kills N] [--storm S] [--seed N]");
+            + " | api [--requests N] | gateway [--rate N] [--seconds S] [--mb N] | chaos [--labs N] [--kills N] [--storm S] [--seed N]");
         return 2;
 }
 

@@ -78,6 +78,7 @@ internal sealed class LabApps(Cloud cloud, ILogger<LabApps> logger) : IAsyncDisp
                 continue;
             }
 
+            client.NoDelay = true;
             _ = LabAppHttp.ServeAsync(client, vm.Id, vm.Label, port, listener.Cts.Token);
         }
     }
