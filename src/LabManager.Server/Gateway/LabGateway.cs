@@ -28,8 +28,13 @@ public sealed class LabGateway(
     TimeProvider time,
     ILogger<LabGateway> logger) : IDisposable
 {
-    /// <summary>The gateway's cookie, set on each lab's host only.</summary>
-    public const string CookieName = "labmanager_access";
+    /// <summary>
+    /// The gateway's cookie, set on each lab's host only. Under https it carries the <c>__Host-</c> prefix, so no page of another lab can
+    /// plant one for this host through a parent-domain cookie.
+    /// </summary>
+    public string CookieName => access.Value.LabScheme == "https" ? "__Host-" + BaseCookieName : BaseCookieName;
+
+    private const string BaseCookieName = "labmanager_access";
 
     private static readonly TimeSpan RouteCacheTime = TimeSpan.FromSeconds(2);
 
@@ -51,7 +56,9 @@ public sealed class LabGateway(
 #pragma warning restore CA5359
     });
 
-    private readonly LabTransformer _transformer = new();
+    private LabTransformer Transformer => _transformer ??= new LabTransformer(CookieName);
+
+    private LabTransformer? _transformer;
 
     /// <summary>The host names a lab (in gateway mode): the request is the gateway's, whatever its path.</summary>
     public bool Claims(HttpContext http, out Guid instanceId, out int? port)
@@ -104,7 +111,7 @@ public sealed class LabGateway(
 
         stamps.Touch(instanceId, now);
         var error = await forwarder.SendAsync(http, $"{route.Scheme}://{route.Ip}:{target}", _client,
-            new ForwarderRequestConfig { ActivityTimeout = TimeSpan.FromMinutes(2) }, _transformer);
+            new ForwarderRequestConfig { ActivityTimeout = TimeSpan.FromMinutes(2) }, Transformer);
         if (error != ForwarderError.None)
         {
             logger.LogInformation("Gateway: instance {InstanceId} port {Port}: {Error}", instanceId, target, error);
@@ -140,22 +147,30 @@ public sealed class LabGateway(
         http.Response.Redirect(http.Request.PathBase + http.Request.Path + query);
     }
 
+    /// <summary>Whether any cookie of the gateway's name the request carries is one this gateway made for this lab.</summary>
     private bool HoldsCookieFor(HttpContext http, Guid instanceId)
     {
-        if (!http.Request.Cookies.TryGetValue(CookieName, out var value))
+        foreach (var value in CookiesNamed(http.Request, CookieName))
         {
-            return false;
+            try
+            {
+                if (_cookies.Unprotect(value).Split('|') is [var id, _] && Guid.TryParse(id, out var named) && named == instanceId)
+                {
+                    return true;
+                }
+            }
+            catch (System.Security.Cryptography.CryptographicException)
+            {
+            }
         }
 
-        try
-        {
-            return _cookies.Unprotect(value).Split('|') is [var id, _] && Guid.TryParse(id, out var named) && named == instanceId;
-        }
-        catch (System.Security.Cryptography.CryptographicException)
-        {
-            return false;
-        }
+        return false;
     }
+
+    /// <summary>Every value of the cookies with this name (a browser may send several, e.g. one a parent domain set).</summary>
+    private static IEnumerable<string> CookiesNamed(HttpRequest request, string name) =>
+        request.Headers.Cookie.SelectMany(h => (h ?? "").Split(';')).Select(c => c.Trim().Split('=', 2))
+            .Where(c => c.Length == 2 && c[0] == name).Select(c => Uri.UnescapeDataString(c[1]));
 
     /// <summary>Where the lab is, read again at most every <see cref="RouteCacheTime"/>.</summary>
     private async Task<LabRoute?> RouteAsync(Guid instanceId, DateTimeOffset now, CancellationToken ct)
@@ -189,7 +204,7 @@ public sealed class LabGateway(
     /// Forwards the request as the browser sent it, with the lab's own Host (so the lab's redirects and absolute links name the
     /// gateway), X-Forwarded-For/Proto/Host, and without the gateway's cookie.
     /// </summary>
-    private sealed class LabTransformer : HttpTransformer
+    private sealed class LabTransformer(string cookieName) : HttpTransformer
     {
         public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
         {
@@ -197,7 +212,8 @@ public sealed class LabGateway(
             var request = httpContext.Request;
             proxyRequest.Headers.Host = request.Host.Value;
             proxyRequest.Headers.Remove("Cookie");
-            var cookies = request.Cookies.Where(c => c.Key != CookieName).Select(c => $"{c.Key}={c.Value}").ToList();
+            var cookies = request.Headers.Cookie.SelectMany(h => (h ?? "").Split(';')).Select(c => c.Trim())
+                .Where(c => c.Length > 0 && c.Split('=', 2)[0] != cookieName).ToList();
             if (cookies.Count > 0)
             {
                 proxyRequest.Headers.TryAddWithoutValidation("Cookie", string.Join("; ", cookies));
