@@ -56,4 +56,9 @@ public sealed class ApiOptions
     public int MaxExtendsPerWindow { get; set; } = 10;
 
     public TimeSpan ExtendWindow { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Moves of a learner's lab firewall to a new address of theirs per <see cref="ReaddressWindow"/> (each costs a few Vultr calls).</summary>
+    public int MaxReaddressesPerWindow { get; set; } = 10;
+
+    public TimeSpan ReaddressWindow { get; set; } = TimeSpan.FromHours(1);
 }

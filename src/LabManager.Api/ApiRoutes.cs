@@ -73,7 +73,7 @@ public static class ApiRoutes
         Instances("POST", "/api/labs/instances/{id}/extend", "ExtendInstance", RouteAccess.Learner, (api, r, ct) => api.ExtendAsync(r, ct))
             with { Body = typeof(InstancesApi.ExtendBody), Success = 202, Data = typeof(InstanceView), Refusals = [409, 429] },
         Instances("POST", "/api/labs/instances/{id}/access", "OpenInstance", RouteAccess.Learner, (api, r, ct) => api.AccessAsync(r, ct))
-            with { Data = typeof(AccessView), Refusals = [409, 503] },
+            with { Data = typeof(AccessView), Refusals = [409, 429, 503] },
         Instances("POST", "/api/labs/instances/{id}/activity", "KeepInstanceAlive", RouteAccess.Learner, (api, r, ct) => api.KeepAliveAsync(r, ct))
             with { Success = 202, Refusals = [409] },
         Instances("POST", "/api/labs/instances/{id}/ready", "LabReady", RouteAccess.Public, (api, r, ct) => api.LabReadyAsync(r, ct)) with { Success = 202 },

@@ -67,6 +67,31 @@ public sealed class VultrCloudProviderTests : IAsyncLifetime
     private static VmSpec Spec(string label) => new(label, "ewr", "vc2-1c-1gb", "#!/bin/bash\necho hi\n", ["labmanager"]);
 
     [Fact]
+    public async Task FirewallGroups_FoundAgainByDescription_RulesMadeExact_DeletedOnce()
+    {
+        using var paged = Build(_emulator.ApiKey, pageSize: 1);
+        var cloud = paged.GetRequiredService<ICloudProvider>();
+        await cloud.EnsureFirewallAsync("someone else's group");
+
+        var id = await cloud.EnsureFirewallAsync("labmanager lab-1");
+        Assert.Equal(id, await cloud.EnsureFirewallAsync("labmanager lab-1"));
+        Assert.Single(await cloud.ListFirewallsAsync(), g => g.Description == "labmanager lab-1");
+
+        await cloud.SetFirewallRulesAsync(id, [new("tcp", 80, "203.0.113.7", 32), new("tcp", 2222, "198.51.100.9", 32)]);
+        await cloud.SetFirewallRulesAsync(id, [new("tcp", 80, "203.0.113.7", 32), new("tcp", 2222, "198.51.100.10", 32), new("udp", 53, "2001:db8::5", 128)]);
+        using var api = new HttpClient { BaseAddress = _emulator.ApiBase };
+        api.DefaultRequestHeaders.Authorization = new("Bearer", _emulator.ApiKey);
+        var rules = (await api.GetFromJsonAsync<System.Text.Json.Nodes.JsonObject>($"firewalls/{id}/rules"))!["firewall_rules"]!.AsArray()
+            .Select(r => $"{r!["ip_type"]} {r["protocol"]} {r["port"]} {r["subnet"]}/{r["subnet_size"]}").Order().ToList();
+        Assert.Equal(["v4 tcp 2222 198.51.100.10/32", "v4 tcp 80 203.0.113.7/32", "v6 udp 53 2001:db8::5/128"], rules);
+
+        await cloud.DeleteFirewallAsync(id);
+        await cloud.DeleteFirewallAsync(id);
+        Assert.DoesNotContain(await cloud.ListFirewallsAsync(), g => g.Id == id);
+        Assert.Contains(await cloud.ListFirewallsAsync(), g => g.Description == "someone else's group");
+    }
+
+    [Fact]
     public async Task CreateVm_LabelAlreadyUsed_AdoptsExistingVm()
     {
         var first = await Cloud.CreateVmAsync(Spec("lab-adopt"));

@@ -9,6 +9,7 @@ using LabManager.Api.Http;
 using LabManager.Core.Access;
 using LabManager.Core.Instances;
 using LabManager.Core.Ports;
+using LabManager.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace LabManager.Server.Tests;
@@ -137,7 +138,7 @@ public sealed class GatewayTests(ServerFixture server) : IClassFixture<ServerFix
         var (web, webToken) = await RunningAsync(ServerFixture.DvwaLab);
         var vm = (await server.SendAsync(HttpMethod.Get, "/api/admin/instances", server.Token(Guid.NewGuid(), admin: true))).Body["data"]!.AsArray()
             .Single(i => i!["id"]!.GetValue<string>() == web)!;
-        await Assert.ThrowsAnyAsync<HttpRequestException>(() => server.Visitor(Stranger).GetStringAsync($"http://{vm["publicIp"]!.GetValue<string>()}:80/"));
+        Assert.True(SourceAddress.IsRefusal(await Record.ExceptionAsync(() => server.Visitor(Stranger).GetStringAsync($"http://{vm["publicIp"]!.GetValue<string>()}:80/"))), "a stranger reached the VM");
 
         // A TCP lab, started from the learner's address: its ports answer there and nowhere else; asking again from elsewhere moves them.
         var (tcp, tcpToken) = await RunningAsync(ServerFixture.NetworkLab, Learner);
@@ -150,13 +151,22 @@ public sealed class GatewayTests(ServerFixture server) : IClassFixture<ServerFix
         await server.AccessLinkAsync(tcp, tcpToken, source: "127.0.0.78");
         Assert.True(await AnswersAsync("127.0.0.78", address.Host, 2222));
         Assert.False(await AnswersAsync(Learner, address.Host, 2222));
+        // Each move costs Vultr calls: this server allows two an hour per learner.
+        await server.AccessLinkAsync(tcp, tcpToken, source: "127.0.0.79");
+        using var third = server.Visitor("127.0.0.80");
+        using var ask = new HttpRequestMessage(HttpMethod.Post, new Uri(server.Http.BaseAddress!, $"/api/labs/instances/{tcp}/access"));
+        ask.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tcpToken);
+        using var refusedMove = await third.SendAsync(ask);
+        Assert.Equal(HttpStatusCode.TooManyRequests, refusedMove.StatusCode);
+        Assert.True(await AnswersAsync("127.0.0.79", address.Host, 2222));
+        Assert.False(await AnswersAsync("127.0.0.80", address.Host, 2222));
 
         // No rule opens SSH (no Access:AdminCidrs).
         var instance = (await server.Services.GetRequiredService<IInstanceStore>().GetAsync(Guid.Parse(tcp)))!;
         using var api = new HttpClient { BaseAddress = server.Emulator.ApiBase };
         api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", server.Emulator.ApiKey);
         var rules = (await api.GetFromJsonAsync<JsonObject>($"firewalls/{instance.FirewallGroupId}/rules"))!["firewall_rules"]!.AsArray();
-        Assert.Equal(["21 127.0.0.78/32", "2222 127.0.0.78/32"], rules.Select(r => $"{r!["port"]} {r["subnet"]}/{r["subnet_size"]}").Order());
+        Assert.Equal(["21 127.0.0.79/32", "2222 127.0.0.79/32"], rules.Select(r => $"{r!["port"]} {r["subnet"]}/{r["subnet_size"]}").Order());
         await StopAsync(web, webToken);
         await StopAsync(tcp, tcpToken);
     }
@@ -165,11 +175,7 @@ public sealed class GatewayTests(ServerFixture server) : IClassFixture<ServerFix
     private async Task<(string Id, string Token)> RunningAsync(string labId, string source = "127.0.0.1")
     {
         var token = server.Token(Guid.NewGuid());
-        using var visitor = server.Visitor(source);
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server.Http.BaseAddress!, $"/api/labs/{labId}/start")) { Content = new StringContent("{}", Encoding.UTF8, "application/json") };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        using var response = await visitor.SendAsync(request);
-        var id = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["data"]!["id"]!.GetValue<string>();
+        var id = await server.StartFromAsync(labId, token, source);
         await server.WaitForStatusAsync(id, token, LabInstanceStatus.Running);
         return (id, token);
     }
@@ -214,16 +220,14 @@ public sealed class DirectModeTests(DirectModeServer server) : IClassFixture<Dir
     {
         var token = server.Token(Guid.NewGuid());
         using var learner = server.Visitor("127.0.0.77");
-        using var start = new HttpRequestMessage(HttpMethod.Post, new Uri(server.Http.BaseAddress!, $"/api/labs/{ServerFixture.DvwaLab}/start")) { Content = new StringContent("{}", Encoding.UTF8, "application/json") };
-        start.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        var id = JsonNode.Parse(await (await learner.SendAsync(start)).Content.ReadAsStringAsync())!["data"]!["id"]!.GetValue<string>();
+        var id = await server.StartFromAsync(ServerFixture.DvwaLab, token, "127.0.0.77");
         var running = await server.WaitForStatusAsync(id, token, LabInstanceStatus.Running);
 
         var url = running["accessUrl"]!.GetValue<string>();
         Assert.StartsWith("http://127.", url, StringComparison.Ordinal);
         Assert.Equal(url, await server.AccessLinkAsync(id, token, source: "127.0.0.77"));
         Assert.Contains("Lab app", await learner.GetStringAsync(url), StringComparison.Ordinal);
-        await Assert.ThrowsAnyAsync<HttpRequestException>(() => server.Visitor("127.0.0.66").GetStringAsync(url));
+        Assert.True(SourceAddress.IsRefusal(await Record.ExceptionAsync(() => server.Visitor("127.0.0.66").GetStringAsync(url))), "a stranger reached the VM");
 
         await server.SendAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
         await server.WaitForStatusAsync(id, token, LabInstanceStatus.Stopped);

@@ -43,21 +43,24 @@ public class ServerFixture : IAsyncLifetime
     public HttpClient Visitor(string source = "127.0.0.1", bool followRedirects = true, CookieContainer? cookies = null) =>
         new(VisitorHandler(source, followRedirects, cookies)) { Timeout = TimeSpan.FromSeconds(15) };
 
-    public SocketsHttpHandler VisitorHandler(string source = "127.0.0.1", bool followRedirects = true, CookieContainer? cookies = null) => new()
+    public SocketsHttpHandler VisitorHandler(string source = "127.0.0.1", bool followRedirects = true, CookieContainer? cookies = null)
     {
-        UseProxy = false,
-        AllowAutoRedirect = followRedirects,
-        UseCookies = cookies is not null || followRedirects,
-        CookieContainer = cookies ?? new CookieContainer(),
-        ConnectCallback = async (context, ct) =>
-        {
-            var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-            socket.Bind(new IPEndPoint(IPAddress.Parse(source), 0));
-            var target = IPAddress.TryParse(context.DnsEndPoint.Host, out var ip) ? ip : IPAddress.Parse(Http.BaseAddress!.Host);
-            await socket.ConnectAsync(new IPEndPoint(target, context.DnsEndPoint.Port), ct);
-            return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
-        },
-    };
+        var handler = SourceAddress.Handler(source, IPAddress.Parse(Http.BaseAddress!.Host));
+        handler.AllowAutoRedirect = followRedirects;
+        handler.UseCookies = cookies is not null || followRedirects;
+        handler.CookieContainer = cookies ?? new CookieContainer();
+        return handler;
+    }
+
+    /// <summary>Starts a lab as <paramref name="token"/>'s learner from <paramref name="source"/> (the address the firewall opens to them); answers the instance id.</summary>
+    public async Task<string> StartFromAsync(string labId, string token, string source)
+    {
+        using var visitor = Visitor(source);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(Http.BaseAddress!, $"/api/labs/{labId}/start")) { Content = new StringContent("{}", Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await visitor.SendAsync(request);
+        return JsonNode.Parse(await response.Content.ReadAsStringAsync())!["data"]!["id"]!.GetValue<string>();
+    }
 
     /// <summary>Asks for access to a running instance as <paramref name="token"/>'s user, from <paramref name="source"/>: the link (with its ticket) to open.</summary>
     public async Task<string> AccessLinkAsync(string instanceId, string token, string source = "127.0.0.1")
@@ -73,7 +76,7 @@ public class ServerFixture : IAsyncLifetime
 
     /// <summary>Settings on top of the defaults, as <c>Key=value</c>.</summary>
     protected virtual IEnumerable<string> Settings =>
-        ["Api:MaxStartsPerWindow=1000", "Api:MaxContainersPerUser=3", "Api:MaxRebuildsPerWindow=2", "Api:MaxExtendsPerWindow=3"];
+        ["Api:MaxStartsPerWindow=1000", "Api:MaxContainersPerUser=3", "Api:MaxRebuildsPerWindow=2", "Api:MaxExtendsPerWindow=3", "Api:MaxReaddressesPerWindow=2"];
 
     public virtual async Task InitializeAsync()
     {

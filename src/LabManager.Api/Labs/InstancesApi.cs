@@ -95,6 +95,15 @@ public sealed class InstancesApi(
                 var rules = LabFirewall.Rules(container, access.Value, ip);
                 if (instance.FirewallGroupId is { } group && !rules.SequenceEqual(LabFirewall.Rules(container, access.Value, instance.LearnerIp)))
                 {
+                    // Each move costs Vultr calls: bounded per learner, like restarts.
+                    var admitted = await instances.TrySessionRequestAsync(
+                        new SessionRequest(instance.Id, instance.UserId, SessionRequestKind.Readdress, now, Options.MaxReaddressesPerWindow, Options.ReaddressWindow), ct);
+                    if (admitted is SessionRequestOutcome.RateLimited limited)
+                    {
+                        return ApiResult.TooManyRequests(
+                            $"Your lab was opened to a new address too often: at most {Options.MaxReaddressesPerWindow} per {Options.ReaddressWindow.TotalMinutes:F0} minutes", limited.RetryAfter);
+                    }
+
                     try
                     {
                         await cloud.SetFirewallRulesAsync(group, rules, ct);
@@ -110,7 +119,7 @@ public sealed class InstancesApi(
                 logger.LogInformation("Instance {InstanceId}: opened to its learner at {Ip}", instance.Id, ip);
             }
 
-            await instances.RecordActivityAsync(new Dictionary<Guid, DateTimeOffset> { [instance.Id] = now }, ct);
+            await TouchAsync(instance.Id, ct);
             var webPorts = access.Value.Mode == AccessMode.Gateway ? container?.WebPorts() ?? [] : [];
             if (webPorts.Count == 0)
             {
@@ -139,9 +148,13 @@ public sealed class InstancesApi(
                 return ApiResult.Conflict($"The instance already ended ({instance.Status.ToWire()})");
             }
 
-            await instances.RecordActivityAsync(new Dictionary<Guid, DateTimeOffset> { [instance.Id] = time.GetUtcNow() }, ct);
+            await TouchAsync(instance.Id, ct);
             return ApiResult.Accepted(null, "Kept alive");
         }, ct);
+
+    /// <summary>The learner used the lab now: its idle clock starts again.</summary>
+    private Task TouchAsync(Guid instanceId, CancellationToken ct) =>
+        instances.RecordActivityAsync(new Dictionary<Guid, DateTimeOffset> { [instanceId] = time.GetUtcNow() }, ct);
 
     public async Task<ApiResult> MyStatsAsync(ApiRequest request, CancellationToken ct) =>
         ApiResult.Ok(await instances.StatsAsync(request.Caller.Id, ct));
@@ -175,7 +188,7 @@ public sealed class InstancesApi(
 
             var accepted = ((SessionRequestOutcome.Accepted)outcome).Instance;
             // Asking for more of a lab is working on it.
-            await instances.RecordActivityAsync(new Dictionary<Guid, DateTimeOffset> { [instance.Id] = time.GetUtcNow() }, ct);
+            await TouchAsync(instance.Id, ct);
             try
             {
                 await send(instance.Id);

@@ -71,6 +71,9 @@ public enum SessionRequestKind
     /// <summary>A restart or a reset: the VM is rebooted or replaced.</summary>
     Rebuild,
     Extend,
+
+    /// <summary>Opening the lab's firewall to a new address of the learner's (a few Vultr calls each).</summary>
+    Readdress,
 }
 
 /// <summary>A restart, reset or extension of <see cref="InstanceId"/> by <see cref="UserId"/>, and the limit it is admitted under.</summary>

@@ -226,7 +226,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
     public async Task<SessionRequestOutcome> TrySessionRequestAsync(SessionRequest request, CancellationToken cancellationToken = default)
     {
         var now = request.Now.ToUniversalTime();
-        var kind = request.Kind == SessionRequestKind.Rebuild ? "rebuild" : "extend";
+        var kind = request.Kind.ToString().ToLowerInvariant();
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         // The learner's lock makes the count and the insert one step, whichever of their instances is asked; the row lock makes

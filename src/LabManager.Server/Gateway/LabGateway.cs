@@ -32,9 +32,7 @@ public sealed class LabGateway(
     /// The gateway's cookie, set on each lab's host only. Under https it carries the <c>__Host-</c> prefix, so no page of another lab can
     /// plant one for this host through a parent-domain cookie.
     /// </summary>
-    public string CookieName => access.Value.LabScheme == "https" ? "__Host-" + BaseCookieName : BaseCookieName;
-
-    private const string BaseCookieName = "labmanager_access";
+    public string CookieName { get; } = CookieNameFor(access.Value);
 
     private static readonly TimeSpan RouteCacheTime = TimeSpan.FromSeconds(2);
 
@@ -56,9 +54,7 @@ public sealed class LabGateway(
 #pragma warning restore CA5359
     });
 
-    private LabTransformer Transformer => _transformer ??= new LabTransformer(CookieName);
-
-    private LabTransformer? _transformer;
+    private readonly LabTransformer _transformer = new(CookieNameFor(access.Value));
 
     /// <summary>The host names a lab (in gateway mode): the request is the gateway's, whatever its path.</summary>
     public bool Claims(HttpContext http, out Guid instanceId, out int? port)
@@ -111,7 +107,7 @@ public sealed class LabGateway(
 
         stamps.Touch(instanceId, now);
         var error = await forwarder.SendAsync(http, $"{route.Scheme}://{route.Ip}:{target}", _client,
-            new ForwarderRequestConfig { ActivityTimeout = TimeSpan.FromMinutes(2) }, Transformer);
+            new ForwarderRequestConfig { ActivityTimeout = TimeSpan.FromMinutes(2) }, _transformer);
         if (error != ForwarderError.None)
         {
             logger.LogInformation("Gateway: instance {InstanceId} port {Port}: {Error}", instanceId, target, error);
@@ -197,6 +193,8 @@ public sealed class LabGateway(
     }
 
     public void Dispose() => _client.Dispose();
+
+    private static string CookieNameFor(AccessOptions options) => options.LabScheme == "https" ? "__Host-labmanager_access" : "labmanager_access";
 
     private sealed record LabRoute(LabInstanceStatus Status, string? Ip, string Scheme, IReadOnlyList<int> WebPorts);
 

@@ -15,3 +15,7 @@ CREATE INDEX access_tickets_expires_at ON access_tickets (expires_at);
 
 -- Reconciliation deletes our firewall groups that outlived their instance.
 ALTER TABLE reconciliation_runs ADD COLUMN firewalls_deleted integer NOT NULL DEFAULT 0;
+
+-- A learner's moves of their lab's firewall to a new address are counted like restarts and extensions.
+ALTER TABLE session_requests DROP CONSTRAINT session_requests_kind_check;
+ALTER TABLE session_requests ADD CONSTRAINT session_requests_kind_check CHECK (kind IN ('rebuild', 'extend', 'readdress'));
