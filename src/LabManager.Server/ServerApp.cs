@@ -83,9 +83,18 @@ public static class ServerApp
             app.Logger.LogInformation("No Vultr:ApiKey: using the embedded Vultr emulator at {Url}", emulator.Root);
         }
 
+        // Behind its firewall a lab answers probes only on its web ports, from Access:GatewayCidrs: the phone-home is what tells the
+        // rest (a TCP lab, any lab in direct mode) is up.
+        if (app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<LabSessionOptions>>().Value is { PhoneHomeUrl: null or "" } or { PhoneHomeKey: null or "" })
+        {
+            app.Logger.LogWarning("LabSessions:PhoneHomeUrl or LabSessions:PhoneHomeKey is not set: labs are found up by probing only, which their firewall " +
+                "allows on web ports from Access:GatewayCidrs alone; a lab reached by TCP only will not be seen up");
+        }
+
         // A lab's host is the gateway's, whatever the path: nothing of the Server (its pages, headers, CORS, tokens) applies there.
-        var gateway = app.Services.GetRequiredService<LabGateway>();
-        app.Use((http, next) => gateway.Claims(http, out var instanceId, out var port) ? gateway.HandleAsync(http, instanceId, port) : next(http));
+        app.Use((http, next) => http.RequestServices.GetRequiredService<LabGateway>() is var gateway && gateway.Claims(http, out var instanceId, out var port)
+            ? gateway.HandleAsync(http, instanceId, port)
+            : next(http));
         app.UseExceptionHandler(error => error.Run(http =>
             ApiHttp.WriteAsync(http, ApiResult.Error(500, "Something went wrong on our side; it has been logged"))));
         app.UseDefaultFiles();
