@@ -11,6 +11,7 @@ using LabManager.VultrEmulator;
 using LabManager.Workflows;
 using LabManager.Workflows.Reconciliation;
 using OpenTelemetry.Metrics;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.DurableTask.Client;
@@ -46,7 +47,19 @@ public static class ServerApp
         }
 
         builder.Services.AddLabManager(builder.Configuration);
-        builder.Services.AddSignalR().AddJsonProtocol(o => o.PayloadSerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
+        var signalR = builder.Services.AddSignalR().AddJsonProtocol(o => o.PayloadSerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
+        var redis = builder.Configuration.GetConnectionString("Redis");
+        builder.Services.AddDataProtection().SetApplicationName("LabManager");
+        if (!string.IsNullOrEmpty(redis))
+        {
+            // Several replicas: live status reaches a connection wherever it is (groups included), and a lab's gateway cookie made by one
+            // replica opens the lab on every other.
+            signalR.AddStackExchangeRedis(redis, o => o.Configuration.ChannelPrefix = StackExchange.Redis.RedisChannel.Literal("labmanager-signalr"));
+            builder.Services.AddOptions<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>()
+                .Configure<StackExchange.Redis.IConnectionMultiplexer>((o, mux) =>
+                    o.XmlRepository = new Microsoft.AspNetCore.DataProtection.StackExchangeRedis.RedisXmlRepository(() => mux.GetDatabase(), "labmanager:data-protection-keys"));
+        }
+
         builder.Services.AddSingleton<ILabsClient, HubLabsClient>();
         builder.Services.AddSingleton<INotifier, RealtimeNotifier>();
         var durable = builder.Configuration.GetSection(DurableOptions.Section).Get<DurableOptions>() ?? new DurableOptions();
@@ -81,6 +94,11 @@ public static class ServerApp
         if (emulator is not null)
         {
             app.Logger.LogInformation("No Vultr:ApiKey: using the embedded Vultr emulator at {Url}", emulator.Root);
+        }
+
+        if (string.IsNullOrEmpty(redis))
+        {
+            app.Logger.LogWarning("No ConnectionStrings:Redis: this Server must run as a single replica (live status and gateway cookies stay in this process)");
         }
 
         // Behind its firewall a lab answers probes only on its web ports, from Access:GatewayCidrs: the phone-home is what tells the
