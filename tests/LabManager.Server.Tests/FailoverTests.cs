@@ -1,0 +1,131 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using LabManager.Core.Instances;
+using LabManager.Testing;
+using LabManager.VultrEmulator;
+using Microsoft.AspNetCore.Builder;
+using Xunit.Abstractions;
+using static LabManager.Server.Tests.ServerFixture;
+
+namespace LabManager.Server.Tests;
+
+/// <summary>
+/// Two replicas on one database, Redis, task hub and emulator: A (its own process) is killed with SIGKILL mid-lifecycle, and B takes
+/// its sessions over and finishes them.
+/// </summary>
+[Collection(ServerProcessTests.Collection)]
+public sealed class FailoverTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private ServerProcesses _a = null!;
+    private WebApplication _b = null!;
+    private HttpClient _bHttp = null!;
+
+    private static string Required(string variable) => Environment.GetEnvironmentVariable(variable)
+        ?? throw new InvalidOperationException($"{variable} is not set: run the tests with ./scripts/test.sh");
+
+    public async Task InitializeAsync()
+    {
+        string[] shared = [.. ServerProcesses.FastTimings, $"ConnectionStrings:Redis={Required("LABMANAGER_TEST_REDIS")}"];
+        _a = await ServerProcesses.StartAsync(Required("LABMANAGER_TEST_AZURITE"),
+            ["Emulator:PendingSeconds=2", "Emulator:BootSeconds=2", "Emulator:InstallSeconds=2", "Emulator:CloudInitSeconds=1"], shared);
+        var port = ProcessHost.FreePort();
+        (_b, var address) = await ServerApp.StartAsync(
+        [
+            "--urls", $"http://127.0.0.1:{port}",
+            "--Durable:Backend=AzureStorage", $"--Durable:TaskHub={_a.TaskHub}", $"--Durable:StorageConnectionString={_a.Storage}",
+            $"--ConnectionStrings:Postgres={_a.Db.ConnectionString}", $"--Auth:SigningKey={ServerProcesses.SigningKey}", $"--Catalog:File={RepoPaths.Catalog}",
+            $"--Vultr:BaseUrl={_a.EmulatorUrl}/v2", "--Vultr:ApiKey=local-emulator-key", "--Logging:LogLevel:Default=Warning",
+            $"--LabSessions:PhoneHomeUrl=http://127.0.0.1:{port}/api/labs/instances/{{instanceId}}/ready?key={{key}}",
+            "--LabSessions:PhoneHomeKey=process-phone-home-key", "--Access:GatewayCidrs:0=127.0.0.1/32", $"--Access:LabPort={port}",
+            .. shared.Select(s => "--" + s),
+        ]);
+        _bHttp = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public async Task DisposeAsync()
+    {
+        _bHttp.Dispose();
+        await _b.StopAsync();
+        await _b.DisposeAsync();
+        await _a.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task AReplicaKilledMidLifecycle_TheOtherFinishesItsSessions_OneVmEach_NoneLeft()
+    {
+        var tokens = Enumerable.Range(0, 3).Select(_ => _a.Token(Guid.NewGuid())).ToList();
+        // Through A: running (R), being destroyed (S), provisioning (P).
+        var r = await StartOnAAsync(JuiceShopLab, tokens[0]);
+        var s = await StartOnAAsync(CryptoLab, tokens[1]);
+        await WaitAsync(r, tokens[0], "running");
+        await WaitAsync(s, tokens[1], "running");
+        var p = await StartOnAAsync(DvwaLab, tokens[2]);
+        await WaitAsync(p, tokens[2], "provisioning");
+        await _a.Emulator.SetFaultsAsync(new FaultSettings { LatencyMs = 3000 });
+        await _a.SendAsync(HttpMethod.Post, $"/api/labs/instances/{s}/stop", tokens[1]);
+        await WaitAsync(s, tokens[1], "stopping");
+
+        await _a.KillServerAsync();
+        await _a.Emulator.SetFaultsAsync(new FaultSettings());
+        var killed = DateTimeOffset.UtcNow;
+
+        // B takes over A's share of the task hub once A's leases lapse, and every session carries on.
+        await WaitAsync(s, tokens[1], "stopped", TimeSpan.FromSeconds(120));
+        await WaitAsync(p, tokens[2], "running", TimeSpan.FromSeconds(120));
+        output.WriteLine($"A killed → its sessions resumed on B: {(DateTimeOffset.UtcNow - killed).TotalSeconds:F0} s");
+        foreach (var (id, token) in new[] { (r, tokens[0]), (p, tokens[2]) })
+        {
+            await SendOnBAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
+            await WaitAsync(id, token, "stopped", TimeSpan.FromSeconds(60));
+        }
+
+        var inspection = await _a.Emulator.InspectAsync();
+        foreach (var id in new[] { r, s, p })
+        {
+            var label = LabInstance.VmLabel(Guid.Parse(id));
+            Assert.Equal(1, inspection.Creates.GetValueOrDefault(label));
+            Assert.Equal(1, inspection.Deletes.GetValueOrDefault(label));
+        }
+
+        Assert.Empty(inspection.Vms);
+        // The two replicas kept to one Vultr budget (Redis): Vultr's 30 calls/s were never exceeded.
+        Assert.Equal(0, inspection.Requests.GetValueOrDefault("answered_429"));
+        output.WriteLine($"peak Vultr calls/s for both replicas: {inspection.PeakRequestsPerSecond}");
+    }
+
+    private async Task<string> StartOnAAsync(string lab, string token)
+    {
+        var (status, body) = await _a.SendAsync(HttpMethod.Post, $"/api/labs/{lab}/start", token, """{"timeoutOverride": 1800000}""");
+        Assert.Equal(HttpStatusCode.Created, status);
+        return body["data"]!["id"]!.GetValue<string>();
+    }
+
+    private async Task<JsonObject> SendOnBAsync(HttpMethod method, string path, string token)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await _bHttp.SendAsync(request);
+        return JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject();
+    }
+
+    /// <summary>Waits on B (the replica that stays) for the instance's status.</summary>
+    private async Task WaitAsync(string id, string token, string status, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(90));
+        string? last = null;
+        while (true)
+        {
+            last = (await SendOnBAsync(HttpMethod.Get, $"/api/labs/instances/{id}", token))["data"]!["status"]!.GetValue<string>();
+            if (last == status)
+            {
+                return;
+            }
+
+            Assert.False(cts.IsCancellationRequested, $"instance {id} is {last}, not {status}");
+            Assert.False(last is "error" or "expired" || (last == "stopped" && status != "stopped"), $"instance {id} ended {last} while waiting for {status}");
+            await Task.Delay(200);
+        }
+    }
+}
