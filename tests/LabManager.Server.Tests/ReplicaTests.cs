@@ -167,3 +167,38 @@ public sealed class ReplicaTests : IAsyncLifetime
     private static string Required(string variable) => Environment.GetEnvironmentVariable(variable)
         ?? throw new InvalidOperationException($"{variable} is not set: run the tests with ./scripts/test.sh");
 }
+
+/// <summary>A Server whose Redis is unreachable from the start (a port nothing listens on).</summary>
+public sealed class RedisDownServer : ServerFixture
+{
+    protected override IEnumerable<string> Settings => [.. base.Settings, $"ConnectionStrings:Redis=127.0.0.1:{ProcessHost.FreePort()},abortConnect=false,connectTimeout=300"];
+}
+
+public sealed class RedisDownTests(RedisDownServer server) : IClassFixture<RedisDownServer>
+{
+    [Fact]
+    public async Task WithRedisDown_LiveStatusStillReachesThisReplicasConnections_AndNothingFails()
+    {
+        var token = server.Token(Guid.NewGuid());
+        var messages = new ConcurrentQueue<JsonObject>();
+        await using var connection = new HubConnectionBuilder()
+            .WithUrl(new Uri(server.Http.BaseAddress!, "/hubs/labs"), o => o.AccessTokenProvider = () => Task.FromResult<string?>(token))
+            .Build();
+        connection.On<JsonObject>("lab:status", messages.Enqueue);
+        await connection.StartAsync();
+
+        var (_, started, _) = await server.StartAsync(ServerFixture.CryptoLab, token);
+        var id = started["data"]!["id"]!.GetValue<string>();
+        await server.WaitForStatusAsync(id, token, LabInstanceStatus.Running);
+        await server.StopAndWaitAsync(id, token);
+        await server.AssertNoVmLeftAsync([id]);
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!messages.Any(m => m["instanceId"]!.GetValue<string>() == id && m["status"]!.GetValue<string>() == "stopped"))
+        {
+            await Task.Delay(50, cts.Token);
+        }
+
+        Assert.Contains(messages, m => m["instanceId"]!.GetValue<string>() == id && m["status"]!.GetValue<string>() == "running");
+    }
+}
