@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.SignalR.Client;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -42,13 +43,15 @@ internal static class LifecycleBench
             BenchArgs.Int(args, "--burst", 30), BenchArgs.Int(args, "--trivial", 300));
         var engineArg = args.SkipWhile(a => a != "--engine").Skip(1).FirstOrDefault() ?? "both";
         string[] engines = engineArg == "both" ? ["InMemory", "AzureStorage"] : [engineArg.Equals("inmemory", StringComparison.OrdinalIgnoreCase) ? "InMemory" : "AzureStorage"];
+        // --replicas N: the durable engine on one Server and on N side by side (replicas share one task hub, database and Redis).
+        var replicas = BenchArgs.Int(args, "--replicas", 1);
         Console.WriteLine($"lifecycle: {size.Labs} labs at {size.Rate}/s, lifetime {size.LifetimeSeconds} s, burst {size.Burst}, trivial {size.Trivial}, " +
             $"engines {string.Join(", ", engines)}, {Environment.ProcessorCount} cores");
 
         var results = new List<EngineResult>();
-        foreach (var engine in engines)
+        foreach (var (engine, count) in replicas > 1 ? [("AzureStorage", 1), ("AzureStorage", replicas)] : engines.Select(e => (e, 1)))
         {
-            results.Add(await RunEngineAsync(engine, size));
+            results.Add(await RunEngineAsync(engine, size, count));
         }
 
         NaiveResult? naive = args.Contains("--compare") ? await NaiveLifecycle.RunAsync(size) : null;
@@ -90,18 +93,44 @@ internal static class LifecycleBench
         double TrivialOrchestrationsPerSecond,
         int VmsLeaked,
         double WastedVmSecondsAfterExpiry,
-        double PeakServerWorkingSetMb);
+        double PeakServerWorkingSetMb,
+        int Replicas = 1,
+        Percentiles? PushToLastReplicaMs = null);
 
     public sealed record NaiveResult(Percentiles OverheadToReadyMs, Percentiles DestroyLagMs, double WastedVmSecondsAfterExpiry, int PollSeconds, int CronSeconds);
 
-    private static async Task<EngineResult> RunEngineAsync(string engine, Size size)
+    private static async Task<EngineResult> RunEngineAsync(string engine, Size size, int replicas)
     {
-        Console.WriteLine($"== {engine}");
-        await using var lab = await ServerProcesses.StartAsync(BenchArgs.Azurite, EmulatorSettings,
+        Console.WriteLine($"== {engine} × {replicas}");
+        string[] settings =
         [
             $"Durable:Backend={engine}", "Api:MinSessionLength=00:00:05", "Api:MaxGlobalInstances=100000", "Api:MaxStartsPerWindow=10000",
             "Reconciliation:Interval=00:00:00", "Logging:LogLevel:Default=Error",
-        ], BenchArgs.Postgres);
+        ];
+        await using var lab = await ServerProcesses.StartAsync(BenchArgs.Azurite, EmulatorSettings,
+            replicas > 1 ? [.. settings, $"ConnectionStrings:Redis={BenchArgs.Redis ?? throw new InvalidOperationException("replicas need Redis: run with ./scripts/bench.sh")}"] : settings,
+            BenchArgs.Postgres);
+        var servers = new List<HttpClient> { lab.Api };
+        for (var i = 1; i < replicas; i++)
+        {
+            servers.Add(await lab.StartReplicaAsync());
+        }
+
+        // An operator's live connection on the last replica: when does each lab's "running" reach it?
+        var running = new System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset>();
+        await using var watcher = new HubConnectionBuilder()
+            .WithUrl(new Uri(servers[^1].BaseAddress!, "/hubs/labs"), o => o.AccessTokenProvider = () => Task.FromResult<string?>(lab.Token(Guid.NewGuid(), admin: true)))
+            .Build();
+        watcher.On<System.Text.Json.Nodes.JsonObject>("lab:status", m =>
+        {
+            if (m["status"]?.GetValue<string>() == "running")
+            {
+                running.TryAdd(m["instanceId"]!.GetValue<string>(), DateTimeOffset.UtcNow);
+            }
+        });
+        await watcher.StartAsync();
+        var next = 0;
+        Task<double> Start() => StartAsync(lab, servers[Interlocked.Increment(ref next) % servers.Count], size.LifetimeSeconds);
 
         // Steady arrivals.
         var clock = Stopwatch.StartNew();
@@ -113,7 +142,7 @@ internal static class LifecycleBench
                 await Task.Delay(due);
             }
 
-            return await StartAsync(lab, size.LifetimeSeconds);
+            return await Start();
         }));
         await WaitForEndAsync(lab, TimeSpan.FromSeconds(size.LifetimeSeconds + 180));
         var steady = await lab.Emulator.InspectAsync();
@@ -127,24 +156,28 @@ internal static class LifecycleBench
 
         // Saturation: a burst, all at once.
         clock.Restart();
-        await Task.WhenAll(Enumerable.Range(0, size.Burst).Select(_ => StartAsync(lab, size.LifetimeSeconds)));
+        await Task.WhenAll(Enumerable.Range(0, size.Burst).Select(_ => Start()));
         await WaitForEndAsync(lab, TimeSpan.FromSeconds(size.LifetimeSeconds + 300));
         var makespan = clock.Elapsed.TotalSeconds;
         var final = await lab.Emulator.InspectAsync();
         var peakMb = lab.ServerPeakWorkingSet / 1024.0 / 1024.0;
         var trivial = await TrivialThroughputAsync(engine, size.Trivial);
 
+        // From the moment the workflow made the lab running (its started_at) to the push reaching the last replica's connection.
+        var push = rows.Where(r => r.StartedAt is not null && running.ContainsKey(r.Id!))
+            .Select(r => (running[r.Id!] - r.StartedAt!.Value).TotalMilliseconds);
         var result = new EngineResult(engine, Percentiles.Of(starts), Percentiles.Of(overhead), Percentiles.Of(lag), calls.Values.Sum(), calls,
-            steady.PeakRequestsPerSecond, size.Burst / makespan, makespan, trivial, final.Vms.Count, lag.Where(l => l > 0).Sum() / 1000, peakMb);
+            steady.PeakRequestsPerSecond, size.Burst / makespan, makespan, trivial, final.Vms.Count, lag.Where(l => l > 0).Sum() / 1000, peakMb,
+            replicas, Percentiles.Of(push));
         Console.WriteLine(JsonSerializer.Serialize(result, Json));
         return result;
     }
 
-    private static async Task<double> StartAsync(ServerProcesses lab, int lifetimeSeconds)
+    private static async Task<double> StartAsync(ServerProcesses lab, HttpClient server, int lifetimeSeconds)
     {
         var token = lab.Token(Guid.NewGuid());
         var clock = Stopwatch.StartNew();
-        var (status, body) = await lab.SendAsync(HttpMethod.Post, $"/api/labs/{Lab}/start", token, $$"""{"timeoutOverride": {{lifetimeSeconds * 1000}}}""");
+        var (status, body) = await lab.SendAsync(server, HttpMethod.Post, $"/api/labs/{Lab}/start", token, $$"""{"timeoutOverride": {{lifetimeSeconds * 1000}}}""");
         var ms = clock.Elapsed.TotalMilliseconds;
         return status == HttpStatusCode.Created ? ms : throw new InvalidOperationException($"start answered {(int)status}: {body.ToJsonString()}");
     }
@@ -153,7 +186,7 @@ internal static class LifecycleBench
         async () => await lab.Db.ScalarAsync<long>("SELECT count(*) FROM lab_instances WHERE status IN ('starting', 'provisioning', 'running', 'stopping')") == 0,
         timeout, () => "labs did not end in time");
 
-    private sealed record Row(string Label, DateTimeOffset? StartedAt, DateTimeOffset? ExpiresAt);
+    private sealed record Row(string Label, DateTimeOffset? StartedAt, DateTimeOffset? ExpiresAt, string? Id = null);
 
     private static async Task<List<Row>> RowsAsync(string connectionString)
     {
@@ -166,7 +199,7 @@ internal static class LifecycleBench
         {
             rows.Add(new Row(LabInstance.VmLabel(reader.GetGuid(0)),
                 reader.IsDBNull(1) ? null : new DateTimeOffset(reader.GetDateTime(1), TimeSpan.Zero),
-                reader.IsDBNull(2) ? null : new DateTimeOffset(reader.GetDateTime(2), TimeSpan.Zero)));
+                reader.IsDBNull(2) ? null : new DateTimeOffset(reader.GetDateTime(2), TimeSpan.Zero), reader.GetGuid(0).ToString()));
         }
 
         return rows;
@@ -215,7 +248,7 @@ internal static class LifecycleBench
         text.AppendLine($"Lab lifecycle on {Environment.ProcessorCount} cores: {size.Labs} labs at {size.Rate}/s with a {size.LifetimeSeconds} s lifetime, then a burst of {size.Burst}; " +
             "emulator VM boot 2 s + cloud-init 1 s; default workflow timings.")
             .AppendLine()
-            .AppendLine($"| measure | {string.Join(" | ", results.Select(r => r.Engine))} |")
+            .AppendLine($"| measure | {string.Join(" | ", results.Select(r => r.Replicas > 1 || results.Any(o => o.Replicas > 1) ? $"{r.Engine} × {r.Replicas}" : r.Engine))} |")
             .AppendLine($"|---|{string.Concat(results.Select(_ => "---|"))}");
         void Row(string name, Func<EngineResult, string> value) => text.AppendLine($"| {name} | {string.Join(" | ", results.Select(value))} |");
         Row("`POST /start` latency p50 / p95 / p99 (ms)", r => P(r.StartLatencyMs, p95: true));
@@ -229,6 +262,7 @@ internal static class LifecycleBench
         Row("VMs leaked", r => r.VmsLeaked.ToString(CultureInfo.InvariantCulture));
         Row("VM-seconds paid after expiry (steady phase)", r => F(r.WastedVmSecondsAfterExpiry));
         Row("peak Server working set (MB)", r => F(r.PeakServerWorkingSetMb));
+        Row("push p50 / p99 (ms): workflow's running → a connection on the last replica", r => r.PushToLastReplicaMs is { } p ? P(p) : "–");
         if (naive is not null)
         {
             // Against the engine production runs on when it was measured.

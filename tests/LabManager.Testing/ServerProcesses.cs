@@ -29,6 +29,7 @@ public sealed class ServerProcesses : IAsyncDisposable
     private readonly IReadOnlyList<string> _serverSettings;
     private readonly TokenService _tokens = new(Options.Create(new AuthOptions { SigningKey = SigningKey }), TimeProvider.System);
     private Process? _server;
+    private readonly List<(Process Process, HttpClient Client)> _replicas = [];
 
     private ServerProcesses(TestDatabase db, string storage, string emulatorUrl, IReadOnlyList<string> serverSettings)
     {
@@ -73,23 +74,36 @@ public sealed class ServerProcesses : IAsyncDisposable
     }
 
     /// <summary>Starts the Server and waits until <c>/health</c> answers 200.</summary>
-    public async Task StartServerAsync()
+    public async Task StartServerAsync() => _server = await StartAtAsync(Api.BaseAddress!, _serverLog);
+
+    /// <summary>
+    /// Starts one more Server process on the same database, task hub, emulator and settings (a replica behind a load balancer); answers
+    /// a client of it. It stops with the rest.
+    /// </summary>
+    public async Task<HttpClient> StartReplicaAsync()
+    {
+        var replica = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ProcessHost.FreePort()}"), Timeout = TimeSpan.FromSeconds(30) };
+        _replicas.Add((await StartAtAsync(replica.BaseAddress, Path.GetTempFileName()), replica));
+        return replica;
+    }
+
+    private async Task<Process> StartAtAsync(Uri address, string log)
     {
         string[] defaults =
         [
-            "--urls", Api.BaseAddress!.ToString(),
+            "--urls", address.ToString(),
             "--Durable:Backend=AzureStorage", $"--Durable:TaskHub={TaskHub}", $"--Durable:StorageConnectionString={Storage}",
             $"--ConnectionStrings:Postgres={Db.ConnectionString}",
             $"--Auth:SigningKey={SigningKey}", $"--Catalog:File={RepoPaths.Catalog}",
             $"--Vultr:BaseUrl={EmulatorUrl}/v2", "--Vultr:ApiKey=local-emulator-key", "--Logging:LogLevel:Default=Warning",
-            $"--LabSessions:PhoneHomeUrl={Api.BaseAddress!.ToString().TrimEnd('/')}/api/labs/instances/{{instanceId}}/ready?key={{key}}",
-            "--LabSessions:PhoneHomeKey=process-phone-home-key", "--Access:GatewayCidrs:0=127.0.0.1/32", $"--Access:LabPort={Api.BaseAddress!.Port}",
+            $"--LabSessions:PhoneHomeUrl={address.ToString().TrimEnd('/')}/api/labs/instances/{{instanceId}}/ready?key={{key}}",
+            "--LabSessions:PhoneHomeKey=process-phone-home-key", "--Access:GatewayCidrs:0=127.0.0.1/32", $"--Access:LabPort={address.Port}",
         ];
-        _server = _host.Start("LabManager.Server", [.. defaults, .. _serverSettings.Select(s => "--" + s)], _serverLog);
-        var server = _server;
+        var server = _host.Start("LabManager.Server", [.. defaults, .. _serverSettings.Select(s => "--" + s)], log);
         await ProcessHost.WaitUntilAsync(
-            async () => server.HasExited ? throw new InvalidOperationException("the Server exited:\n" + Tail()) : await ProcessHost.IsOkAsync(new Uri(Api.BaseAddress!, "/health").ToString()),
+            async () => server.HasExited ? throw new InvalidOperationException("the Server exited:\n" + Tail()) : await ProcessHost.IsOkAsync(new Uri(address, "/health").ToString()),
             TimeSpan.FromSeconds(60), () => "the Server did not become healthy\n" + Tail());
+        return server;
     }
 
     /// <summary>The most memory the running Server process has held so far, in bytes.</summary>
@@ -107,7 +121,11 @@ public sealed class ServerProcesses : IAsyncDisposable
 
     public string Token(Guid user, bool admin = false) => _tokens.MintDevToken(user, null, admin, TimeSpan.FromHours(2));
 
-    public async Task<(HttpStatusCode Status, JsonObject Body)> SendAsync(HttpMethod method, string path, string token, string? body = null)
+    public Task<(HttpStatusCode Status, JsonObject Body)> SendAsync(HttpMethod method, string path, string token, string? body = null) =>
+        SendAsync(Api, method, path, token, body);
+
+    /// <summary>Sends to <paramref name="server"/>: the first Server's <see cref="Api"/> or a replica's client.</summary>
+    public async Task<(HttpStatusCode Status, JsonObject Body)> SendAsync(HttpClient server, HttpMethod method, string path, string token, string? body = null)
     {
         using var request = new HttpRequestMessage(method, path);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -116,7 +134,7 @@ public sealed class ServerProcesses : IAsyncDisposable
             request.Content = new StringContent(body, Encoding.UTF8, "application/json");
         }
 
-        using var response = await Api.SendAsync(request);
+        using var response = await server.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
         return (response.StatusCode, text.Length == 0 ? [] : JsonNode.Parse(text)!.AsObject());
     }
@@ -128,6 +146,11 @@ public sealed class ServerProcesses : IAsyncDisposable
     {
         await _host.DisposeAsync();
         Api.Dispose();
+        foreach (var (_, client) in _replicas)
+        {
+            client.Dispose();
+        }
+
         Emulator.Dispose();
         await Db.DisposeAsync();
     }
