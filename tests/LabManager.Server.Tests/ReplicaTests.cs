@@ -46,7 +46,7 @@ public sealed class ReplicaTests : IAsyncLifetime
                 $"--LabSessions:PhoneHomeUrl=http://127.0.0.1:{port}/api/labs/instances/{{instanceId}}/ready?key={{key}}", "--LabSessions:PhoneHomeKey=replica-phone-home-key",
                 "--LabSessions:Timings:VmPollInitial=00:00:00.2", "--LabSessions:Timings:VmPollMax=00:00:01", "--LabSessions:Timings:LabProbeInterval=00:00:00.2",
                 "--LabSessions:Timings:RetryInterval=00:00:00.2",
-                "--Access:GatewayCidrs:0=127.0.0.1/32", $"--Access:LabPort={port}", "--Api:MaxStartsPerWindow=1000",
+                "--Access:GatewayCidrs:0=127.0.0.1/32", $"--Access:LabPort={port}", "--Api:MaxStartsPerWindow=1000", "--Api:MaxContainersPerUser=3",
             ]);
             _apps.Add(app);
             _http.Add(new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) });
@@ -110,6 +110,26 @@ public sealed class ReplicaTests : IAsyncLifetime
 
         await WaitUntilAsync(() => all.All(id => Has(learnerOnB, id, "stopped")));
         await Task.WhenAll(onB.DisposeAsync().AsTask(), operatorOnA.DisposeAsync().AsTask(), feedOnB.DisposeAsync().AsTask());
+    }
+
+    [Fact]
+    public async Task TheLearnersQuota_HoldsAcrossReplicas()
+    {
+        var token = _apps[0].Services.GetRequiredService<TokenService>().MintDevToken(Guid.NewGuid(), "learner", false, TimeSpan.FromHours(1));
+        string[] labs = [ServerFixture.DvwaLab, ServerFixture.JuiceShopLab, ServerFixture.NetworkLab, ServerFixture.CryptoLab];
+
+        // Four starts at once, two through each replica, against a quota of three active labs.
+        var answers = await Task.WhenAll(labs.Select((lab, i) => SendAsync(_http[i % 2], HttpMethod.Post, $"/api/labs/{lab}/start", token, "{}")));
+
+        Assert.Equal(3, answers.Count(a => a.StatusCode == HttpStatusCode.Created));
+        Assert.Equal(1, answers.Count(a => a.StatusCode == HttpStatusCode.Conflict));
+        foreach (var answer in answers.Where(a => a.StatusCode == HttpStatusCode.Created))
+        {
+            var id = JsonNode.Parse(await answer.Content.ReadAsStringAsync())!["data"]!["id"]!.GetValue<string>();
+            await WaitForAsync(A, id, token, "running");
+            await SendAsync(B, HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
+            await WaitForAsync(A, id, token, "stopped");
+        }
     }
 
     private static bool Has(ConcurrentQueue<JsonObject> messages, string id, string status) =>
