@@ -12,8 +12,6 @@ using LabManager.Workflows;
 using LabManager.Workflows.Reconciliation;
 using OpenTelemetry.Metrics;
 using Microsoft.AspNetCore.DataProtection;
-using Microsoft.AspNetCore.SignalR;
-using Microsoft.AspNetCore.SignalR.StackExchangeRedis;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.DurableTask.Client;
@@ -54,23 +52,7 @@ public static class ServerApp
         builder.Services.AddDataProtection().SetApplicationName("LabManager");
         if (!string.IsNullOrEmpty(redis))
         {
-            // Several replicas: live status reaches a connection wherever it is (groups included), and a lab's gateway cookie made by one
-            // replica opens the lab on every other.
-            builder.Services.Configure<RedisOptions>(o =>
-            {
-                o.Configuration = StackExchange.Redis.ConfigurationOptions.Parse(redis);
-                o.Configuration.ChannelPrefix = StackExchange.Redis.RedisChannel.Literal("labmanager-signalr");
-                // While Redis is down, a publish fails at once (and goes to this replica's connections) rather than waiting for it.
-                o.Configuration.AbortOnConnectFail = false;
-                o.Configuration.BacklogPolicy = StackExchange.Redis.BacklogPolicy.FailFast;
-            });
-            builder.Services.AddSingleton<HubLifetimeManager<LabsHub>>(sp => new RedisOrLocalLifetimeManager<LabsHub>(
-                ActivatorUtilities.CreateInstance<RedisHubLifetimeManager<LabsHub>>(sp),
-                ActivatorUtilities.CreateInstance<DefaultHubLifetimeManager<LabsHub>>(sp),
-                sp.GetRequiredService<ILogger<RedisOrLocalLifetimeManager<LabsHub>>>()));
-            builder.Services.AddOptions<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>()
-                .Configure<StackExchange.Redis.IConnectionMultiplexer>((o, mux) =>
-                    o.XmlRepository = new Microsoft.AspNetCore.DataProtection.StackExchangeRedis.RedisXmlRepository(() => mux.GetDatabase(), "labmanager:data-protection-keys"));
+            builder.Services.AddReplicaSharing(redis);
         }
 
         builder.Services.AddSingleton<ILabsClient, HubLabsClient>();

@@ -1,4 +1,8 @@
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.DataProtection.StackExchangeRedis;
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.StackExchangeRedis;
+using StackExchange.Redis;
 
 namespace LabManager.Server.Realtime;
 
@@ -79,7 +83,7 @@ public sealed class RedisOrLocalLifetimeManager<THub>(HubLifetimeManager<THub> r
             await action();
             return true;
         }
-        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException or InvalidOperationException)
         {
             // One warning per 30 s: while Redis is down every message would say the same.
             var now = Environment.TickCount64;
@@ -91,5 +95,32 @@ public sealed class RedisOrLocalLifetimeManager<THub>(HubLifetimeManager<THub> r
 
             return false;
         }
+    }
+}
+
+/// <summary>What replicas share through Redis.</summary>
+public static class ReplicaSharing
+{
+    /// <summary>
+    /// Live status reaches a connection wherever it is (groups included), through this process alone while Redis is down; and the keys
+    /// that seal the gateway's cookies are one ring, so a lab opened through one replica stays open through every other.
+    /// </summary>
+    public static IServiceCollection AddReplicaSharing(this IServiceCollection services, string redis)
+    {
+        services.Configure<RedisOptions>(o =>
+        {
+            o.Configuration = ConfigurationOptions.Parse(redis);
+            o.Configuration.ChannelPrefix = RedisChannel.Literal("labmanager-signalr");
+            // While Redis is down, a publish fails at once (and goes to this replica's connections) rather than waiting for it.
+            o.Configuration.AbortOnConnectFail = false;
+            o.Configuration.BacklogPolicy = BacklogPolicy.FailFast;
+        });
+        services.AddSingleton<HubLifetimeManager<LabsHub>>(sp => new RedisOrLocalLifetimeManager<LabsHub>(
+            ActivatorUtilities.CreateInstance<RedisHubLifetimeManager<LabsHub>>(sp),
+            ActivatorUtilities.CreateInstance<DefaultHubLifetimeManager<LabsHub>>(sp),
+            sp.GetRequiredService<ILogger<RedisOrLocalLifetimeManager<LabsHub>>>()));
+        services.AddOptions<KeyManagementOptions>().Configure<IConnectionMultiplexer>((o, mux) =>
+            o.XmlRepository = new RedisXmlRepository(() => mux.GetDatabase(), "labmanager:data-protection-keys"));
+        return services;
     }
 }
