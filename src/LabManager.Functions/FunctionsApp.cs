@@ -22,7 +22,15 @@ public static class FunctionsApp
         var signalR = builder.Services.AddAzureSignalRNotifier(builder.Configuration);
         builder.Services.PostConfigure<ApiOptions>(o => o.RealtimeUrl = signalR is null ? null : "/api/realtime");
         // No gateway runs here: each lab is opened to its learner's address only, and its URL is the VM's.
-        builder.Services.PostConfigure<Core.Access.AccessOptions>(o => o.Mode = Core.Access.AccessMode.Direct);
+        // The worker is reached through the Functions host on loopback: the learner's address is the one the platform's front end wrote.
+        builder.Services.PostConfigure<Core.Access.AccessOptions>(o =>
+        {
+            o.Mode = Core.Access.AccessMode.Direct;
+            if (o.TrustedProxies.Count == 0)
+            {
+                o.TrustedProxies = ["127.0.0.0/8", "::1/128"];
+            }
+        });
 
         // The durable client comes from the Functions binding: every trigger that needs it takes [DurableClient] and fills the slot.
         builder.Services.AddSingleton<DurableClientSlot>();

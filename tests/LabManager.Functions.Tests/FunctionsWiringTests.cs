@@ -63,6 +63,8 @@ public sealed class FunctionsWiringTests : IAsyncLifetime
         // No Access settings given, as in a Functions deployment: direct mode, which needs no gateway addresses.
         var access = _host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Core.Access.AccessOptions>>().Value;
         Assert.Equal(Core.Access.AccessMode.Direct, access.Mode);
+        // Requests reach the worker from the Functions host on loopback: the front end's X-Forwarded-For names the learner.
+        Assert.Equal(["127.0.0.0/8", "::1/128"], access.TrustedProxies);
     }
 
     [Fact]

@@ -31,4 +31,11 @@ public sealed class ClientAddressTests
     [Fact]
     public void WithoutTrustedProxies_TheConnectionsAddress_Ipv4MappedAsIpv4() =>
         Assert.Equal("127.0.0.77", ClientAddress.Of(Request("::ffff:127.0.0.77", "203.0.113.50"), [])!.ToString());
+
+    [Theory]
+    [InlineData("203.0.113.5:51234", "203.0.113.5")]
+    [InlineData("[2001:db8::5]:51234", "2001:db8::5")]
+    public void AHopWithItsPort_IsReadAsItsAddress(string hop, string client) =>
+        // As Azure App Service's front ends write it, behind the Functions host on loopback.
+        Assert.Equal(client, ClientAddress.Of(Request("127.0.0.1", hop), ["127.0.0.0/8"])!.ToString());
 }

@@ -21,7 +21,8 @@ public static class ClientAddress
         var hops = http.Request.Headers["X-Forwarded-For"].SelectMany(v => (v ?? "").Split(',')).Select(h => h.Trim()).ToList();
         for (var i = hops.Count - 1; i >= 0 && trusted.Any(t => t.Contains(address)); i--)
         {
-            if (!IPAddress.TryParse(hops[i], out var hop))
+            // Some proxies (Azure App Service's front ends) write the client's port too: 203.0.113.5:51234, [2001:db8::5]:51234.
+            if (!IPAddress.TryParse(hops[i], out var hop) && !(IPEndPoint.TryParse(hops[i], out var endPoint) && (hop = endPoint.Address) is not null))
             {
                 break;
             }
