@@ -6,6 +6,11 @@ using LabManager.Core.Instances;
 using LabManager.Testing;
 using LabManager.VultrEmulator;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Yarp.ReverseProxy.Forwarder;
 using Xunit.Abstractions;
 using static LabManager.Server.Tests.ServerFixture;
 
@@ -21,6 +26,8 @@ public sealed class FailoverTests(ITestOutputHelper output) : IAsyncLifetime
     private ServerProcesses _a = null!;
     private WebApplication _b = null!;
     private HttpClient _bHttp = null!;
+    private WebApplication _balancer = null!;
+    private volatile bool _aAlive = true;
 
     private static string Required(string variable) => Environment.GetEnvironmentVariable(variable)
         ?? throw new InvalidOperationException($"{variable} is not set: run the tests with ./scripts/test.sh");
@@ -42,10 +49,22 @@ public sealed class FailoverTests(ITestOutputHelper output) : IAsyncLifetime
             .. shared.Select(s => "--" + s),
         ]);
         _bHttp = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
+
+        // A load balancer in a few lines (YARP): everything to A while it lives, then to B.
+        var balancer = WebApplication.CreateSlimBuilder(["--urls", $"http://127.0.0.1:{ProcessHost.FreePort()}"]);
+        balancer.Logging.ClearProviders();
+        balancer.Services.AddHttpForwarder();
+        _balancer = balancer.Build();
+        var invoker = new HttpMessageInvoker(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, UseCookies = false });
+        var a = _a.Api.BaseAddress!.ToString().TrimEnd('/');
+        var b = address.ToString().TrimEnd('/');
+        _balancer.Map("{**path}", (HttpContext http, IHttpForwarder forwarder) => forwarder.SendAsync(http, _aAlive ? a : b, invoker).AsTask());
+        await _balancer.StartAsync();
     }
 
     public async Task DisposeAsync()
     {
+        await _balancer.DisposeAsync();
         _bHttp.Dispose();
         await _b.StopAsync();
         await _b.DisposeAsync();
@@ -63,11 +82,26 @@ public sealed class FailoverTests(ITestOutputHelper output) : IAsyncLifetime
         await WaitAsync(s, tokens[1], "running");
         var p = await StartOnAAsync(DvwaLab, tokens[2]);
         await WaitAsync(p, tokens[2], "provisioning");
+        // An operator's live connection through the balancer, on A until it dies.
+        var statuses = new System.Collections.Concurrent.ConcurrentQueue<(string Id, string Status)>();
+        var reconnected = new TaskCompletionSource();
+        await using var watcher = new HubConnectionBuilder()
+            .WithUrl(new Uri(_balancer.Urls.First() + "/hubs/labs"), o => o.AccessTokenProvider = () => Task.FromResult<string?>(_a.Token(Guid.NewGuid(), admin: true)))
+            .WithAutomaticReconnect()
+            .Build();
+        watcher.On<JsonObject>("lab:status", m => statuses.Enqueue((m["instanceId"]!.GetValue<string>(), m["status"]!.GetValue<string>())));
+        watcher.Reconnected += _ =>
+        {
+            reconnected.TrySetResult();
+            return Task.CompletedTask;
+        };
+        await watcher.StartAsync();
         await _a.Emulator.SetFaultsAsync(new FaultSettings { LatencyMs = 3000 });
         await _a.SendAsync(HttpMethod.Post, $"/api/labs/instances/{s}/stop", tokens[1]);
         await WaitAsync(s, tokens[1], "stopping");
 
         await _a.KillServerAsync();
+        _aAlive = false;
         await _a.Emulator.SetFaultsAsync(new FaultSettings());
         var killed = DateTimeOffset.UtcNow;
 
@@ -75,6 +109,16 @@ public sealed class FailoverTests(ITestOutputHelper output) : IAsyncLifetime
         await WaitAsync(s, tokens[1], "stopped", TimeSpan.FromSeconds(120));
         await WaitAsync(p, tokens[2], "running", TimeSpan.FromSeconds(120));
         output.WriteLine($"A killed → its sessions resumed on B: {(DateTimeOffset.UtcNow - killed).TotalSeconds:F0} s");
+        // The live connection came back through the balancer, to B, and hears what B does.
+        await reconnected.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        using (var heard = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            while (!statuses.Contains((s, "stopped")) || !statuses.Contains((p, "running")))
+            {
+                await Task.Delay(100, heard.Token);
+            }
+        }
+
         foreach (var (id, token) in new[] { (r, tokens[0]), (p, tokens[2]) })
         {
             await SendOnBAsync(HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
