@@ -49,18 +49,17 @@ public sealed class VultrCloudProvider(IVultrApi api, IOptions<VultrOptions> opt
     /// </summary>
     private async Task<CloudVm?> FindAsync(string label, IReadOnlyList<string> tags, CancellationToken cancellationToken)
     {
-        string? cursor = null;
-        do
+        await foreach (var vm in PagesAsync(async cursor =>
         {
-            var page = await Call(() => api.ListInstancesAsync(null, label, PageSize, cursor, cancellationToken), "list instances");
-            if (page.Instances.Select(ToVm).FirstOrDefault(vm => vm.Label == label && tags.All(t => vm.Tags.Contains(t))) is { } found)
+            var page = await api.ListInstancesAsync(null, label, PageSize, cursor, cancellationToken);
+            return (page.Instances.Select(ToVm), page.Meta);
+        }, "list instances"))
+        {
+            if (vm.Label == label && tags.All(t => vm.Tags.Contains(t)))
             {
-                return found;
+                return vm;
             }
-
-            cursor = page.Meta.Links.Next;
         }
-        while (!string.IsNullOrEmpty(cursor));
 
         return null;
     }
@@ -99,17 +98,11 @@ public sealed class VultrCloudProvider(IVultrApi api, IOptions<VultrOptions> opt
 
     public async Task<IReadOnlyList<CloudVm>> ListVmsAsync(string tag, CancellationToken cancellationToken = default)
     {
-        var all = new List<CloudVm>();
-        string? cursor = null;
-        do
+        return await PagesAsync(async cursor =>
         {
-            var page = await Call(() => api.ListInstancesAsync(tag, null, PageSize, cursor, cancellationToken), "list instances");
-            all.AddRange(page.Instances.Select(ToVm));
-            cursor = page.Meta.Links.Next;
-        }
-        while (!string.IsNullOrEmpty(cursor));
-
-        return all;
+            var page = await api.ListInstancesAsync(tag, null, PageSize, cursor, cancellationToken);
+            return (page.Instances.Select(ToVm), page.Meta);
+        }, "list instances").ToListAsync(cancellationToken);
     }
 
     public async Task<string> EnsureFirewallAsync(string description, CancellationToken cancellationToken = default)
@@ -127,15 +120,11 @@ public sealed class VultrCloudProvider(IVultrApi api, IOptions<VultrOptions> opt
 
     public async Task SetFirewallRulesAsync(string groupId, IReadOnlyList<Core.Access.FirewallRule> rules, CancellationToken cancellationToken = default)
     {
-        var existing = new List<VultrFirewallRule>();
-        string? cursor = null;
-        do
+        var existing = await PagesAsync<VultrFirewallRule>(async cursor =>
         {
-            var page = await Call(() => api.ListFirewallRulesAsync(groupId, PageSize, cursor, cancellationToken), "list firewall rules");
-            existing.AddRange(page.FirewallRules);
-            cursor = page.Meta.Links.Next;
-        }
-        while (!string.IsNullOrEmpty(cursor));
+            var page = await api.ListFirewallRulesAsync(groupId, PageSize, cursor, cancellationToken);
+            return (page.FirewallRules, page.Meta);
+        }, "list firewall rules").ToListAsync(cancellationToken);
 
         var wanted = rules.Select(r => new VultrFirewallRule(r.IsV6 ? "v6" : "v4", r.Protocol, r.Subnet, r.SubnetSize,
             r.Port.ToString(CultureInfo.InvariantCulture), "labmanager")).ToList();
@@ -169,17 +158,28 @@ public sealed class VultrCloudProvider(IVultrApi api, IOptions<VultrOptions> opt
 
     public async Task<IReadOnlyList<CloudFirewall>> ListFirewallsAsync(CancellationToken cancellationToken = default)
     {
-        var all = new List<CloudFirewall>();
+        return await PagesAsync(async cursor =>
+        {
+            var page = await api.ListFirewallsAsync(PageSize, cursor, cancellationToken);
+            return (page.FirewallGroups.Select(g => new CloudFirewall(g.Id, g.Description ?? "", g.InstanceCount, ParseDate(g.DateCreated))), page.Meta);
+        }, "list firewall groups").ToListAsync(cancellationToken);
+    }
+
+    /// <summary>Every item of a Vultr list, page after page: <c>meta.links.next</c> is passed back as the cursor until it is empty.</summary>
+    private static async IAsyncEnumerable<T> PagesAsync<T>(Func<string?, Task<(IEnumerable<T> Items, VultrMeta Meta)>> page, string what)
+    {
         string? cursor = null;
         do
         {
-            var page = await Call(() => api.ListFirewallsAsync(PageSize, cursor, cancellationToken), "list firewall groups");
-            all.AddRange(page.FirewallGroups.Select(g => new CloudFirewall(g.Id, g.Description ?? "", g.InstanceCount, ParseDate(g.DateCreated))));
-            cursor = page.Meta.Links.Next;
+            var (items, meta) = await Call(() => page(cursor), what);
+            foreach (var item in items)
+            {
+                yield return item;
+            }
+
+            cursor = meta.Links.Next;
         }
         while (!string.IsNullOrEmpty(cursor));
-
-        return all;
     }
 
     private static DateTimeOffset ParseDate(string? value) =>
