@@ -165,8 +165,12 @@ public sealed class LabGateway(
 
     /// <summary>Every value of the cookies with this name (a browser may send several, e.g. one a parent domain set).</summary>
     private static IEnumerable<string> CookiesNamed(HttpRequest request, string name) =>
-        request.Headers.Cookie.SelectMany(h => (h ?? "").Split(';')).Select(c => c.Trim().Split('=', 2))
-            .Where(c => c.Length == 2 && c[0] == name).Select(c => Uri.UnescapeDataString(c[1]));
+        CookiePairs(request).Where(c => c.Name == name).Select(c => Uri.UnescapeDataString(c.Value));
+
+    /// <summary>The request's cookies as the browser sent them, in order, each <c>name=value</c> pair as it stands in the header.</summary>
+    private static IEnumerable<(string Name, string Value, string Pair)> CookiePairs(HttpRequest request) =>
+        request.Headers.Cookie.SelectMany(h => (h ?? "").Split(';')).Select(c => c.Trim()).Where(c => c.Length > 0)
+            .Select(c => c.Split('=', 2) is [var name, var value] ? (name, value, c) : (c, "", c));
 
     /// <summary>Where the lab is, read again at most every <see cref="RouteCacheTime"/>.</summary>
     private async Task<LabRoute?> RouteAsync(Guid instanceId, DateTimeOffset now, CancellationToken ct)
@@ -210,8 +214,7 @@ public sealed class LabGateway(
             var request = httpContext.Request;
             proxyRequest.Headers.Host = request.Host.Value;
             proxyRequest.Headers.Remove("Cookie");
-            var cookies = request.Headers.Cookie.SelectMany(h => (h ?? "").Split(';')).Select(c => c.Trim())
-                .Where(c => c.Length > 0 && c.Split('=', 2)[0] != cookieName).ToList();
+            var cookies = CookiePairs(request).Where(c => c.Name != cookieName).Select(c => c.Pair).ToList();
             if (cookies.Count > 0)
             {
                 proxyRequest.Headers.TryAddWithoutValidation("Cookie", string.Join("; ", cookies));
@@ -222,8 +225,7 @@ public sealed class LabGateway(
                 proxyRequest.Headers.Remove(name);
             }
 
-            var from = httpContext.Connection.RemoteIpAddress;
-            proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-For", (from is { IsIPv4MappedToIPv6: true } ? from.MapToIPv4() : from)?.ToString());
+            proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-For", ClientAddress.Of(httpContext, [])?.ToString());
             proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Proto", request.Scheme);
             proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Host", request.Host.Value);
         }
