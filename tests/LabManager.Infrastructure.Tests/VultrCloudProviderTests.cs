@@ -364,8 +364,8 @@ public sealed class VultrCloudProviderTests : IAsyncLifetime
 
         // 40 calls at 10/s in all: about 4 s (each process alone would have allowed 10/s, 2 s for its 20).
         Assert.True(clock.Elapsed > TimeSpan.FromSeconds(3.5), $"40 calls in {clock.Elapsed}: the budget was not shared");
-        // Timers that fire late on a loaded machine can bunch a few calls into one clock second; unshared, it would be 20.
-        Assert.InRange((await _emulator.InspectAsync()).PeakRequestsPerSecond, 1, 16);
+        // Never more than 10 in one of the emulator's seconds, however late timers fire on a loaded machine; unshared, it would be 20.
+        Assert.InRange((await _emulator.InspectAsync()).PeakRequestsPerSecond, 1, 10);
         Assert.True(a.GetRequiredService<VultrRateLimiter>().Shared && b.GetRequiredService<VultrRateLimiter>().Shared);
     }
 

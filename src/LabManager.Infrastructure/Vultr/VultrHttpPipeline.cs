@@ -11,6 +11,9 @@ namespace LabManager.Infrastructure.Vultr;
 /// </summary>
 internal static class VultrHttpPipeline
 {
+    /// <summary>How long one call may take before it is abandoned (and retried, when that is safe).</summary>
+    public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(30);
+
     public static void Configure(ResiliencePipelineBuilder<HttpResponseMessage> builder, VultrOptions options, RateLimiter limiter)
     {
         builder.AddRetry(new HttpRetryStrategyOptions
@@ -24,7 +27,7 @@ internal static class VultrHttpPipeline
             ShouldHandle = async args => options.MaxRetries > 0 && await ShouldRetryAsync(args.Outcome, args.Context.GetRequestMessage()),
         });
         builder.AddRateLimiter(limiter);
-        builder.AddTimeout(TimeSpan.FromSeconds(30));
+        builder.AddTimeout(CallTimeout);
     }
 
     /// <summary>
