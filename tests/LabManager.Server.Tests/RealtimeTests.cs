@@ -51,6 +51,10 @@ public sealed class RealtimeTests(ServerFixture server, ITestOutputHelper output
         Assert.Equal(expected, Statuses(subscriberMessages, id));
         Assert.Equal(expected, Statuses(operatorMessages, id));
         Assert.Empty(otherMessages);
+        // Each says when it was sent, in the order the workflow went, and no later than it was heard.
+        var sent = ownerMessages.Where(r => r.Message["instanceId"]!.GetValue<string>() == id).Select(r => (Sent: r.Message["at"]!.GetValue<DateTimeOffset>(), Heard: r.At)).ToList();
+        Assert.Equal(sent.Select(m => m.Sent).Order(), sent.Select(m => m.Sent));
+        Assert.All(sent, m => Assert.InRange(m.Heard - m.Sent, TimeSpan.FromMilliseconds(-5), TimeSpan.FromSeconds(5)));
         Assert.Equal(running["accessUrl"]!.GetValue<string>(), operatorMessages.Single(r => r.Message["status"]!.GetValue<string>() == "running").Message["accessUrl"]!.GetValue<string>());
 
         var ownerRunning = ownerMessages.Single(r => r.Message["status"]!.GetValue<string>() == "running");

@@ -43,12 +43,16 @@ public static class LabsRealtime
     }
 }
 
-/// <summary>The <c>lab:status</c> payload: the status, the workflow's current step and how far the start is (0–1).</summary>
+/// <summary>
+/// The <c>lab:status</c> payload: the status, the workflow's current step, how far the start is (0–1), and when it was sent
+/// (<c>at</c>: a client that hears two messages of one instance out of order keeps the later).
+/// </summary>
 public sealed record LabStatusMessage(
-    Guid InstanceId, Guid LabId, string Status, string? Step, double Progress, string? Message, string? AccessUrl, DateTimeOffset? ExpiresAt)
+    Guid InstanceId, Guid LabId, string Status, string? Step, double Progress, string? Message, string? AccessUrl, DateTimeOffset? ExpiresAt,
+    DateTimeOffset At)
 {
-    public static LabStatusMessage From(LabStatusEvent e) => new(
-        e.InstanceId, e.LabId, e.Status.ToWire(), e.Step, LabsRealtime.Progress(e.Status, e.Step), e.Message, e.AccessUrl, e.ExpiresAt);
+    public static LabStatusMessage From(LabStatusEvent e, DateTimeOffset at) => new(
+        e.InstanceId, e.LabId, e.Status.ToWire(), e.Step, LabsRealtime.Progress(e.Status, e.Step), e.Message, e.AccessUrl, e.ExpiresAt, at);
 }
 
 /// <summary>The hub's clients as the contract sees them; the Server's hub and the Azure SignalR publisher implement it.</summary>
@@ -65,11 +69,11 @@ public interface ILabsClient
 /// <see cref="INotifier"/> over the contract, for both hosts: the owner and operators get the full <c>lab:status</c>, the lab's
 /// subscribers get it without message and access URL, and notifications go to the owner.
 /// </summary>
-public sealed class RealtimeNotifier(ILabsClient clients) : INotifier
+public sealed class RealtimeNotifier(ILabsClient clients, TimeProvider time) : INotifier
 {
     public async Task StatusChangedAsync(LabStatusEvent statusEvent, CancellationToken cancellationToken = default)
     {
-        var full = LabStatusMessage.From(statusEvent);
+        var full = LabStatusMessage.From(statusEvent, time.GetUtcNow());
         await clients.StatusAsync([LabsRealtime.UserGroup(statusEvent.UserId), LabsRealtime.OperatorsGroup], full, cancellationToken);
         await clients.StatusAsync([LabsRealtime.LabGroup(statusEvent.LabId)], full with { Message = null, AccessUrl = null }, cancellationToken);
     }

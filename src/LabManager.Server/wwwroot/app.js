@@ -284,8 +284,11 @@ function onStatus(message) {
   // Operators hear every instance; their own lab view follows only the instances it already knows.
   if (state.instances.has(message.instanceId) || !state.user?.admin) {
     const known = state.instances.get(message.instanceId) ?? { id: message.instanceId, labId: message.labId, createdAt: new Date().toISOString() };
+    // Replicas may deliver one instance's messages out of order: an older one than what is shown changes nothing.
+    if (known.statusAt && message.at < known.statusAt) return;
     state.instances.set(message.instanceId, {
       ...known,
+      statusAt: message.at,
       status: message.status,
       accessUrl: message.accessUrl ?? known.accessUrl,
       expiresAt: message.expiresAt ?? known.expiresAt,
