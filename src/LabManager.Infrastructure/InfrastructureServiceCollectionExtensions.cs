@@ -86,6 +86,7 @@ public static class InfrastructureServiceCollectionExtensions
             .ConfigureHttpClient(c => c.BaseAddress = connection.Endpoint)
             .AddHttpMessageHandler<AzureSignalRAuthHandler>();
         services.AddSingleton<ILabsClient, AzureSignalRLabsClient>();
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<INotifier, RealtimeNotifier>();
         return connection;
     }

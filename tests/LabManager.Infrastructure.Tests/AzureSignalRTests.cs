@@ -93,6 +93,8 @@ public sealed class AzureSignalRTests : IAsyncLifetime
         Assert.Equal(("running", "http://203.0.113.5:80/", instance.ToString(), "running", 1.0),
             (status["status"]!.GetValue<string>(), status["accessUrl"]!.GetValue<string>(), status["instanceId"]!.GetValue<string>(),
              status["step"]!.GetValue<string>(), status["progress"]!.GetValue<double>()));
+        // When it was sent, as on the Server's hub.
+        Assert.InRange(status["at"]!.GetValue<DateTimeOffset>(), DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow);
         var feed = JsonNode.Parse(toGroup.Body)!["arguments"]![0]!;
         Assert.Equal("running", feed["status"]!.GetValue<string>());
         Assert.Null(feed["accessUrl"]);
