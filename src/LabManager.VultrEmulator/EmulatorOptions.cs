@@ -40,6 +40,29 @@ public sealed class EmulatorOptions
     public bool PhoneHome { get; set; } = true;
 
     public FaultSettings Faults { get; set; } = new();
+
+    /// <summary>
+    /// The boot timings as a whole: <c>fast</c> (the defaults above, seconds in all, for tests) or <c>vultr</c> (as a real Vultr VM:
+    /// about a minute from the create to <c>ok</c>, locked for the first half-minute, then a minute of cloud-init installing Docker and
+    /// pulling the lab). Settings named beside it win over the profile's.
+    /// </summary>
+    public string Profile { get; set; } = "fast";
+
+    /// <summary>Sets the boot timings of <paramref name="profile"/>; refuses a profile it does not know.</summary>
+    public void ApplyProfile(string? profile)
+    {
+        switch (profile ?? "fast")
+        {
+            case "fast":
+                break;
+            case "vultr":
+                (PendingSeconds, BootSeconds, InstallSeconds, CloudInitSeconds) = (10, 30, 20, 60);
+                (RebootSeconds, RebootOkSeconds, DeletedVisibleSeconds) = (30, 5, 5);
+                break;
+            default:
+                throw new InvalidOperationException($"Emulator:Profile must be fast or vultr, not '{profile}'");
+        }
+    }
 }
 
 /// <summary>Faults injected into <c>/v2</c> calls. Changeable at run time through <c>PUT /admin/faults</c>.</summary>

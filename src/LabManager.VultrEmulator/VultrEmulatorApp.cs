@@ -50,7 +50,10 @@ public sealed class VultrEmulatorApp : IAsyncDisposable
             builder.WebHost.UseUrls(DefaultUrl);
         }
 
-        builder.Services.AddOptions<EmulatorOptions>().Bind(builder.Configuration.GetSection("Emulator")).Configure(o => configure?.Invoke(o));
+        // The profile first, so that a timing named beside it wins.
+        var section = builder.Configuration.GetSection("Emulator");
+        builder.Services.AddOptions<EmulatorOptions>().Configure(o => o.ApplyProfile(section["Profile"])).Bind(section).Configure(o => configure?.Invoke(o))
+            .ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<Cloud>();
         builder.Services.AddSingleton<LabApps>();

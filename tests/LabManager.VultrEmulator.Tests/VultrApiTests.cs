@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace LabManager.VultrEmulator.Tests;
 
@@ -535,6 +536,18 @@ public sealed class VultrApiTests : IAsyncLifetime
     }
 
     /// <summary>An emulator of the test's own, with settings of its own, and a client of its API.</summary>
+    [Fact]
+    public async Task VultrProfile_AMinuteToOkAndAMinuteOfCloudInit_ANamedTimingWins_AnUnknownProfileRefused()
+    {
+        await using var app = VultrEmulatorApp.Build(["--urls", "http://127.0.0.1:0", "--Emulator:Profile=vultr", "--Emulator:CloudInitSeconds=3"]);
+        var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<EmulatorOptions>>().Value;
+        Assert.Equal((60.0, 3.0, 30.0), (options.PendingSeconds + options.BootSeconds + options.InstallSeconds, options.CloudInitSeconds, options.BootSeconds));
+
+        await using var unknown = VultrEmulatorApp.Build(["--urls", "http://127.0.0.1:0", "--Emulator:Profile=slow"]);
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => unknown.StartAsync());
+        Assert.Equal("Emulator:Profile must be fast or vultr, not 'slow'", refused.Message);
+    }
+
     private sealed class OwnEmulator(VultrEmulatorApp emulator) : IAsyncDisposable
     {
         public VultrEmulatorApp Emulator { get; } = emulator;
