@@ -42,7 +42,7 @@ public sealed record ApiRoute(string Area, string Method, string Pattern, string
             .Concat(Access == RouteAccess.Public ? [] : [401])
             .Concat(Access == RouteAccess.Operator ? [403] : [])
             .Concat(Pattern.Contains('{') ? [404] : [])
-            .Concat(Method == "POST" ? [413] : [])
+            .Concat(Method is "POST" or "PUT" ? [413] : [])
             .Concat(Refusals)
             .Distinct()
             .Order(),
@@ -96,6 +96,9 @@ public static class ApiRoutes
         Admin("GET", "/api/admin/activity", "AdminActivity", RouteAccess.Operator, (api, r, ct) => api.AdminActivityAsync(r, ct)) with { Data = typeof(ActivityView), Refusals = [400] },
         Admin("GET", "/api/admin/reconciliation", "AdminReconciliationRuns", RouteAccess.Operator, (api, r, ct) => api.AdminReconciliationRunsAsync(r, ct))
             with { Data = typeof(List<ReconciliationReport>) },
+        Admin("PUT", "/api/admin/labs/{id}/pool", "AdminSetPool", RouteAccess.Operator, (api, r, ct) => api.SetPoolAsync(r, ct))
+            with { Body = typeof(AdminApi.PoolBody), Data = typeof(PoolView) },
+        Admin("GET", "/api/admin/pools", "AdminPools", RouteAccess.Operator, (api, r, ct) => api.PoolsAsync(r, ct)) with { Data = typeof(List<PoolView>) },
     ];
 
     private static ApiRoute Labs(string method, string pattern, string name, RouteAccess access, Func<LabsApi, ApiRequest, CancellationToken, Task<ApiResult>> handle) =>

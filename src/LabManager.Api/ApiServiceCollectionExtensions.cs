@@ -54,6 +54,7 @@ public static class ApiServiceCollectionExtensions
         services.AddSingleton<LabsApi>();
         services.AddSingleton<InstancesApi>();
         services.AddSingleton<AdminApi>();
+        services.AddSingleton<PoolKeepers>();
         services.AddSingleton<ProgressApi>();
         services.AddSingleton<IAnswerChecker, KeywordsChecker>();
         return services;

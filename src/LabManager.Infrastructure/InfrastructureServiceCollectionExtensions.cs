@@ -41,6 +41,7 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton<ILabCatalog>(sp => sp.GetRequiredService<PostgresLabCatalog>());
         services.AddSingleton<PostgresInstanceStore>();
         services.AddSingleton<IInstanceStore>(sp => sp.GetRequiredService<PostgresInstanceStore>());
+        services.AddSingleton<IPoolStore>(sp => sp.GetRequiredService<PostgresInstanceStore>());
         services.AddSingleton<PostgresLearningTracker>();
         services.AddSingleton<ILearningTracker>(sp => sp.GetRequiredService<PostgresLearningTracker>());
         services.AddSingleton<ILearningProgress>(sp => sp.GetRequiredService<PostgresLearningTracker>());
@@ -64,6 +65,7 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton<IInstanceCache>(sp => new RedisCache(sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>(), sp.GetRequiredService<ILogger<RedisCache>>()));
         services.AddSingleton<IInstanceStore>(sp => new CachedInstanceStore(sp.GetRequiredService<PostgresInstanceStore>(), sp.GetRequiredService<IInstanceCache>()));
         services.AddSingleton<ILabCatalog>(sp => new CachedLabCatalog(sp.GetRequiredService<PostgresLabCatalog>(), sp.GetRequiredService<IInstanceCache>()));
+        services.AddSingleton<IPoolStore>(sp => new CachedPoolStore(sp.GetRequiredService<PostgresInstanceStore>(), sp.GetRequiredService<IInstanceCache>()));
         return services;
     }
 

@@ -1,13 +1,26 @@
+using LabManager.Api.Labs;
 using LabManager.Core.Ports;
 
 namespace LabManager.Server;
 
-/// <summary>Runs reconciliation every <c>Reconciliation:Interval</c> (default 5 minutes; zero turns it off), like the Functions timer.</summary>
-public sealed class ReconciliationService(IReconciler reconciler, IConfiguration configuration, TimeProvider time, ILogger<ReconciliationService> logger)
+/// <summary>
+/// Starts the pools' keepers, then runs reconciliation every <c>Reconciliation:Interval</c> (default 5 minutes; zero turns it off) with the
+/// keepers looked at again each time, like the Functions timer.
+/// </summary>
+public sealed class ReconciliationService(IReconciler reconciler, PoolKeepers keepers, IConfiguration configuration, TimeProvider time, ILogger<ReconciliationService> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        try
+        {
+            await keepers.EnsureAllAsync(stoppingToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogError(ex, "The pools' keepers could not be started; reconciliation starts them later");
+        }
+
         var interval = configuration.GetValue("Reconciliation:Interval", TimeSpan.FromMinutes(5));
         if (interval <= TimeSpan.Zero)
         {
@@ -20,6 +33,7 @@ public sealed class ReconciliationService(IReconciler reconciler, IConfiguration
             try
             {
                 await reconciler.RunAsync(stoppingToken);
+                await keepers.EnsureAllAsync(stoppingToken);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

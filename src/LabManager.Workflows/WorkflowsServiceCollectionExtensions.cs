@@ -1,6 +1,7 @@
 using LabManager.Core.Access;
 using LabManager.Core.Ports;
 using LabManager.Workflows.Instances;
+using LabManager.Workflows.Pools;
 using LabManager.Workflows.Reconciliation;
 using LabManager.Workflows.Readiness;
 using LabManager.Workflows.Sessions;
@@ -52,6 +53,8 @@ public static class WorkflowsServiceCollectionExtensions
         services.AddTransient<EnsureFirewallActivity>();
         services.AddTransient<DeleteFirewallActivity>();
         services.AddTransient<CheckIdleActivity>();
+        services.AddTransient<KeepPoolActivity>();
+        services.AddTransient<RetirePooledActivity>();
         return services;
     }
 
@@ -65,6 +68,9 @@ public static class WorkflowsServiceCollectionExtensions
     /// <summary>Registers the orchestrator and every activity with a Durable Task worker.</summary>
     public static DurableTaskRegistry AddLabWorkflows(this DurableTaskRegistry registry) => registry
         .AddOrchestrator<LabSessionOrchestrator>()
+        .AddOrchestrator<PoolKeeperOrchestrator>()
+        .AddActivity<KeepPoolActivity>()
+        .AddActivity<RetirePooledActivity>()
         .AddActivity<CreateVmActivity>()
         .AddActivity<GetVmActivity>()
         .AddActivity<DestroyVmActivity>()

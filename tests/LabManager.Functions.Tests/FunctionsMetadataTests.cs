@@ -68,13 +68,14 @@ public sealed class FunctionsMetadataTests
     public void Orchestrator_HasOrchestrationTrigger()
     {
         Assert.Equal("orchestrationTrigger", Trigger(nameof(LabSessionOrchestrator))["type"]!.GetValue<string>());
+        Assert.Equal("orchestrationTrigger", Trigger(nameof(LabManager.Workflows.Pools.PoolKeeperOrchestrator))["type"]!.GetValue<string>());
     }
 
     [Fact]
     public void Activities_EveryWorkflowsActivityHasATrigger()
     {
         var activities = ActivityNames().ToList();
-        Assert.Equal(11, activities.Count);
+        Assert.Equal(13, activities.Count);
         Assert.All(activities, a => Assert.Equal("activityTrigger", Trigger(a)["type"]!.GetValue<string>()));
     }
 
@@ -90,7 +91,7 @@ public sealed class FunctionsMetadataTests
     public void Metadata_NoUnexpectedFunctions()
     {
         var expected = ApiRoutes.All.Select(r => r.Name).Concat(ActivityNames()).Concat(Realtime.Keys)
-            .Append(nameof(LabSessionOrchestrator)).Append("ReconciliationSweep").Append("Health").Append("HealthDetails").Order();
+            .Append(nameof(LabSessionOrchestrator)).Append(nameof(LabManager.Workflows.Pools.PoolKeeperOrchestrator)).Append("ReconciliationSweep").Append("Health").Append("HealthDetails").Order();
         Assert.Equal(expected, Functions.Keys.Order());
     }
 

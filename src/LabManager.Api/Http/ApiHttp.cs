@@ -27,7 +27,7 @@ public static class ApiHttp
         }
 
         string? body = null;
-        if (HttpMethods.IsPost(http.Request.Method)
+        if ((HttpMethods.IsPost(http.Request.Method) || HttpMethods.IsPut(http.Request.Method))
             && (http.Request.ContentLength > ApiRequest.MaxBodyBytes || (body = await ApiRequest.ReadBodyAsync(http.Request.Body, ct)) is null))
         {
             await WriteAsync(http, ApiRequest.TooLarge());

@@ -1,6 +1,8 @@
 using System.Globalization;
 using LabManager.Api.Http;
+using LabManager.Core.Labs;
 using LabManager.Core.Ports;
+using Microsoft.Extensions.Options;
 
 namespace LabManager.Api.Labs;
 
@@ -8,11 +10,59 @@ namespace LabManager.Api.Labs;
 public sealed class AdminApi(
     ILabCatalog catalog,
     IInstanceStore instances,
+    IPoolStore pools,
+    ILabSessionControl sessions,
     InstancesApi learnerInstances,
     IReconciler reconciler,
     IReconciliationLog reconciliationLog,
+    IOptions<ApiOptions> options,
     TimeProvider time)
 {
+    /// <summary>Body of <c>PUT /api/admin/labs/{id}/pool</c>; <c>min</c> and <c>max</c> 0 remove the pool.</summary>
+    public sealed record PoolBody(int? Min, int? Max, int? MaxAgeMinutes);
+
+    /// <summary>Sets a lab's warm pool, checked against the global quota; its keeper is started or woken to apply it now.</summary>
+    public async Task<ApiResult> SetPoolAsync(ApiRequest request, CancellationToken ct)
+    {
+        var body = request.BodyAs<PoolBody>();
+        if (body is not { Min: { } min, Max: { } max })
+        {
+            return ApiResult.BadRequest("min and max are required", ["min", "max"]);
+        }
+
+        var pool = new LabPool(min, max, body.MaxAgeMinutes ?? new LabPool(0, 0).MaxAgeMinutes);
+        if (pool.Problems(options.Value.MaxGlobalInstances) is { Count: > 0 } problems)
+        {
+            return ApiResult.BadRequest(string.Join("; ", problems), problems);
+        }
+
+        if (await catalog.GetAsync(request.Id, ct) is not { } lab || !await pools.SetPoolAsync(lab.Id, max == 0 ? null : pool, ct))
+        {
+            return ApiResult.NotFound("Lab");
+        }
+
+        await sessions.WakePoolKeeperAsync(lab.Id, options.Value.MaxGlobalInstances, ct);
+        var counts = await pools.CountsAsync(lab.Id, time.GetUtcNow() - TimeSpan.FromHours(1), ct);
+        return ApiResult.Ok(PoolView.From(lab with { Pool = max == 0 ? null : pool }, counts), max == 0 ? "Pool removed" : "Pool set");
+    }
+
+    /// <summary>Every lab's pool that is set or still holds VMs.</summary>
+    public async Task<ApiResult> PoolsAsync(ApiRequest request, CancellationToken ct)
+    {
+        var since = time.GetUtcNow() - TimeSpan.FromHours(1);
+        var views = new List<PoolView>();
+        foreach (var lab in await catalog.ListAsync(ct))
+        {
+            var counts = await pools.CountsAsync(lab.Id, since, ct);
+            if (lab.Pool is not null || counts.Ready + counts.Booting > 0)
+            {
+                views.Add(PoolView.From(lab, counts));
+            }
+        }
+
+        return ApiResult.Ok(views);
+    }
+
     public async Task<ApiResult> AdminListInstancesAsync(ApiRequest request, CancellationToken ct)
     {
         var activeOnly = request.QueryValue("all") is not ("true" or "1");

@@ -100,6 +100,8 @@ public sealed class LabsApi(
                 return ApiResult.Error(409, QuotaMessage(quota), [quota.Quota]);
             case StartOutcome.RateLimited limited:
                 return ApiResult.TooManyRequests($"Too many starts: at most {Options.MaxStartsPerWindow} per {Options.StartWindow.TotalMinutes:F0} minutes", limited.RetryAfter);
+            case StartOutcome.Claimed claimed:
+                return await HandOverAsync(claimed.Instance, lab, length, request.ClientIp, ct);
         }
 
         var created = ((StartOutcome.Created)outcome).Instance;
@@ -123,6 +125,46 @@ public sealed class LabsApi(
 
         logger.LogInformation("Instance {InstanceId}: user {UserId} started lab {Lab} for {Minutes} min", created.Id, user.Id, lab.Slug, length.TotalMinutes);
         return ApiResult.Created(InstanceView.From(created), "Lab starting");
+    }
+
+    /// <summary>
+    /// A ready pooled VM the learner just claimed: their address is recorded (what its firewall then opens to them), its session is told
+    /// it is theirs and runs it at once, and the pool's keeper is woken to boot its replacement.
+    /// </summary>
+    private async Task<ApiResult> HandOverAsync(LabInstance claimed, Lab lab, TimeSpan length, string? clientIp, CancellationToken ct)
+    {
+        try
+        {
+            if (clientIp is { } ip)
+            {
+                await instances.SetLearnerIpAsync(claimed.Id, ip, ct);
+            }
+
+            await sessions.ClaimAsync(claimed.Id, claimed.UserId, lab, length, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogError(ex, "Instance {InstanceId}: the pooled session could not be handed over", claimed.Id);
+            await sessions.StopAsync(claimed.Id, "pool", CancellationToken.None);
+            return ApiResult.Error(503, "The lab could not be started right now; try again shortly");
+        }
+
+        await WakeKeeperAsync(lab.Id);
+        logger.LogInformation("Instance {InstanceId}: user {UserId} claimed a pooled VM of lab {Lab} for {Minutes} min", claimed.Id, claimed.UserId, lab.Slug, length.TotalMinutes);
+        return ApiResult.Created(InstanceView.From(claimed), "Lab starting from the warm pool");
+    }
+
+    /// <summary>Wakes the lab's pool keeper; a keeper that cannot be reached now looks again at its next turn.</summary>
+    private async Task WakeKeeperAsync(Guid labId)
+    {
+        try
+        {
+            await sessions.WakePoolKeeperAsync(labId, Options.MaxGlobalInstances, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning(ex, "The pool keeper of lab {LabId} could not be woken", labId);
+        }
     }
 
     /// <summary>

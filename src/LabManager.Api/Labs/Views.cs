@@ -103,6 +103,23 @@ public sealed record FeaturesView(bool DevTokens, bool Tutor, string? RealtimeUr
 /// <summary><c>GET /api/admin/activity</c>: active instances at each step from <see cref="From"/> to now.</summary>
 public sealed record ActivityView(DateTimeOffset From, int StepSeconds, IReadOnlyList<int> Active);
 
+/// <summary>
+/// A lab's warm pool for operators: its settings, the VMs ready and booting, the last hour's claims and cold starts with the share
+/// the pool served, and what its waiting VMs cost an hour.
+/// </summary>
+public sealed record PoolView(
+    Guid LabId, string Slug, string Name, int Min, int Max, int MaxAgeMinutes, int Ready, int Booting, int ClaimedLastHour, int ColdLastHour,
+    double? HitRate, decimal? IdleCostPerHour)
+{
+    public static PoolView From(Lab lab, PoolCounts counts)
+    {
+        var pool = lab.Pool ?? new LabPool(0, 0);
+        var price = Core.Costs.SessionCost.HourlyPrices.TryGetValue(lab.Plan, out var p) ? p : (decimal?)null;
+        return new(lab.Id, lab.Slug, lab.Name, pool.Min, pool.Max, pool.MaxAgeMinutes, counts.Ready, counts.Booting, counts.Claimed, counts.Cold,
+            counts.HitRate, price * (counts.Ready + counts.Booting));
+    }
+}
+
 /// <summary><c>POST /api/labs/{id}/tutor</c>: the tutor's answer.</summary>
 public sealed record TutorAnswerView(string Answer);
 

@@ -10,6 +10,9 @@ public enum LabInstanceStatus
     Stopped,
     Expired,
     Error,
+
+    /// <summary>Booted with the lab answering, in its lab's warm pool, owned by no learner until a start claims it.</summary>
+    Pooled,
 }
 
 /// <summary>The allowed moves between <see cref="LabInstanceStatus"/> values.</summary>
@@ -20,7 +23,9 @@ public static class LabInstanceTransitions
         // Starting: the row exists, the VM is being created.
         [LabInstanceStatus.Starting] = [LabInstanceStatus.Provisioning, LabInstanceStatus.Stopping, LabInstanceStatus.Error],
         // Provisioning: the VM exists and boots, or reboots/reinstalls after Restart/Reset.
-        [LabInstanceStatus.Provisioning] = [LabInstanceStatus.Running, LabInstanceStatus.Stopping, LabInstanceStatus.Error],
+        [LabInstanceStatus.Provisioning] = [LabInstanceStatus.Running, LabInstanceStatus.Pooled, LabInstanceStatus.Stopping, LabInstanceStatus.Error],
+        // Pooled: ready and waiting for a learner; claimed, it runs for them.
+        [LabInstanceStatus.Pooled] = [LabInstanceStatus.Running, LabInstanceStatus.Stopping, LabInstanceStatus.Error],
         [LabInstanceStatus.Running] = [LabInstanceStatus.Provisioning, LabInstanceStatus.Stopping, LabInstanceStatus.Error],
         [LabInstanceStatus.Stopping] = [LabInstanceStatus.Stopped, LabInstanceStatus.Expired, LabInstanceStatus.Error],
         [LabInstanceStatus.Stopped] = [],

@@ -39,6 +39,9 @@ public sealed record Lab
     public Ports.BootImage? Image { get; init; }
 
     public bool IsActive { get; init; } = true;
+
+    /// <summary>The warm pool kept for this lab; null: none, every start boots a VM.</summary>
+    public LabPool? Pool { get; init; }
 }
 
 public enum LabDifficulty

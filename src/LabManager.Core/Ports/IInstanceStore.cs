@@ -53,7 +53,7 @@ public interface IInstanceStore
     /// <summary>
     /// Admits a start under the quotas, atomically: the checks and the insert happen as one, so concurrent
     /// starts never admit more than the quotas allow. An active instance of the same lab is returned instead
-    /// of a second one.
+    /// of a second one. A ready pooled instance of the lab is claimed, in the same transaction, rather than a new one made.
     /// </summary>
     Task<StartOutcome> TryStartAsync(StartRequest request, CancellationToken cancellationToken = default);
 
@@ -109,6 +109,9 @@ public abstract record StartOutcome
 {
     /// <summary>A new instance, status starting.</summary>
     public sealed record Created(LabInstance Instance) : StartOutcome;
+
+    /// <summary>A ready VM of the lab's pool, now the user's (still <c>pooled</c> until its session runs it for them).</summary>
+    public sealed record Claimed(LabInstance Instance) : StartOutcome;
 
     /// <summary>The user already has this lab starting or running.</summary>
     public sealed record Existing(LabInstance Instance) : StartOutcome;

@@ -6,6 +6,18 @@ public interface ILabSessionControl
     /// <summary>Schedules the session of a new instance; idempotent for the same instance id.</summary>
     Task StartAsync(Guid instanceId, Guid userId, Labs.Lab lab, TimeSpan sessionLength, CancellationToken cancellationToken = default);
 
+    /// <summary>Schedules the session of a new pooled instance: it boots, waits in the pool, and ends once older than the pool allows.</summary>
+    Task StartPooledAsync(Guid instanceId, Labs.Lab lab, CancellationToken cancellationToken = default);
+
+    /// <summary>Hands a pooled instance that <paramref name="userId"/> claimed over to its session, which then runs it for them.</summary>
+    Task ClaimAsync(Guid instanceId, Guid userId, Labs.Lab lab, TimeSpan sessionLength, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Makes sure the keeper of <paramref name="labId"/>'s pool runs (within <paramref name="maxGlobal"/> active instances in all), and
+    /// wakes it to look at the pool now.
+    /// </summary>
+    Task WakePoolKeeperAsync(Guid labId, int maxGlobal, CancellationToken cancellationToken = default);
+
     Task StopAsync(Guid instanceId, string reason, CancellationToken cancellationToken = default);
 
     Task RestartAsync(Guid instanceId, CancellationToken cancellationToken = default);

@@ -135,4 +135,14 @@ public static class ApiFunctions
     public static Task<IActionResult> MyProgress(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "users/me/progress")] HttpRequest request,
         [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("MyProgress", request, client);
+
+    [Function("AdminSetPool")]
+    public static Task<IActionResult> AdminSetPool(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "put", Route = "admin/labs/{id}/pool")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminSetPool", request, client);
+
+    [Function("AdminPools")]
+    public static Task<IActionResult> AdminPools(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "admin/pools")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminPools", request, client);
 }

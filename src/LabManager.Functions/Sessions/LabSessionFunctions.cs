@@ -1,6 +1,8 @@
+using LabManager.Api.Labs;
 using LabManager.Core.Ports;
 using LabManager.Workflows.Access;
 using LabManager.Workflows.Instances;
+using LabManager.Workflows.Pools;
 using LabManager.Workflows.Readiness;
 using LabManager.Workflows.Sessions;
 using LabManager.Workflows.Vm;
@@ -23,7 +25,9 @@ public sealed class LabSessionFunctions(
     NotifyExpiryActivity notifyExpiry,
     EnsureFirewallActivity ensureFirewall,
     DeleteFirewallActivity deleteFirewall,
-    CheckIdleActivity checkIdle)
+    CheckIdleActivity checkIdle,
+    KeepPoolActivity keepPool,
+    RetirePooledActivity retirePooled)
 {
     [Function(nameof(LabSessionOrchestrator))]
     public static Task<LabSessionResult> LabSession([OrchestrationTrigger] TaskOrchestrationContext context) =>
@@ -61,18 +65,30 @@ public sealed class LabSessionFunctions(
 
     [Function(nameof(CheckIdleActivity))]
     public Task<IdleVerdict> CheckIdle([ActivityTrigger] IdleCheck input) => checkIdle.ExecuteAsync(input);
+
+    [Function(nameof(PoolKeeperOrchestrator))]
+    public static Task<bool> PoolKeeper([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new PoolKeeperOrchestrator().RunAsync(context, context.GetInput<PoolKeeperInput>()!);
+
+    [Function(nameof(KeepPoolActivity))]
+    public Task<PoolKept> KeepPool([ActivityTrigger] PoolKeeperInput input) => keepPool.ExecuteAsync(input);
+
+    [Function(nameof(RetirePooledActivity))]
+    public Task<bool> RetirePooled([ActivityTrigger] Guid instanceId) => retirePooled.ExecuteAsync(instanceId);
 }
 
 /// <summary>
 /// Runs reconciliation on the schedule in the <c>SWEEP_SCHEDULE</c> app setting (every 5 minutes: <c>0 */5 * * * *</c>). It binds
 /// its own durable client, so it runs on a worker that has served no HTTP request yet.
 /// </summary>
-public sealed class ReconciliationFunctions(IReconciler reconciler, DurableClientSlot slot)
+public sealed class ReconciliationFunctions(IReconciler reconciler, PoolKeepers keepers, DurableClientSlot slot)
 {
     [Function("ReconciliationSweep")]
-    public Task Sweep([TimerTrigger("%SWEEP_SCHEDULE%")] TimerInfo timer, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken)
+    public async Task Sweep([TimerTrigger("%SWEEP_SCHEDULE%")] TimerInfo timer, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken)
     {
         slot.Client ??= client;
-        return reconciler.RunAsync(cancellationToken);
+        await reconciler.RunAsync(cancellationToken);
+        // The pools' keepers, started again should one have ended.
+        await keepers.EnsureAllAsync(cancellationToken);
     }
 }

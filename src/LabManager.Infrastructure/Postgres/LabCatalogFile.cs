@@ -34,6 +34,7 @@ public static class LabCatalogFile
             .Concat(labs.Where(l => string.IsNullOrWhiteSpace(l.Slug)).Select(l => $"lab {l.Id} has no slug"))
             .Concat(labs.GroupBy(l => l.Slug).Where(g => g.Count() > 1).Select(g => $"slug {g.Key} is used twice"))
             .Concat(labs.Where(l => l.Image is { IsValid: false }).Select(l => $"{l.Slug}: image must name exactly one of osId, imageId or snapshotId"))
+            .Concat(labs.SelectMany(l => (l.Pool?.Problems(int.MaxValue) ?? []).Select(p => $"{l.Slug}: pool {p}")))
             .Concat(labs.SelectMany(l => l.Exercises.Where(e => e.Check is { } c && !IsValid(c)).Select(e =>
                 $"{l.Slug}/{e.Id}: a check needs either flagSha256 (64 hex digits) or a checker with arguments")))
             .ToList();

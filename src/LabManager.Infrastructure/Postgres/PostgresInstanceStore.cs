@@ -1,13 +1,17 @@
 using System.Text.Json;
 using Dapper;
 using LabManager.Core.Instances;
+using LabManager.Core.Labs;
 using LabManager.Core.Ports;
 using Npgsql;
 
 namespace LabManager.Infrastructure.Postgres;
 
-/// <summary>Lab instances in the <c>lab_instances</c> table; starts are admitted under quotas in one transaction.</summary>
-public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
+/// <summary>
+/// Lab instances in the <c>lab_instances</c> table; starts are admitted under quotas in one transaction, and claim a lab's pooled
+/// instance in it when one is ready.
+/// </summary>
+public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore, IPoolStore
 {
     /// <summary>The active statuses as an SQL list, from Core's one definition.</summary>
     private static readonly string Active = SqlList(LabInstanceTransitions.Active);
@@ -17,12 +21,13 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
 
     private static string SqlList(IEnumerable<LabInstanceStatus> statuses) => "(" + string.Join(", ", statuses.Select(s => $"'{s.ToWire()}'")) + ")";
 
-    private const string SelectInstances = """
-        SELECT id, user_id, lab_id, status, cloud_instance_id, public_ip, internal_ip, access_url, ports, created_at, started_at,
+    private const string InstanceColumns = """
+        id, user_id, lab_id, status, cloud_instance_id, public_ip, internal_ip, access_url, ports, created_at, started_at,
                expires_at, ended_at, error_message, restart_count, vm_status, vm_checked_at, stop_requested_at, vms::text AS vms,
                firewall_group_id, learner_ip, last_activity_at
-        FROM lab_instances
         """;
+
+    private const string SelectInstances = "SELECT " + InstanceColumns + " FROM lab_instances";
 
     // Serializes starts across every server: quota counts and the insert see one consistent state.
     private const long StartLockKey = 7_270_001;
@@ -191,7 +196,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
         }
 
         var recent = await connection.QuerySingleAsync<(long Count, DateTime? Oldest)>(new CommandDefinition(
-            "SELECT count(*), min(created_at) FROM lab_instances WHERE user_id = @userId AND created_at > @since",
+            "SELECT count(*), min(coalesce(claimed_at, created_at)) FROM lab_instances WHERE user_id = @userId AND coalesce(claimed_at, created_at) > @since",
             new { userId = user.Id, since = now - quotas.StartWindow }, tx, cancellationToken: cancellationToken));
         if (recent.Count >= quotas.MaxStartsPerWindow)
         {
@@ -207,7 +212,6 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
             new { userId = user.Id, labId = lab.Id }, tx, cancellationToken: cancellationToken));
         StartOutcome? refused = counts switch
         {
-            _ when counts.Global >= quotas.MaxActiveGlobal => new StartOutcome.QuotaExceeded("global", quotas.MaxActiveGlobal),
             _ when counts.User >= quotas.MaxActivePerUser => new StartOutcome.QuotaExceeded("user", quotas.MaxActivePerUser),
             _ when counts.Lab >= lab.MaxInstancesPerUser => new StartOutcome.QuotaExceeded("lab", lab.MaxInstancesPerUser),
             _ => null,
@@ -215,6 +219,26 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
         if (refused is not null)
         {
             return refused;
+        }
+
+        // A ready VM of the lab's pool becomes the learner's; it already counts against the global quota, so that is not asked again.
+        var claimed = await connection.QuerySingleOrDefaultAsync<InstanceRow>(new CommandDefinition(
+            $"""
+            UPDATE lab_instances SET user_id = @userId, claimed_at = @now, updated_at = now()
+            WHERE id = (SELECT id FROM lab_instances WHERE lab_id = @labId AND user_id = @owner AND status = 'pooled' AND stop_requested_at IS NULL
+                        ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+            RETURNING {InstanceColumns}
+            """,
+            new { userId = user.Id, now, labId = lab.Id, owner = LabPool.Owner }, tx, cancellationToken: cancellationToken));
+        if (claimed is not null)
+        {
+            await tx.CommitAsync(cancellationToken);
+            return new StartOutcome.Claimed(claimed.ToInstance());
+        }
+
+        if (counts.Global >= quotas.MaxActiveGlobal)
+        {
+            return new StartOutcome.QuotaExceeded("global", quotas.MaxActiveGlobal);
         }
 
         var instance = new LabInstance { Id = request.InstanceId, UserId = user.Id, LabId = lab.Id, CreatedAt = now, Ports = lab.ContainerConfig.HostPorts() };
@@ -267,6 +291,60 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore
 
         await tx.CommitAsync(cancellationToken);
         return new SessionRequestOutcome.Accepted(instance);
+    }
+
+    public async Task<bool> SetPoolAsync(Guid labId, LabPool? pool, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition("UPDATE labs SET pool = @pool::jsonb, updated_at = now() WHERE id = @labId",
+            new { labId, pool = pool is null ? null : JsonSerializer.Serialize(pool, DbJson.Options) }, cancellationToken: cancellationToken)) == 1;
+    }
+
+    public async Task<bool> TryAddAsync(LabInstance instance, int maxGlobal, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        // Under the start lock: the pool and the learners' starts share one global quota.
+        await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(@StartLockKey)", new { StartLockKey }, tx, cancellationToken: cancellationToken));
+        var active = await connection.ExecuteScalarAsync<long>(new CommandDefinition($"SELECT count(*) FROM lab_instances WHERE status IN {Active}",
+            transaction: tx, cancellationToken: cancellationToken));
+        if (active >= maxGlobal)
+        {
+            return false;
+        }
+
+        await InsertAsync(connection, tx, instance, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    public async Task<bool> RetireAsync(Guid instanceId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        const string sql = """
+            UPDATE lab_instances SET status = CASE WHEN status = 'pooled' THEN 'stopping' ELSE status END, stop_requested_at = now(), updated_at = now()
+            WHERE id = @instanceId AND user_id = @owner AND status IN ('starting', 'provisioning', 'pooled')
+            """;
+        return await connection.ExecuteAsync(new CommandDefinition(sql, new { instanceId, owner = LabPool.Owner }, cancellationToken: cancellationToken)) == 1;
+    }
+
+    public async Task<PoolCounts> CountsAsync(Guid labId, DateTimeOffset since, CancellationToken cancellationToken = default)
+    {
+        const string sql = """
+            SELECT id, status FROM lab_instances
+            WHERE lab_id = @labId AND user_id = @owner AND status IN ('starting', 'provisioning', 'pooled') AND stop_requested_at IS NULL ORDER BY created_at;
+            SELECT count(*) FILTER (WHERE claimed_at > @since),
+                   count(*) FILTER (WHERE claimed_at IS NULL AND user_id <> @owner AND created_at > @since),
+                   count(*) FILTER (WHERE user_id = @owner AND status = 'error' AND coalesce(ended_at, created_at) > @since)
+            FROM lab_instances WHERE lab_id = @labId AND (created_at > @since OR claimed_at > @since OR ended_at > @since);
+            """;
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await using var results = await connection.QueryMultipleAsync(new CommandDefinition(sql,
+            new { labId, owner = LabPool.Owner, since = since.ToUniversalTime() }, cancellationToken: cancellationToken));
+        var pooled = (await results.ReadAsync<(Guid Id, string Status)>()).ToList();
+        var (claimed, cold, failed) = await results.ReadSingleAsync<(long, long, long)>();
+        return new PoolCounts([.. pooled.Where(p => p.Status == "pooled").Select(p => p.Id)], [.. pooled.Where(p => p.Status != "pooled").Select(p => p.Id)],
+            (int)claimed, (int)cold, (int)failed);
     }
 
     private static Task<int> InsertAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, LabInstance instance, CancellationToken cancellationToken)

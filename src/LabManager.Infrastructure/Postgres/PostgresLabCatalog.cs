@@ -11,7 +11,7 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
 {
     private const string SelectLabs = """
         SELECT id, slug, name, description, category, difficulty, estimated_time_minutes, points, tags, container_config::text AS container_config,
-               exercises::text AS exercises, prerequisites, learning_objectives, timeout_minutes, max_instances_per_user, plan, region, image::text AS image, is_active, idle_timeout_minutes
+               exercises::text AS exercises, prerequisites, learning_objectives, timeout_minutes, max_instances_per_user, plan, region, image::text AS image, is_active, idle_timeout_minutes, pool::text AS pool
         FROM labs
         """;
 
@@ -34,16 +34,16 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
     {
         const string sql = """
             INSERT INTO labs (id, slug, name, description, category, difficulty, estimated_time_minutes, points, tags, container_config, exercises,
-                              prerequisites, learning_objectives, timeout_minutes, max_instances_per_user, plan, region, image, is_active, idle_timeout_minutes)
+                              prerequisites, learning_objectives, timeout_minutes, max_instances_per_user, plan, region, image, is_active, idle_timeout_minutes, pool)
             VALUES (@Id, @Slug, @Name, @Description, @Category, @Difficulty, @EstimatedTimeMinutes, @Points, @Tags, @ContainerConfig::jsonb, @Exercises::jsonb,
-                    @Prerequisites, @LearningObjectives, @TimeoutMinutes, @MaxInstancesPerUser, @Plan, @Region, @Image::jsonb, @IsActive, @IdleTimeoutMinutes)
+                    @Prerequisites, @LearningObjectives, @TimeoutMinutes, @MaxInstancesPerUser, @Plan, @Region, @Image::jsonb, @IsActive, @IdleTimeoutMinutes, @Pool::jsonb)
             ON CONFLICT (slug) DO UPDATE SET
                 name = excluded.name, description = excluded.description, category = excluded.category, difficulty = excluded.difficulty,
                 estimated_time_minutes = excluded.estimated_time_minutes, points = excluded.points, tags = excluded.tags,
                 container_config = excluded.container_config, exercises = excluded.exercises, prerequisites = excluded.prerequisites,
                 learning_objectives = excluded.learning_objectives, timeout_minutes = excluded.timeout_minutes,
                 max_instances_per_user = excluded.max_instances_per_user, plan = excluded.plan, region = excluded.region, image = excluded.image, idle_timeout_minutes = excluded.idle_timeout_minutes,
-                is_active = excluded.is_active, updated_at = now()
+                is_active = excluded.is_active, pool = excluded.pool, updated_at = now()
             """;
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(sql, LabRow.From(lab), cancellationToken: cancellationToken));
@@ -72,6 +72,7 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
         public string Region { get; set; } = "";
         public string? Image { get; set; }
         public bool IsActive { get; set; }
+        public string? Pool { get; set; }
 
         public static LabRow From(Lab lab) => new()
         {
@@ -95,6 +96,7 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
             Region = lab.Region,
             Image = lab.Image is null ? null : JsonSerializer.Serialize(lab.Image, DbJson.Options),
             IsActive = lab.IsActive,
+            Pool = lab.Pool is null ? null : JsonSerializer.Serialize(lab.Pool, DbJson.Options),
         };
 
         public Lab ToLab() => new()
@@ -119,6 +121,7 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
             Region = Region,
             Image = Image is null ? null : JsonSerializer.Deserialize<Core.Ports.BootImage>(Image, DbJson.Options),
             IsActive = IsActive,
+            Pool = Pool is null ? null : JsonSerializer.Deserialize<LabPool>(Pool, DbJson.Options),
         };
     }
 }

@@ -76,8 +76,17 @@ public sealed class CachedInstanceStore(IInstanceStore store, IInstanceCache cac
     public Task<IReadOnlyDictionary<Guid, string>> UserNamesAsync(IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken = default) =>
         store.UserNamesAsync(userIds, cancellationToken);
 
-    public Task<StartOutcome> TryStartAsync(StartRequest request, CancellationToken cancellationToken = default) =>
-        store.TryStartAsync(request, cancellationToken);
+    public async Task<StartOutcome> TryStartAsync(StartRequest request, CancellationToken cancellationToken = default)
+    {
+        var outcome = await store.TryStartAsync(request, cancellationToken);
+        // A claimed pooled instance changed owner.
+        if (outcome is StartOutcome.Claimed claimed)
+        {
+            await cache.RemoveInstanceAsync(claimed.Instance.Id, cancellationToken);
+        }
+
+        return outcome;
+    }
 
     public async Task<SessionRequestOutcome> TrySessionRequestAsync(SessionRequest request, CancellationToken cancellationToken = default)
     {
@@ -87,6 +96,30 @@ public sealed class CachedInstanceStore(IInstanceStore store, IInstanceCache cac
     }
 
     public Task<UserStats> StatsAsync(Guid userId, CancellationToken cancellationToken = default) => store.StatsAsync(userId, cancellationToken);
+}
+
+/// <summary>The pool store, keeping the cached catalog (pool settings) and instances (a retired one) true to what it changes.</summary>
+public sealed class CachedPoolStore(IPoolStore store, IInstanceCache cache) : IPoolStore
+{
+    public async Task<bool> SetPoolAsync(Guid labId, LabPool? pool, CancellationToken cancellationToken = default)
+    {
+        var set = await store.SetPoolAsync(labId, pool, cancellationToken);
+        await cache.RemoveCatalogAsync(cancellationToken);
+        return set;
+    }
+
+    public Task<bool> TryAddAsync(LabInstance instance, int maxGlobal, CancellationToken cancellationToken = default) =>
+        store.TryAddAsync(instance, maxGlobal, cancellationToken);
+
+    public async Task<bool> RetireAsync(Guid instanceId, CancellationToken cancellationToken = default)
+    {
+        var retired = await store.RetireAsync(instanceId, cancellationToken);
+        await cache.RemoveInstanceAsync(instanceId, cancellationToken);
+        return retired;
+    }
+
+    public Task<PoolCounts> CountsAsync(Guid labId, DateTimeOffset since, CancellationToken cancellationToken = default) =>
+        store.CountsAsync(labId, since, cancellationToken);
 }
 
 /// <summary>The active catalog from the cache, filled from the store on a miss; removed when the catalog is loaded.</summary>

@@ -2,6 +2,7 @@ using System.Text.Json;
 using LabManager.Core.Instances;
 using LabManager.Core.Labs;
 using LabManager.Core.Ports;
+using LabManager.Workflows.Pools;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
@@ -20,22 +21,52 @@ public sealed class DurableLabSessionControl(IServiceProvider services, IOptions
 
     public TimeSpan MaxLifetime => options.Value.MaxLifetime;
 
-    public async Task StartAsync(Guid instanceId, Guid userId, Lab lab, TimeSpan sessionLength, CancellationToken cancellationToken = default)
+    public Task StartAsync(Guid instanceId, Guid userId, Lab lab, TimeSpan sessionLength, CancellationToken cancellationToken = default) =>
+        Client.ScheduleNewOrchestrationInstanceAsync(
+            nameof(LabSessionOrchestrator), Input(instanceId, userId, lab, sessionLength), new StartOrchestrationOptions(instanceId.ToString()), cancellationToken);
+
+    public Task StartPooledAsync(Guid instanceId, Lab lab, CancellationToken cancellationToken = default) =>
+        Client.ScheduleNewOrchestrationInstanceAsync(nameof(LabSessionOrchestrator),
+            Input(instanceId, LabPool.Owner, lab, lab.TimeoutDuration) with { PoolMaxAge = (lab.Pool ?? new LabPool(0, 0)).MaxAge },
+            new StartOrchestrationOptions(instanceId.ToString()), cancellationToken);
+
+    public Task ClaimAsync(Guid instanceId, Guid userId, Lab lab, TimeSpan sessionLength, CancellationToken cancellationToken = default) =>
+        Client.RaiseEventAsync(instanceId.ToString(), LabEvents.Claim, new ClaimRequest(userId, sessionLength, IdleTimeout(lab)), cancellationToken);
+
+    public async Task WakePoolKeeperAsync(Guid labId, int maxGlobal, CancellationToken cancellationToken = default)
     {
-        var input = new LabSessionInput
+        var id = LabPool.KeeperId(labId);
+        var state = await Client.GetInstanceAsync(id, cancellationToken);
+        if (state is null || state.IsCompleted)
         {
-            InstanceId = instanceId,
-            UserId = userId,
-            LabId = lab.Id,
-            Lab = SessionLab.From(lab),
-            SessionLength = sessionLength,
-            MaxLifetime = options.Value.MaxLifetime,
-            Timings = options.Value.Timings,
-            IdleTimeout = lab.IdleTimeoutMinutes is { } minutes ? TimeSpan.FromMinutes(minutes) : options.Value.IdleTimeout,
-        };
-        await Client.ScheduleNewOrchestrationInstanceAsync(
-            nameof(LabSessionOrchestrator), input, new StartOrchestrationOptions(instanceId.ToString()), cancellationToken);
+            try
+            {
+                await Client.ScheduleNewOrchestrationInstanceAsync(nameof(PoolKeeperOrchestrator), new PoolKeeperInput(labId, maxGlobal),
+                    new StartOrchestrationOptions(id), cancellationToken);
+                return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Another replica or request started it first: wake that one.
+            }
+        }
+
+        await Client.RaiseEventAsync(id, LabEvents.WakeKeeper, true, cancellationToken);
     }
+
+    private LabSessionInput Input(Guid instanceId, Guid userId, Lab lab, TimeSpan sessionLength) => new()
+    {
+        InstanceId = instanceId,
+        UserId = userId,
+        LabId = lab.Id,
+        Lab = SessionLab.From(lab),
+        SessionLength = sessionLength,
+        MaxLifetime = options.Value.MaxLifetime,
+        Timings = options.Value.Timings,
+        IdleTimeout = IdleTimeout(lab),
+    };
+
+    private TimeSpan IdleTimeout(Lab lab) => lab.IdleTimeoutMinutes is { } minutes ? TimeSpan.FromMinutes(minutes) : options.Value.IdleTimeout;
 
     public Task StopAsync(Guid instanceId, string reason, CancellationToken cancellationToken = default) =>
         Client.RaiseEventAsync(instanceId.ToString(), LabEvents.Stop, new StopRequest(reason), cancellationToken);

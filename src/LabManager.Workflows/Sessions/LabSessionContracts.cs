@@ -21,7 +21,16 @@ public static class LabEvents
 
     /// <summary>The VM phoned home: the lab is up on the boot it names (payload <see cref="LabReport"/>).</summary>
     public const string LabReady = "LabReady";
+
+    /// <summary>A learner claimed this pooled session (payload <see cref="ClaimRequest"/>).</summary>
+    public const string Claim = "Claim";
+
+    /// <summary>A pool's keeper: look at the pool now (a claim took a VM, or the settings changed).</summary>
+    public const string WakeKeeper = "WakeKeeper";
 }
+
+/// <summary>Payload of <see cref="LabEvents.Claim"/>: whose the pooled lab now is, and the session they asked for.</summary>
+public sealed record ClaimRequest(Guid UserId, TimeSpan SessionLength, TimeSpan IdleTimeout);
 
 /// <summary>
 /// Payload of <see cref="LabEvents.LabReady"/>: which of the session's VMs (<see cref="Generation"/>, 1 for the first, one more per
@@ -97,6 +106,12 @@ public sealed record LabSessionInput
 
     /// <summary>How long the running lab may go without activity before it is stopped; zero: never (and for sessions of an earlier version).</summary>
     public TimeSpan IdleTimeout { get; init; }
+
+    /// <summary>
+    /// Set for a pooled session: it waits, booted, for a learner's claim at most this long from its start, then retires. Null once
+    /// claimed (the session is then a learner's like any other).
+    /// </summary>
+    public TimeSpan? PoolMaxAge { get; init; }
 
     /// <summary>Set when the live loop continues as new: the session is already running.</summary>
     public LiveSession? Live { get; init; }

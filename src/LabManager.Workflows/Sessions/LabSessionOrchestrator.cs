@@ -2,6 +2,7 @@ using LabManager.Core.Instances;
 using LabManager.Core.Ports;
 using LabManager.Workflows.Access;
 using LabManager.Workflows.Instances;
+using LabManager.Workflows.Pools;
 using LabManager.Workflows.Readiness;
 using LabManager.Workflows.Vm;
 using Microsoft.DurableTask;
@@ -31,14 +32,17 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
     }
 
     /// <summary>The state of one execution (one generation between ContinueAsNew calls).</summary>
-    private sealed class Run(TaskOrchestrationContext ctx, LabSessionInput input)
+    private sealed class Run(TaskOrchestrationContext ctx, LabSessionInput start)
     {
+        // A pooled session's input changes once: when a learner claims it.
+        private LabSessionInput input = start;
+
         private readonly Inbox _inbox = new(ctx);
 
-        private readonly TaskOptions _retry = RetryTransient(5, input.Timings.RetryInterval, TimeSpan.FromSeconds(30));
+        private readonly TaskOptions _retry = RetryTransient(5, start.Timings.RetryInterval, TimeSpan.FromSeconds(30));
 
         // Deleting is what stops the bill: keep trying for minutes before giving up to reconciliation.
-        private readonly TaskOptions _destroyRetry = RetryTransient(10, input.Timings.RetryInterval, TimeSpan.FromSeconds(60));
+        private readonly TaskOptions _destroyRetry = RetryTransient(10, start.Timings.RetryInterval, TimeSpan.FromSeconds(60));
 
         /// <summary>
         /// Retries an activity that failed for a reason that may pass (a 5xx, 429, a timeout), waiting <paramref name="first"/>, then
@@ -58,7 +62,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         });
 
         // The session's one state: carried across ContinueAsNew as input.Live.
-        private readonly SessionState _s = SessionState.From(input.Live);
+        private readonly SessionState _s = SessionState.From(start.Live);
 
         // Replay-safe: writes only when the orchestrator is not replaying. Callers pass constant templates.
 #pragma warning disable CA2254
@@ -123,6 +127,11 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                 return up.Ending;
             }
 
+            if (input.PoolMaxAge is { } maxAge && await WaitInPoolAsync(up, maxAge) is { } retired)
+            {
+                return retired;
+            }
+
             // The step is committed with this episode, before the activity below makes the instance "running".
             Step("running", "Lab is ready");
             var now = Now;
@@ -138,6 +147,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                 AccessUrl = up.AccessUrl,
                 StartedAt = now,
                 ExpiresAt = _s.ExpiresAt,
+                Vms = [.. _s.Vms],
             });
             if (!goOn)
             {
@@ -147,6 +157,77 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             await ctx.CallActivityAsync<bool>(nameof(RecordProgressActivity), new ProgressInput(input.InstanceId, now), _retry);
             Log("Instance {InstanceId} running at {Url} until {ExpiresAt:o}", input.InstanceId, up.AccessUrl, _s.ExpiresAt);
             return null;
+        }
+
+        /// <summary>
+        /// A pooled session, booted: it waits in the pool for a learner's claim until it is <paramref name="maxAge"/> old, then retires
+        /// (unless a claim came first). Claimed, it becomes that learner's session: their address opens their ports, and their cost
+        /// starts now. Null once claimed, else how the session ends.
+        /// </summary>
+        private async Task<Ending?> WaitInPoolAsync(BringUp up, TimeSpan maxAge)
+        {
+            Step("pooled", "Ready in the pool");
+            if (!await UpdateAsync(new InstanceChange(input.InstanceId, Now)
+            {
+                Status = LabInstanceStatus.Pooled,
+                Step = "pooled",
+                Message = "Ready in the pool",
+                PublicIp = up.Vm!.MainIp,
+                InternalIp = up.Vm.InternalIp,
+                AccessUrl = up.AccessUrl,
+            }))
+            {
+                return StopAskedFor();
+            }
+
+            var retireAt = _s.Vms[0].CreatedAt + maxAge;
+            using var cts = new CancellationTokenSource();
+            var timer = ctx.CreateTimer(retireAt.UtcDateTime, cts.Token);
+            var claimedFirst = false;
+            // Bounded: a VM in the pool has no learner to reboot it, so many reports mean it is broken.
+            for (var turn = 0; turn < input.Timings.EventsPerGeneration; turn++)
+            {
+                var winner = await Task.WhenAny(_inbox.Claim, _inbox.Stop, _inbox.LabReady, timer);
+                if (winner == _inbox.LabReady)
+                {
+                    TakeReport();
+                    continue;
+                }
+
+                if (winner == timer)
+                {
+                    if (claimedFirst)
+                    {
+                        return new Ending(LabInstanceStatus.Error, NotStarted, "Claimed from the pool, but the claim never reached the session");
+                    }
+
+                    // A claim committed just before the retirement wins: its event is on its way.
+                    if (await ctx.CallActivityAsync<bool>(nameof(RetirePooledActivity), input.InstanceId, _retry))
+                    {
+                        return new Ending(LabInstanceStatus.Stopped, $"Retired from the pool after {IdleTime.Describe(maxAge)}");
+                    }
+
+                    claimedFirst = true;
+                    timer = ctx.CreateTimer((Now + ClaimGrace).UtcDateTime, cts.Token);
+                    continue;
+                }
+
+                cts.Cancel();
+                if (winner == _inbox.Stop)
+                {
+                    return StoppedBy();
+                }
+
+                var claim = _inbox.TakeClaim();
+                input = input with { UserId = claim.UserId, SessionLength = claim.SessionLength, IdleTimeout = claim.IdleTimeout, PoolMaxAge = null };
+                Log("Instance {InstanceId}: claimed from the pool by {UserId}", input.InstanceId, claim.UserId);
+                await ctx.CallActivityAsync<string>(nameof(EnsureFirewallActivity), new FirewallInput(input.InstanceId, input.LabId, input.Lab), _retry);
+                _s.Vms[^1] = _s.Vms[^1] with { CreatedAt = Now };
+                return null;
+            }
+
+            cts.Cancel();
+            return new Ending(LabInstanceStatus.Stopped, "Retired from the pool: its VM reported more boots than a pooled VM makes");
         }
 
         /// <summary>
@@ -457,7 +538,12 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
 
             var now = Now;
             await UpdateAsync(new InstanceChange(input.InstanceId, now) { Status = ending.Status, Message = ending.Message, ErrorMessage = ending.Error, Vms = [.. _s.Vms] });
-            await ctx.CallActivityAsync<bool>(nameof(RecordProgressActivity), new ProgressInput(input.InstanceId, now, ending.Status.ToWire()), _retry);
+            // A pooled VM no learner claimed was nobody's session.
+            if (input.PoolMaxAge is null)
+            {
+                await ctx.CallActivityAsync<bool>(nameof(RecordProgressActivity), new ProgressInput(input.InstanceId, now, ending.Status.ToWire()), _retry);
+            }
+
             Step(ending.Status.ToWire(), ending.Error ?? ending.Message);
             Log("Instance {InstanceId} ended {Status}: {Message}", input.InstanceId, ending.Status.ToWire(), ending.Error ?? ending.Message);
             return new LabSessionResult(ending.Status, ending.Error, destroyed);
@@ -479,6 +565,9 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         }
 
         private const string NotStarted = "The lab could not be started";
+
+        /// <summary>How long a pooled session claimed at its retirement waits for the claim's event.</summary>
+        private static readonly TimeSpan ClaimGrace = TimeSpan.FromMinutes(2);
 
         private static BringUp Failed(string error) => new(new Ending(LabInstanceStatus.Error, NotStarted, error), null, null);
 
@@ -571,12 +660,14 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         private Task<bool>? _restart;
         private Task<bool>? _reset;
         private Task<LabReport>? _labReady;
+        private Task<ClaimRequest>? _claim;
 
         public Task<StopRequest> Stop => _stop ??= ctx.WaitForExternalEvent<StopRequest>(LabEvents.Stop);
         public Task<ExtendRequest> Extend => _extend ??= ctx.WaitForExternalEvent<ExtendRequest>(LabEvents.Extend);
         public Task<bool> Restart => _restart ??= ctx.WaitForExternalEvent<bool>(LabEvents.Restart);
         public Task<bool> Reset => _reset ??= ctx.WaitForExternalEvent<bool>(LabEvents.Reset);
         public Task<LabReport> LabReady => _labReady ??= ctx.WaitForExternalEvent<LabReport>(LabEvents.LabReady);
+        public Task<ClaimRequest> Claim => _claim ??= ctx.WaitForExternalEvent<ClaimRequest>(LabEvents.Claim);
 
         /// <summary>True when an event has arrived that the live loop has not handled yet.</summary>
         public bool HasPending =>
@@ -587,6 +678,8 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         public ExtendRequest TakeExtend() => Take(ref _extend) ?? new ExtendRequest(TimeSpan.Zero);
 
         public LabReport? TakeLabReady() => Take(ref _labReady);
+
+        public ClaimRequest TakeClaim() => Take(ref _claim)!;
 
         public void TakeRestartOrReset(bool reset)
         {

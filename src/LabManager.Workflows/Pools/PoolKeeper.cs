@@ -1,0 +1,133 @@
+using LabManager.Core.Instances;
+using LabManager.Core.Labs;
+using LabManager.Core.Ports;
+using Microsoft.DurableTask;
+using Microsoft.Extensions.Logging;
+
+namespace LabManager.Workflows.Pools;
+
+/// <summary>Input of <see cref="PoolKeeperOrchestrator"/>: the lab whose pool it keeps, and the deployment's global quota it keeps within.</summary>
+public sealed record PoolKeeperInput(Guid LabId, int MaxGlobal);
+
+/// <summary>What one look at a pool did: <see cref="Keep"/> false once the lab has no pool and nothing pooled; when to look next.</summary>
+public sealed record PoolKept(bool Keep, int Started, int Retired, TimeSpan Next);
+
+/// <summary>
+/// The keeper of one lab's warm pool (instance id <see cref="LabPool.KeeperId"/>): looks at the pool, boots or retires VMs to keep it
+/// between min and max, then sleeps until the next look or until woken (a claim, new settings). Eternal through ContinueAsNew, so
+/// its history stays one turn long; it ends once the lab has no pool and nothing pooled, and is started again when needed.
+/// </summary>
+public sealed class PoolKeeperOrchestrator : TaskOrchestrator<PoolKeeperInput, bool>
+{
+    /// <summary>How long the keeper sleeps after it could not look at the pool.</summary>
+    private static readonly TimeSpan AfterFailure = TimeSpan.FromMinutes(1);
+
+    public override async Task<bool> RunAsync(TaskOrchestrationContext context, PoolKeeperInput input)
+    {
+        TimeSpan next;
+        try
+        {
+            var kept = await context.CallActivityAsync<PoolKept>(nameof(KeepPoolActivity), input,
+                TaskOptions.FromRetryPolicy(new RetryPolicy(3, TimeSpan.FromSeconds(1), 2)));
+            if (!kept.Keep)
+            {
+                return true;
+            }
+
+            next = kept.Next;
+        }
+        catch (TaskFailedException)
+        {
+            next = AfterFailure;
+        }
+
+        using var cts = new CancellationTokenSource();
+        var timer = context.CreateTimer(context.CurrentUtcDateTime + next, cts.Token);
+        var woken = context.WaitForExternalEvent<bool>(Sessions.LabEvents.WakeKeeper);
+        if (await Task.WhenAny(timer, woken) == woken)
+        {
+            cts.Cancel();
+        }
+
+        context.ContinueAsNew(input, preserveUnprocessedEvents: false);
+        return true;
+    }
+}
+
+/// <summary>
+/// One look at a lab's pool: retires ready VMs beyond <see cref="LabPool.Max"/>, boots new pooled sessions up to <see cref="LabPool.Min"/>
+/// within the global quota; after pooled VMs failed (Vultr refusing, a lab that does not come up) it boots one at a time and looks again
+/// later, so a broken lab cannot make it spend VMs in a loop.
+/// </summary>
+public sealed class KeepPoolActivity(ILabCatalog catalog, IPoolStore pools, ILabSessionControl sessions, TimeProvider time, ILogger<KeepPoolActivity> logger)
+    : TaskActivity<PoolKeeperInput, PoolKept>
+{
+    /// <summary>How often a pool is looked at when nothing wakes its keeper.</summary>
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(30);
+
+    /// <summary>The span over which failures slow the keeper down.</summary>
+    public static readonly TimeSpan FailureWindow = TimeSpan.FromMinutes(10);
+
+    public override Task<PoolKept> RunAsync(TaskActivityContext context, PoolKeeperInput input) => ExecuteAsync(input);
+
+    /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
+    public async Task<PoolKept> ExecuteAsync(PoolKeeperInput input)
+    {
+        var now = time.GetUtcNow();
+        var lab = await catalog.GetAsync(input.LabId);
+        var pool = lab is { IsActive: true, Pool: { } p } ? p : new LabPool(0, 0);
+        var counts = await pools.CountsAsync(input.LabId, now - FailureWindow);
+        var have = counts.Ready + counts.Booting;
+        if (pool.Max == 0 && have == 0)
+        {
+            return new PoolKept(false, 0, 0, Interval);
+        }
+
+        // Beyond max (the settings were lowered): the youngest booting ones go first, then the oldest ready ones.
+        var retired = 0;
+        foreach (var id in counts.BootingIds.Reverse().Concat(counts.ReadyIds).Take(Math.Max(0, have - pool.Max)))
+        {
+            if (await pools.RetireAsync(id))
+            {
+                await sessions.StopAsync(id, "pool");
+                retired++;
+            }
+        }
+
+        var want = Math.Min(pool.Min, pool.Max) - have;
+        if (counts.Failed > 0)
+        {
+            want = Math.Min(want, 1);
+        }
+
+        var started = 0;
+        for (; started < want; started++)
+        {
+            var instance = new LabInstance { Id = Guid.NewGuid(), UserId = LabPool.Owner, LabId = input.LabId, CreatedAt = now, Ports = lab!.ContainerConfig.HostPorts() };
+            if (!await pools.TryAddAsync(instance, input.MaxGlobal))
+            {
+                logger.LogWarning("Pool of {Lab}: the global quota of {Max} instances is reached; {Missing} pooled VMs not booted", lab.Slug, input.MaxGlobal, want - started);
+                break;
+            }
+
+            await sessions.StartPooledAsync(instance.Id, lab);
+        }
+
+        if (started + retired > 0)
+        {
+            logger.LogInformation("Pool of {Lab}: {Ready} ready, {Booting} booting; booted {Started}, retired {Retired}", lab!.Slug, counts.Ready, counts.Booting, started, retired);
+        }
+
+        var next = counts.Failed > 0 ? TimeSpan.FromTicks(Interval.Ticks * Math.Min(counts.Failed, 10)) : Interval;
+        return new PoolKept(true, started, retired, next);
+    }
+}
+
+/// <summary>Moves an unclaimed pooled instance to stopping; false when a learner claimed it first (the claim wins).</summary>
+public sealed class RetirePooledActivity(IPoolStore pools) : TaskActivity<Guid, bool>
+{
+    public override Task<bool> RunAsync(TaskActivityContext context, Guid input) => ExecuteAsync(input);
+
+    /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
+    public Task<bool> ExecuteAsync(Guid input) => pools.RetireAsync(input);
+}
