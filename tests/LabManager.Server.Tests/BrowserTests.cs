@@ -204,6 +204,15 @@ public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserF
         await Expect(ops.Locator("#ops-summary")).ToHaveTextAsync("2 live · $0.041 of VM time so far");
         await Expect(ops.Locator("#ops-instances tbody")).ToContainTextAsync("DVWA: SQL injection");
         await Expect(ops.Locator("#ops-chart svg rect")).ToHaveCountAsync(61);
+        // A pool that boots nothing (min 0) shows with its settings.
+        var pool = await server.SendAsync(HttpMethod.Put, $"/api/admin/labs/{ServerFixture.CryptoLab}/pool", server.Token(Guid.NewGuid(), admin: true), """{"min": 0, "max": 1}""");
+        Assert.Equal(System.Net.HttpStatusCode.OK, pool.Status);
+        await ops.GetByRole(AriaRole.Button, new() { Name = "Refresh" }).ClickAsync();
+        var poolRow = ops.Locator("#ops-pools tbody tr");
+        await Expect(poolRow.Locator("td").Nth(0)).ToHaveTextAsync("Cryptography: padding oracle");
+        await Expect(poolRow.Locator("td").Nth(1)).ToHaveTextAsync("0–1");
+        await Expect(poolRow.Locator("td").Nth(4)).ToHaveTextAsync("0 (and 0 cold)");
+        await Expect(poolRow.Locator("td").Nth(6)).ToHaveTextAsync("$0.000");
         await AssertAccessibleAsync(ops, "operator");
         await server.ScreenshotAsync(ops, "07-operator");
         await otherRow.GetByRole(AriaRole.Button, new() { Name = $"Force stop instance {otherId[..8]}" }).ClickAsync();

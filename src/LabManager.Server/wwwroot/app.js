@@ -1,7 +1,7 @@
 // LabManager's page: the learner view (catalog, a lab's live session, exercises, hints, the tutor) and the operator
 // view (live instances, activity, reconciliation). No build step; live status comes over SignalR from /hubs/labs.
 
-const ACTIVE = ['starting', 'provisioning', 'running', 'stopping'];
+const ACTIVE = ['starting', 'provisioning', 'pooled', 'running', 'stopping'];
 const STEPS = [
   { key: 'requested', label: 'Requested' },
   { key: 'creating-vm', label: 'Creating the VM' },
@@ -420,6 +420,7 @@ function renderDetail(lab) {
 const STATUS_TEXT = {
   starting: 'Your lab is being requested…',
   provisioning: 'Your lab is being prepared…',
+  pooled: 'A ready lab from the warm pool is being handed to you…',
   running: 'Your lab is running',
   stopping: 'Stopping: the VM is being destroyed…',
   stopped: 'This session ended: stopped.',
@@ -614,9 +615,10 @@ function renderTutorPanel(lab) {
 // ---------- operator ----------
 
 async function loadOperator() {
-  const [instances, activity, runs] = await Promise.all([
-    api('GET', '/api/admin/instances'), api('GET', '/api/admin/activity'), api('GET', '/api/admin/reconciliation')]);
+  const [instances, activity, runs, pools] = await Promise.all([
+    api('GET', '/api/admin/instances'), api('GET', '/api/admin/activity'), api('GET', '/api/admin/reconciliation'), api('GET', '/api/admin/pools')]);
   renderOperatorInstances(instances.data);
+  renderPools(pools.data);
   renderChart(activity.data);
   renderRuns(runs.data);
 }
@@ -672,6 +674,22 @@ function renderChart(activity) {
   add('text', { class: 'axis', x: left, y: height - 4 }, `−${counts.length - 1} min`);
   add('text', { class: 'axis', x: width - 24, y: height - 4 }, 'now');
   fill($('#ops-chart'), svg);
+}
+
+function renderPools(pools) {
+  const body = $('#ops-pools tbody');
+  if (!pools.length) {
+    fill(body, h('tr', null, h('td', { colspan: '7', class: 'muted' }, 'No lab has a warm pool (PUT /api/admin/labs/{id}/pool).')));
+    return;
+  }
+  fill(body, ...pools.map((p) => h('tr', null,
+    h('td', null, p.name),
+    h('td', null, `${p.min}–${p.max}`),
+    h('td', null, p.ready),
+    h('td', null, p.booting),
+    h('td', null, `${p.claimedLastHour} (and ${p.coldLastHour} cold)`),
+    h('td', null, p.hitRate === null ? '—' : `${Math.round(p.hitRate * 100)} %`),
+    h('td', null, p.idleCostPerHour === null ? '—' : `$${p.idleCostPerHour.toFixed(3)}`))));
 }
 
 function renderRuns(runs) {
