@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks (see bench/LabManager.Bench) against a throwaway PostgreSQL, redis-server and Azurite on 127.0.0.1.
 # Usage: ./scripts/bench.sh api [--requests N]                                    API latency (default 1000 requests)
+#        ./scripts/bench.sh lifecycle [--replicas N] …                              the lab lifecycle (see bench/LabManager.Bench/LifecycleBench.cs)
+#        ./scripts/bench.sh lifecycle --pool N [--burst M] [--profile vultr|fast]   click → running with a warm pool of N, against Vultr-like boots
 #        ./scripts/bench.sh gateway [--rate N] [--seconds S] [--mb N]              the access gateway's added latency and throughput
 #        ./scripts/bench.sh chaos [--labs N] [--kills N] [--storm S] [--seed N]   the chaos run (default 40 labs, 5 kills, 90 s)
 set -euo pipefail

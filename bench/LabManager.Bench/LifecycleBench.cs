@@ -25,7 +25,8 @@ namespace LabManager.Bench;
 /// in-memory and the Azure Storage (Azurite) engines, with the product's default workflow timings. Labs arrive through the
 /// HTTP API at a fixed rate, each with a short lifetime, then a burst measures throughput at saturation. With --compare, the
 /// same arrivals run through a fixed-interval poller and a 5-minute cleanup cron, as the seed design has it.
-/// Usage: bench lifecycle [--labs 30] [--rate 1] [--lifetime 20] [--burst 30] [--trivial 300] [--engine both|inmemory|azurestorage] [--compare] [--out FILE]
+/// Usage: bench lifecycle [--labs 30] [--rate 1] [--lifetime 20] [--burst 30] [--trivial 300] [--engine both|inmemory|azurestorage] [--compare] [--out FILE];
+/// with --pool N, the warm pool's benchmark (<see cref="PoolBench"/>).
 /// </summary>
 internal static class LifecycleBench
 {
@@ -38,6 +39,11 @@ internal static class LifecycleBench
 
     public static async Task<int> RunAsync(string[] args)
     {
+        if (args.Contains("--pool"))
+        {
+            return await PoolBench.RunAsync(args);
+        }
+
         var size = new Size(
             BenchArgs.Int(args, "--labs", 30), BenchArgs.Double(args, "--rate", 1), BenchArgs.Int(args, "--lifetime", 20),
             BenchArgs.Int(args, "--burst", 30), BenchArgs.Int(args, "--trivial", 300));

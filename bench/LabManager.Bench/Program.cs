@@ -13,7 +13,7 @@ switch (args.FirstOrDefault())
     case "chaos":
         return await ChaosBench.RunAsync(args[1..]);
     default:
-        Console.Error.WriteLine("usage: bench lifecycle [--labs N] [--rate N] [--lifetime S] [--burst N] [--trivial N] [--engine both|inmemory|azurestorage] [--compare] [--out FILE]"
+        Console.Error.WriteLine("usage: bench lifecycle [--labs N] [--rate N] [--lifetime S] [--burst N] [--trivial N] [--engine both|inmemory|azurestorage] [--compare] [--out FILE] | lifecycle --pool N [--burst M] [--profile vultr|fast] [--out FILE]"
             + " | api [--requests N] | gateway [--rate N] [--seconds S] [--mb N] | chaos [--labs N] [--kills N] [--storm S] [--seed N]");
         return 2;
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LabManager.Core.Instances;
+using LabManager.Core.Labs;
 using LabManager.Core.Ports;
 using LabManager.Infrastructure.Postgres;
 using LabManager.Testing;
@@ -65,6 +66,29 @@ public sealed class PostgresStoreTests : IAsyncLifetime
         Assert.Equal(new Core.Ports.BootImage(ImageId: "docker"), (await Catalog.GetAsync(labs[1].Id))!.Image);
         File.WriteAllText(path, $$"""[{"id":"6f1c2a9e-0d1b-4c57-9a61-3c2f5d0b7a13","slug":"two","name":"Two","image":{"osId":1743,"imageId":"docker"},"containerConfig":{{container}}}]""");
         Assert.Contains("two: image must name exactly one of osId, imageId or snapshotId", Assert.Throws<InvalidDataException>(() => LabCatalogFile.Read(path)).Message, StringComparison.Ordinal);
+        File.Delete(path);
+    }
+
+    [Fact]
+    public async Task CatalogFile_APool_RoundTrips_ABadOneRefused_AndOneSetLaterIsKeptByAFileThatNamesNone()
+    {
+        var path = Path.GetTempFileName();
+        const string lab = """{"id":"6f1c2a9e-0d1b-4c57-9a61-3c2f5d0b7a21","slug":"pooled","name":"Pooled","containerConfig":{"containers":[{"name":"web","image":"nginx:1","ports":[{"hostPort":80,"containerPort":80}]}]}}""";
+        File.WriteAllText(path, "[" + lab[..^1] + ""","pool":{"min":2,"max":3,"maxAgeMinutes":90}}]""");
+        var pooled = Assert.Single(LabCatalogFile.Read(path));
+        Assert.Equal(new LabPool(2, 3, 90), pooled.Pool);
+        await _postgres.StartHostedAsync();
+        var catalog = Services.GetRequiredService<PostgresLabCatalog>();
+        await catalog.UpsertAsync(pooled);
+        Assert.Equal(new LabPool(2, 3, 90), (await Catalog.GetAsync(pooled.Id))!.Pool);
+
+        // Set through the API, then the file (naming no pool) loaded again at a start: the operator's pool stays.
+        Assert.True(await Services.GetRequiredService<IPoolStore>().SetPoolAsync(pooled.Id, new LabPool(1, 1, 30)));
+        await catalog.UpsertAsync(pooled with { Pool = null });
+        Assert.Equal(new LabPool(1, 1, 30), (await Catalog.GetAsync(pooled.Id))!.Pool);
+
+        File.WriteAllText(path, "[" + lab[..^1] + ""","pool":{"min":3,"max":2}}]""");
+        Assert.Contains("pooled: pool max must be at least min", Assert.Throws<InvalidDataException>(() => LabCatalogFile.Read(path)).Message, StringComparison.Ordinal);
         File.Delete(path);
     }
 

@@ -29,7 +29,9 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
         return [.. rows.Select(r => r.ToLab())];
     }
 
-    /// <summary>Inserts the lab, or updates the one with the same slug (its id is kept).</summary>
+    /// <summary>
+    /// Inserts the lab, or updates the one with the same slug (its id is kept); a pool the lab does not name is left as the API set it.
+    /// </summary>
     public async Task UpsertAsync(Lab lab, CancellationToken cancellationToken = default)
     {
         const string sql = """
@@ -43,7 +45,7 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
                 container_config = excluded.container_config, exercises = excluded.exercises, prerequisites = excluded.prerequisites,
                 learning_objectives = excluded.learning_objectives, timeout_minutes = excluded.timeout_minutes,
                 max_instances_per_user = excluded.max_instances_per_user, plan = excluded.plan, region = excluded.region, image = excluded.image, idle_timeout_minutes = excluded.idle_timeout_minutes,
-                is_active = excluded.is_active, pool = excluded.pool, updated_at = now()
+                is_active = excluded.is_active, pool = coalesce(excluded.pool, labs.pool), updated_at = now()
             """;
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(sql, LabRow.From(lab), cancellationToken: cancellationToken));
