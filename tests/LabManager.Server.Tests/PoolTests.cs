@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
 using LabManager.Core.Instances;
+using LabManager.Testing;
 using Xunit.Abstractions;
 using static LabManager.Server.Tests.ServerFixture;
 
@@ -135,7 +136,29 @@ public sealed class PoolTests(PoolServer server, ITestOutputHelper output) : ICl
         Assert.All(ids, id => Assert.Equal(1, inspection.Creates.GetValueOrDefault(LabInstance.VmLabel(Guid.Parse(id)))));
     }
 
+    [Fact]
+    public async Task ScheduledWarmUp_ReadyByItsTime_DrainedAfterItsEnd()
+    {
+        var at = DateTimeOffset.UtcNow.AddSeconds(20);
+        var until = at.AddSeconds(5);
+        var (status, set, _) = await SetPoolAsync(NetworkLab, $$"""{"min": 0, "max": 2, "warmUps": [{"at": "{{at:o}}", "count": 2, "until": "{{until:o}}"}]}""");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(2, set["data"]!["warmUps"]![0]!["count"]!.GetValue<int>());
+
+        // The lab's boot time is not known yet: the keeper starts at once, well before the class.
+        await WaitForReadyAsync(NetworkLab, 2, TimeSpan.FromSeconds(20));
+        output.WriteLine($"warm-up ready {(at - DateTimeOffset.UtcNow).TotalSeconds:F1} s before its time");
+        Assert.True(DateTimeOffset.UtcNow < at, "the warm-up was not ready by its time");
+
+        // After its end, the pool (min 0) drains.
+        await WaitForReadyAsync(NetworkLab, 0, until - DateTimeOffset.UtcNow + TimeSpan.FromSeconds(30));
+        Assert.True(DateTimeOffset.UtcNow >= until, "the warm-up drained before its end");
+        await EmptyAsync(NetworkLab, []);
+    }
+
     [Theory]
+    [InlineData("""{"min": 1, "max": 2, "warmUps": [{"at": "2026-12-01T09:00:00Z", "count": 3, "until": "2026-12-01T10:00:00Z"}]}""", "warmUps[0].count must be from 1 to max")]
+    [InlineData("""{"min": 1, "max": 2, "warmUps": [{"at": "2026-12-01T09:00:00Z", "count": 1, "until": "2026-12-01T09:00:00Z"}]}""", "warmUps[0].until must be after its at")]
     [InlineData("""{"min": 3, "max": 2}""", "max must be at least min")]
     [InlineData("""{"min": -1, "max": 2}""", "min must be 0 or more")]
     [InlineData("""{"min": 1, "max": 101}""", "max must be at most the global quota of 100 instances")]
@@ -158,5 +181,48 @@ public sealed class PoolTests(PoolServer server, ITestOutputHelper output) : ICl
         Assert.Equal(HttpStatusCode.Forbidden, (await SetPoolAsync(CryptoLab, """{"min": 1, "max": 1}""", server.Token(Guid.NewGuid()))).Status);
         Assert.Equal(HttpStatusCode.NotFound, (await SetPoolAsync(Guid.NewGuid().ToString(), """{"min": 1, "max": 1}""")).Status);
         Assert.Null(await PoolAsync(CryptoLab));
+    }
+}
+
+/// <summary>The keeper on the durable engine, its Server killed with SIGKILL while it fills the pool.</summary>
+[Collection(ServerProcessTests.Collection)]
+public sealed class PoolCrashTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private ServerProcesses _lab = null!;
+
+    public async Task InitializeAsync() => _lab = await ServerProcesses.StartAsync(
+        Environment.GetEnvironmentVariable("LABMANAGER_TEST_AZURITE") ?? throw new InvalidOperationException("run the tests with ./scripts/test.sh"),
+        ["Emulator:PendingSeconds=2", "Emulator:BootSeconds=2", "Emulator:InstallSeconds=2", "Emulator:CloudInitSeconds=1"], ServerProcesses.FastTimings);
+
+    public async Task DisposeAsync() => await _lab.DisposeAsync();
+
+    private Task<long> PooledAsync(string status) =>
+        _lab.Db.ScalarAsync<long>($"SELECT count(*) FROM lab_instances WHERE lab_id = '{DvwaLab}' AND status = '{status}' AND claimed_at IS NULL");
+
+    [Fact]
+    public async Task KeeperKilledWhileFilling_ResumesOnRestart_OneVmPerSlot_NoneLeftOnceRemoved()
+    {
+        var admin = _lab.Token(Guid.NewGuid(), admin: true);
+        Assert.Equal(HttpStatusCode.OK, (await _lab.SendAsync(HttpMethod.Put, $"/api/admin/labs/{DvwaLab}/pool", admin, """{"min": 3, "max": 3}""")).Status);
+        await ProcessHost.WaitUntilAsync(async () => (await _lab.Emulator.InspectAsync()).Creates.Values.Sum() >= 1, TimeSpan.FromSeconds(30), () => "the keeper booted nothing");
+
+        await _lab.KillServerAsync();
+        output.WriteLine($"killed with {(await _lab.Emulator.InspectAsync()).Creates.Values.Sum()} VMs created, {await PooledAsync("pooled")} ready");
+        await _lab.StartServerAsync();
+
+        await ProcessHost.WaitUntilAsync(async () => await PooledAsync("pooled") == 3, TimeSpan.FromSeconds(90), () => "the pool did not fill after the restart");
+        // A little longer: nothing more is booted once the pool is full.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var inspection = await _lab.Emulator.InspectAsync();
+        Assert.Equal(3, inspection.Vms.Count);
+        Assert.Equal(3, inspection.Creates.Values.Sum());
+        Assert.All(inspection.Creates.Values, creates => Assert.Equal(1, creates));
+        Assert.Equal(3, await _lab.Db.ScalarAsync<long>($"SELECT count(*) FROM lab_instances WHERE lab_id = '{DvwaLab}'"));
+
+        Assert.Equal(HttpStatusCode.OK, (await _lab.SendAsync(HttpMethod.Put, $"/api/admin/labs/{DvwaLab}/pool", admin, """{"min": 0, "max": 0}""")).Status);
+        await ProcessHost.WaitUntilAsync(async () => (await _lab.Emulator.InspectAsync()).Vms.Count == 0, TimeSpan.FromSeconds(90), () => "pooled VMs were left");
+        // Each ended stopped, retired from the pool.
+        await ProcessHost.WaitUntilAsync(async () => await PooledAsync("stopped") == 3, TimeSpan.FromSeconds(30),
+            () => "pooled instances did not all end stopped: " + string.Join(", ", _lab.Db.ScalarAsync<string>($"SELECT string_agg(status || ' ' || coalesce(error_message, ''), '; ') FROM lab_instances WHERE lab_id = '{DvwaLab}'").Result));
     }
 }

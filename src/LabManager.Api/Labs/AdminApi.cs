@@ -18,8 +18,11 @@ public sealed class AdminApi(
     IOptions<ApiOptions> options,
     TimeProvider time)
 {
-    /// <summary>Body of <c>PUT /api/admin/labs/{id}/pool</c>; <c>min</c> and <c>max</c> 0 remove the pool.</summary>
-    public sealed record PoolBody(int? Min, int? Max, int? MaxAgeMinutes);
+    /// <summary>
+    /// Body of <c>PUT /api/admin/labs/{id}/pool</c>; <c>max</c> 0 removes the pool. <c>warmUps</c>: classes, each <c>count</c> VMs ready
+    /// at <c>at</c> and kept until <c>until</c>.
+    /// </summary>
+    public sealed record PoolBody(int? Min, int? Max, int? MaxAgeMinutes, List<PoolWarmUp>? WarmUps);
 
     /// <summary>Sets a lab's warm pool, checked against the global quota; its keeper is started or woken to apply it now.</summary>
     public async Task<ApiResult> SetPoolAsync(ApiRequest request, CancellationToken ct)
@@ -30,7 +33,7 @@ public sealed class AdminApi(
             return ApiResult.BadRequest("min and max are required", ["min", "max"]);
         }
 
-        var pool = new LabPool(min, max, body.MaxAgeMinutes ?? new LabPool(0, 0).MaxAgeMinutes);
+        var pool = new LabPool(min, max, body.MaxAgeMinutes ?? new LabPool(0, 0).MaxAgeMinutes) { WarmUps = body.WarmUps ?? [] };
         if (pool.Problems(options.Value.MaxGlobalInstances) is { Count: > 0 } problems)
         {
             return ApiResult.BadRequest(string.Join("; ", problems), problems);

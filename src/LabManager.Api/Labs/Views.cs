@@ -108,14 +108,14 @@ public sealed record ActivityView(DateTimeOffset From, int StepSeconds, IReadOnl
 /// the pool served, and what its waiting VMs cost an hour.
 /// </summary>
 public sealed record PoolView(
-    Guid LabId, string Slug, string Name, int Min, int Max, int MaxAgeMinutes, int Ready, int Booting, int ClaimedLastHour, int ColdLastHour,
-    double? HitRate, decimal? IdleCostPerHour)
+    Guid LabId, string Slug, string Name, int Min, int Max, int MaxAgeMinutes, IReadOnlyList<PoolWarmUp> WarmUps, int Ready, int Booting,
+    int ClaimedLastHour, int ColdLastHour, double? HitRate, decimal? IdleCostPerHour)
 {
     public static PoolView From(Lab lab, PoolCounts counts)
     {
         var pool = lab.Pool ?? new LabPool(0, 0);
         var price = Core.Costs.SessionCost.HourlyPrices.TryGetValue(lab.Plan, out var p) ? p : (decimal?)null;
-        return new(lab.Id, lab.Slug, lab.Name, pool.Min, pool.Max, pool.MaxAgeMinutes, counts.Ready, counts.Booting, counts.Claimed, counts.Cold,
+        return new(lab.Id, lab.Slug, lab.Name, pool.Min, pool.Max, pool.MaxAgeMinutes, pool.WarmUps, counts.Ready, counts.Booting, counts.Claimed, counts.Cold,
             counts.HitRate, price * (counts.Ready + counts.Booting));
     }
 }

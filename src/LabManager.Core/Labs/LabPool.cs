@@ -6,6 +6,20 @@ namespace LabManager.Core.Labs;
 /// </summary>
 public sealed record LabPool(int Min, int Max, int MaxAgeMinutes = 240)
 {
+    /// <summary>Classes asked for: <see cref="PoolWarmUp.Count"/> ready at <see cref="PoolWarmUp.At"/>, kept until <see cref="PoolWarmUp.Until"/>.</summary>
+    public IReadOnlyList<PoolWarmUp> WarmUps { get; init; } = [];
+
+    /// <summary>
+    /// How many VMs the pool wants ready now: <see cref="Min"/>, or more for a warm-up that begins within <paramref name="lead"/> (the
+    /// time a VM takes to be ready) and has not ended; never more than <see cref="Max"/>.
+    /// </summary>
+    public int WantedAt(DateTimeOffset now, TimeSpan lead) =>
+        Math.Min(Max, WarmUps.Where(w => w.At - lead <= now && now < w.Until).Select(w => w.Count).DefaultIfEmpty(0).Max() is var warm && warm > Min ? warm : Min);
+
+    /// <summary>The next moment the wanted count changes after <paramref name="now"/>, or null.</summary>
+    public DateTimeOffset? NextChange(DateTimeOffset now, TimeSpan lead) =>
+        WarmUps.SelectMany(w => new[] { w.At - lead, w.Until }).Where(t => t > now).Order().Cast<DateTimeOffset?>().FirstOrDefault();
+
     /// <summary>The owner of pooled instances until a learner claims one; never a learner.</summary>
     public static readonly Guid Owner = new("00000000-0000-0000-0000-00000000900f");
 
@@ -13,6 +27,11 @@ public sealed record LabPool(int Min, int Max, int MaxAgeMinutes = 240)
     public static string KeeperId(Guid labId) => $"pool-{labId:N}";
 
     public TimeSpan MaxAge => TimeSpan.FromMinutes(MaxAgeMinutes);
+
+    public bool Equals(LabPool? other) =>
+        other is not null && (Min, Max, MaxAgeMinutes) == (other.Min, other.Max, other.MaxAgeMinutes) && WarmUps.SequenceEqual(other.WarmUps);
+
+    public override int GetHashCode() => HashCode.Combine(Min, Max, MaxAgeMinutes, WarmUps.Count);
 
     /// <summary>What is wrong with these settings, each naming its field; empty when they are right.</summary>
     public IReadOnlyList<string> Problems(int globalQuota)
@@ -38,6 +57,28 @@ public sealed record LabPool(int Min, int Max, int MaxAgeMinutes = 240)
             problems.Add("maxAgeMinutes must be between 5 and 1440");
         }
 
+        for (var i = 0; i < WarmUps.Count; i++)
+        {
+            var w = WarmUps[i];
+            if (w.Count < 1 || w.Count > Max)
+            {
+                problems.Add($"warmUps[{i}].count must be from 1 to max");
+            }
+
+            if (w.Until <= w.At)
+            {
+                problems.Add($"warmUps[{i}].until must be after its at");
+            }
+        }
+
+        if (WarmUps.Count > 20)
+        {
+            problems.Add("warmUps may hold at most 20 entries");
+        }
+
         return problems;
     }
 }
+
+/// <summary>A class's warm-up: <see cref="Count"/> VMs ready at <see cref="At"/>, drained after <see cref="Until"/>.</summary>
+public sealed record PoolWarmUp(DateTimeOffset At, int Count, DateTimeOffset Until);

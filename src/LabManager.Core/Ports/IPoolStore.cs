@@ -24,10 +24,14 @@ public interface IPoolStore
 
 /// <summary>
 /// A pool's figures: the ids of its <see cref="ReadyIds"/> (pooled, unclaimed) and <see cref="BootingIds"/> instances, oldest first,
-/// claims and cold starts of the lab since a moment, and pooled instances that ended in error since then. Retired ones are not counted.
+/// claims and cold starts of the lab since a moment, pooled instances that ended in error since then, and how long its labs take to
+/// boot. Retired ones are not counted.
 /// </summary>
 public sealed record PoolCounts(IReadOnlyList<Guid> ReadyIds, IReadOnlyList<Guid> BootingIds, int Claimed, int Cold, int Failed)
 {
+    /// <summary>How long the lab's recent cold starts took to run (the 90th percentile of the last week's); null without any.</summary>
+    public TimeSpan? TypicalBoot { get; init; }
+
     public int Ready => ReadyIds.Count;
 
     public int Booting => BootingIds.Count;

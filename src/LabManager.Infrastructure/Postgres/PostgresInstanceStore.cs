@@ -337,14 +337,17 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore,
                    count(*) FILTER (WHERE claimed_at IS NULL AND user_id <> @owner AND created_at > @since),
                    count(*) FILTER (WHERE user_id = @owner AND status = 'error' AND coalesce(ended_at, created_at) > @since)
             FROM lab_instances WHERE lab_id = @labId AND (created_at > @since OR claimed_at > @since OR ended_at > @since);
+            SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - created_at)) FROM lab_instances
+            WHERE lab_id = @labId AND user_id <> @owner AND claimed_at IS NULL AND started_at IS NOT NULL AND created_at > now() - interval '7 days';
             """;
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         await using var results = await connection.QueryMultipleAsync(new CommandDefinition(sql,
             new { labId, owner = LabPool.Owner, since = since.ToUniversalTime() }, cancellationToken: cancellationToken));
         var pooled = (await results.ReadAsync<(Guid Id, string Status)>()).ToList();
         var (claimed, cold, failed) = await results.ReadSingleAsync<(long, long, long)>();
+        var boot = await results.ReadSingleAsync<double?>();
         return new PoolCounts([.. pooled.Where(p => p.Status == "pooled").Select(p => p.Id)], [.. pooled.Where(p => p.Status != "pooled").Select(p => p.Id)],
-            (int)claimed, (int)cold, (int)failed);
+            (int)claimed, (int)cold, (int)failed) { TypicalBoot = boot is { } seconds ? TimeSpan.FromSeconds(seconds) : null };
     }
 
     private static Task<int> InsertAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, LabInstance instance, CancellationToken cancellationToken)

@@ -9,8 +9,11 @@ using Microsoft.Extensions.Options;
 
 namespace LabManager.Workflows.Access;
 
-/// <summary>Input of <see cref="EnsureFirewallActivity"/>; <paramref name="Lab"/> comes from the session (null: read from the catalog).</summary>
-public sealed record FirewallInput(Guid InstanceId, Guid LabId, SessionLab? Lab = null);
+/// <summary>
+/// Input of <see cref="EnsureFirewallActivity"/>; <paramref name="Lab"/> comes from the session (null: read from the catalog).
+/// <paramref name="PooledGroupId"/>: the group of a pooled VM just claimed, which has the rules for no learner.
+/// </summary>
+public sealed record FirewallInput(Guid InstanceId, Guid LabId, SessionLab? Lab = null, string? PooledGroupId = null);
 
 /// <summary>
 /// Makes the instance's firewall group (or finds the one a lost answer left) with the rules its access mode needs, before the VM exists:
@@ -27,8 +30,20 @@ public sealed class EnsureFirewallActivity(ICloudProvider cloud, IInstanceStore 
         var container = input.Lab?.Container ?? (await catalog.GetAsync(input.LabId))?.ContainerConfig
             ?? throw new PermanentFailureException($"Lab {input.LabId} does not exist");
         var instance = await store.GetAsync(input.InstanceId) ?? throw new PermanentFailureException($"Instance {input.InstanceId} does not exist");
+        var rules = LabFirewall.Rules(container, access.Value, instance.LearnerIp);
+        if (input.PooledGroupId is { } pooled)
+        {
+            // Claimed from the pool: only what the learner's address adds costs Vultr calls (nothing, for a web lab behind the gateway).
+            if (!rules.SequenceEqual(LabFirewall.Rules(container, access.Value, null)))
+            {
+                await cloud.SetFirewallRulesAsync(pooled, rules);
+            }
+
+            return pooled;
+        }
+
         var groupId = await cloud.EnsureFirewallAsync(LabFirewall.Description(options.Value.VmTag, input.InstanceId));
-        await cloud.SetFirewallRulesAsync(groupId, LabFirewall.Rules(container, access.Value, instance.LearnerIp));
+        await cloud.SetFirewallRulesAsync(groupId, rules);
         logger.LogInformation("Instance {InstanceId}: firewall group {GroupId} ({Mode} mode)", input.InstanceId, groupId, access.Value.Mode);
         return groupId;
     }

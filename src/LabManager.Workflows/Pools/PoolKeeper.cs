@@ -65,6 +65,9 @@ public sealed class KeepPoolActivity(ILabCatalog catalog, IPoolStore pools, ILab
     /// <summary>How often a pool is looked at when nothing wakes its keeper.</summary>
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(30);
 
+    /// <summary>How early a warm-up starts booting while the lab's boot time is not known yet.</summary>
+    public static readonly TimeSpan DefaultLead = TimeSpan.FromMinutes(10);
+
     /// <summary>The span over which failures slow the keeper down.</summary>
     public static readonly TimeSpan FailureWindow = TimeSpan.FromMinutes(10);
 
@@ -83,9 +86,12 @@ public sealed class KeepPoolActivity(ILabCatalog catalog, IPoolStore pools, ILab
             return new PoolKept(false, 0, 0, Interval);
         }
 
-        // Beyond max (the settings were lowered): the youngest booting ones go first, then the oldest ready ones.
+        // Beyond what is wanted now (the settings were lowered, a warm-up ended): the youngest booting ones go first, then the oldest ready.
+        // A class's warm-up starts early enough: the lab's recent boots, with half again as margin (10 minutes before any is known).
+        var lead = counts.TypicalBoot is { } boot ? boot * 1.5 : DefaultLead;
+        var wanted = pool.WantedAt(now, lead);
         var retired = 0;
-        foreach (var id in counts.BootingIds.Reverse().Concat(counts.ReadyIds).Take(Math.Max(0, have - pool.Max)))
+        foreach (var id in counts.BootingIds.Reverse().Concat(counts.ReadyIds).Take(Math.Max(0, have - wanted)))
         {
             if (await pools.RetireAsync(id))
             {
@@ -94,7 +100,18 @@ public sealed class KeepPoolActivity(ILabCatalog catalog, IPoolStore pools, ILab
             }
         }
 
-        var want = Math.Min(pool.Min, pool.Max) - have;
+        // A pooled instance whose session never started (the keeper died between adding it and starting it) is started now: the slot
+        // is filled by it, never by a second VM.
+        foreach (var id in counts.BootingIds.Take(pool.Max))
+        {
+            if (await sessions.GetProgressAsync(id) is null)
+            {
+                logger.LogWarning("Pool of {Lab}: pooled instance {InstanceId} had no session; starting it", lab!.Slug, id);
+                await sessions.StartPooledAsync(id, lab);
+            }
+        }
+
+        var want = wanted - have;
         if (counts.Failed > 0)
         {
             want = Math.Min(want, 1);
@@ -119,6 +136,11 @@ public sealed class KeepPoolActivity(ILabCatalog catalog, IPoolStore pools, ILab
         }
 
         var next = counts.Failed > 0 ? TimeSpan.FromTicks(Interval.Ticks * Math.Min(counts.Failed, 10)) : Interval;
+        if (pool.NextChange(now, lead) is { } change && change - now < next)
+        {
+            next = change - now;
+        }
+
         return new PoolKept(true, started, retired, next);
     }
 }

@@ -214,8 +214,11 @@ public sealed class Reconciler(
         }
         else if (instance.Status == LabInstanceStatus.Starting && await catalog.GetAsync(instance.LabId, cancellationToken) is { } lab)
         {
-            // The learner's timeoutOverride went with the request that was lost: the lab's own length.
-            await sessions.StartAsync(instance.Id, instance.UserId, lab, lab.TimeoutDuration, cancellationToken);
+            // A pool's keeper that died between adding its instance and starting its session: a pooled session, as it meant.
+            // A learner's timeoutOverride went with the request that was lost: the lab's own length.
+            await (instance.UserId == Core.Labs.LabPool.Owner
+                ? sessions.StartPooledAsync(instance.Id, lab, cancellationToken)
+                : sessions.StartAsync(instance.Id, instance.UserId, lab, lab.TimeoutDuration, cancellationToken));
             logger.LogWarning("Reconciliation started the session of instance {InstanceId}, admitted but never scheduled", instance.Id);
         }
         else

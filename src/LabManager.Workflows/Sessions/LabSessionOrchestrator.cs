@@ -221,7 +221,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                 var claim = _inbox.TakeClaim();
                 input = input with { UserId = claim.UserId, SessionLength = claim.SessionLength, IdleTimeout = claim.IdleTimeout, PoolMaxAge = null };
                 Log("Instance {InstanceId}: claimed from the pool by {UserId}", input.InstanceId, claim.UserId);
-                await ctx.CallActivityAsync<string>(nameof(EnsureFirewallActivity), new FirewallInput(input.InstanceId, input.LabId, input.Lab), _retry);
+                await ctx.CallActivityAsync<string>(nameof(EnsureFirewallActivity), new FirewallInput(input.InstanceId, input.LabId, input.Lab, _s.FirewallGroupId), _retry);
                 _s.Vms[^1] = _s.Vms[^1] with { CreatedAt = Now };
                 return null;
             }
