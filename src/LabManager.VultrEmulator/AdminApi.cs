@@ -31,6 +31,18 @@ internal static class AdminApi
             apps.Stop(id);
             return Results.NoContent();
         });
+        // The lab inside the VM stops answering (its containers died); the VM itself stays up, until it boots again.
+        app.MapPost("/admin/vms/{id}/crash-lab", (string id, Cloud cloud, LabApps apps) =>
+        {
+            if (cloud.Live().FirstOrDefault(vm => vm.Id == id) is not { } vm)
+            {
+                return Json.Error(404, "Not found");
+            }
+
+            vm.LabCrashed = true;
+            apps.Stop(id);
+            return Results.NoContent();
+        });
         app.MapGet("/admin/inspect", (Cloud cloud, LabApps apps) =>
         {
             var vms = cloud.Live().Select(vm =>

@@ -148,7 +148,8 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
         lock (_lock)
         {
             var before = StateOf(vm);
-            vm.UpBeforeReboot = before.LabUp;
+            vm.UpBeforeReboot = before.LabUp && !vm.LabCrashed;
+            vm.LabCrashed = false;
             // A reinstall wipes the disk: the boot counter starts again, and the user_data runs again.
             vm.BootsBefore = e == LifecycleEvent.Reinstalled ? 0 : before.Boot;
             if (e == LifecycleEvent.Reinstalled)

@@ -1,6 +1,6 @@
 namespace LabManager.VultrEmulator;
 
-/// <summary>The emulator's admin routes from outside: <c>GET /admin/inspect</c> and <c>PUT /admin/faults</c>.</summary>
+/// <summary>The emulator's admin routes from outside: inspection, faults, removing a VM, crashing a VM's lab.</summary>
 public sealed class EmulatorAdminClient(Uri root) : IDisposable
 {
     private readonly HttpClient _http = new() { BaseAddress = root };
@@ -20,6 +20,13 @@ public sealed class EmulatorAdminClient(Uri root) : IDisposable
     public async Task RemoveAsync(string vmId, CancellationToken cancellationToken = default)
     {
         using var response = await _http.DeleteAsync($"admin/vms/{vmId}", cancellationToken);
+        response.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>Makes the lab inside a VM stop answering, as if its containers died; a reboot brings it back.</summary>
+    public async Task CrashLabAsync(string vmId, CancellationToken cancellationToken = default)
+    {
+        using var response = await _http.PostAsync($"admin/vms/{vmId}/crash-lab", null, cancellationToken);
         response.EnsureSuccessStatusCode();
     }
 

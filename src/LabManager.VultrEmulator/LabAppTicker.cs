@@ -17,7 +17,7 @@ internal sealed class LabAppTicker(Cloud cloud, LabApps apps, IHttpClientFactory
         foreach (var vm in cloud.Live())
         {
             var state = cloud.StateOf(vm);
-            if (state.LabUp)
+            if (state.LabUp && !vm.LabCrashed)
             {
                 if (!apps.EnsureServing(vm))
                 {

@@ -48,6 +48,9 @@ internal sealed class Vm
 
     /// <summary>Whether the user_data's own phone-home ran.</summary>
     public bool PhonedOnce { get; set; }
+
+    /// <summary>The lab's containers died (as a crash would, through <c>POST /admin/vms/{id}/crash-lab</c>): no answer until the VM boots again.</summary>
+    public bool LabCrashed { get; set; }
 }
 
 internal enum LifecycleEvent

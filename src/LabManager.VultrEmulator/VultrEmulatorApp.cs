@@ -32,6 +32,9 @@ public sealed class VultrEmulatorApp : IAsyncDisposable
     /// <summary>Removes a VM whatever its state, through <c>DELETE /admin/vms/{id}</c>.</summary>
     public Task RemoveAsync(string vmId, CancellationToken cancellationToken = default) => _admin.RemoveAsync(vmId, cancellationToken);
 
+    /// <summary>Makes the lab inside a VM stop answering, as if its containers died; a reboot brings it back.</summary>
+    public Task CrashLabAsync(string vmId, CancellationToken cancellationToken = default) => _admin.CrashLabAsync(vmId, cancellationToken);
+
     /// <summary>The emulator's root, e.g. <c>http://127.0.0.1:5123/</c>.</summary>
     public Uri Root { get; }
 

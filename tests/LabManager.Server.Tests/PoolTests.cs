@@ -94,6 +94,19 @@ public sealed class PoolTests(PoolServer server, ITestOutputHelper output) : ICl
         Assert.Equal((2, 1), (pool["claimedLastHour"]!.GetValue<int>(), pool["coldLastHour"]!.GetValue<int>()));
         Assert.Equal(0.667, pool["hitRate"]!.GetValue<double>());
 
+        // A ready VM whose lab stopped answering is retired and replaced (the keeper woken by the settings, as at its next turn).
+        var crashed = await server.Db.ScalarAsync<Guid>($"SELECT id FROM lab_instances WHERE lab_id = '{JuiceShopLab}' AND status = 'pooled' ORDER BY created_at LIMIT 1");
+        await server.Emulator.CrashLabAsync(await server.Db.ScalarAsync<string>($"SELECT cloud_instance_id FROM lab_instances WHERE id = '{crashed}'"));
+        Assert.Equal(HttpStatusCode.OK, (await SetPoolAsync(JuiceShopLab, """{"min": 2, "max": 2, "maxAgeMinutes": 60}""")).Status);
+        for (var waited = Stopwatch.StartNew(); await server.Db.ScalarAsync<string>($"SELECT status FROM lab_instances WHERE id = '{crashed}'") != "stopped"; await Task.Delay(100))
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), "the pooled VM whose lab died was not retired");
+        }
+
+        await WaitForReadyAsync(JuiceShopLab, 2);
+        Assert.Equal(createsBefore + 4, Creates(await server.Emulator.InspectAsync()));
+        Assert.DoesNotContain((await server.Emulator.InspectAsync()).Vms, v => v.Label == LabInstance.VmLabel(crashed));
+
         foreach (var (id, token) in ids.Zip(learners))
         {
             await server.StopAndWaitAsync(id, token);

@@ -44,6 +44,62 @@ public sealed class OrchestratorBranchTests
     private static LabInstanceStatus?[] Statuses(ScriptedSession session) =>
         [.. session.Inputs<InstanceChange>(nameof(UpdateInstanceActivity)).Where(c => c.Status is not null).Select(c => c.Status)];
 
+    private static async Task<ScriptedSession> PooledAsync(Func<string, object?, object?>? activities = null)
+    {
+        var session = new ScriptedSession(Input() with { PoolMaxAge = TimeSpan.FromMinutes(30) }) { Activities = activities ?? Healthy };
+        await session.StartAsync();
+        Assert.Equal("pooled", session.Step);
+        Assert.Equal([LabInstanceStatus.Provisioning, LabInstanceStatus.Pooled], Statuses(session));
+        return session;
+    }
+
+    [Fact]
+    public async Task Pooled_NoClaimWithinItsMaxAge_RetiresItself_VmDestroyed_NobodysProgressRecorded()
+    {
+        var session = await PooledAsync();
+
+        var result = await session.RunToEndAsync();
+
+        Assert.Equal((LabInstanceStatus.Stopped, true), (result.Status, result.VmDestroyed));
+        Assert.Equal(ScriptedSession.Start.AddMinutes(30), session.Now);
+        Assert.Single(session.Calls, c => c.Name == nameof(Pools.RetirePooledActivity));
+        Assert.Contains(session.Inputs<InstanceChange>(nameof(UpdateInstanceActivity)), c => c.Message == "Retired from the pool after 30 minutes");
+        Assert.DoesNotContain(session.Calls, c => c.Name == nameof(RecordProgressActivity));
+    }
+
+    [Fact]
+    public async Task Pooled_Claimed_RunsForTheLearnerFromTheClaim_TheirSessionLength_TheirCostFromThen()
+    {
+        var session = await PooledAsync();
+        var learner = Guid.NewGuid();
+
+        await session.RaiseAsync(LabEvents.Claim, new ClaimRequest(learner, TimeSpan.FromMinutes(45), TimeSpan.Zero));
+
+        var running = session.Inputs<InstanceChange>(nameof(UpdateInstanceActivity)).Last(c => c.Status == LabInstanceStatus.Running);
+        Assert.Equal(session.Now.AddMinutes(45), running.ExpiresAt!.Value.UtcDateTime);
+        Assert.Equal(session.Now, running.StartedAt!.Value.UtcDateTime);
+        Assert.Equal(session.Now, Assert.Single(running.Vms!).CreatedAt.UtcDateTime);
+        Assert.Single(session.Calls, c => c.Name == nameof(RecordProgressActivity));
+        Assert.False(session.Result.IsCompleted);
+    }
+
+    [Fact]
+    public async Task Pooled_ClaimedAsItRetires_TheClaimWins_AndAClaimThatNeverArrivesEndsIt()
+    {
+        // The retirement finds the instance claimed: the session waits for the claim's event and runs.
+        var claimed = await PooledAsync((a, i) => a == nameof(Pools.RetirePooledActivity) ? false : Healthy(a, i));
+        await claimed.FireTimerAsync();
+        Assert.False(claimed.Result.IsCompleted);
+        await claimed.RaiseAsync(LabEvents.Claim, new ClaimRequest(Guid.NewGuid(), TimeSpan.FromHours(1), TimeSpan.Zero));
+        Assert.Contains(claimed.Inputs<InstanceChange>(nameof(UpdateInstanceActivity)), c => c.Status == LabInstanceStatus.Running);
+
+        // Claimed in the database, but the event never came: ended in error after the grace, its VM destroyed.
+        var lost = await PooledAsync((a, i) => a == nameof(Pools.RetirePooledActivity) ? false : Healthy(a, i));
+        var result = await lost.RunToEndAsync();
+        Assert.Equal((LabInstanceStatus.Error, true), (result.Status, result.VmDestroyed));
+        Assert.Equal("Claimed from the pool, but the claim never reached the session", result.Error);
+    }
+
     [Fact]
     public async Task StopWhileProvisioning_DestroysTheVmAndEndsStopped()
     {

@@ -39,6 +39,7 @@ public sealed class ScriptedSession
         Event<ExtendRequest>();
         Event<bool>();
         Event<LabReport>();
+        Event<ClaimRequest>();
     }
 
     public static readonly DateTime Start = new(2026, 12, 1, 12, 0, 0, DateTimeKind.Utc);

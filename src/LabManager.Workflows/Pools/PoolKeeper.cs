@@ -1,6 +1,7 @@
 using LabManager.Core.Instances;
 using LabManager.Core.Labs;
 using LabManager.Core.Ports;
+using LabManager.Workflows.Readiness;
 using Microsoft.DurableTask;
 using Microsoft.Extensions.Logging;
 
@@ -59,8 +60,9 @@ public sealed class PoolKeeperOrchestrator : TaskOrchestrator<PoolKeeperInput, b
 /// within the global quota; after pooled VMs failed (Vultr refusing, a lab that does not come up) it boots one at a time and looks again
 /// later, so a broken lab cannot make it spend VMs in a loop.
 /// </summary>
-public sealed class KeepPoolActivity(ILabCatalog catalog, IPoolStore pools, ILabSessionControl sessions, TimeProvider time, ILogger<KeepPoolActivity> logger)
-    : TaskActivity<PoolKeeperInput, PoolKept>
+public sealed class KeepPoolActivity(
+    ILabCatalog catalog, IPoolStore pools, IInstanceStore instances, ILabSessionControl sessions, ProbeLabActivity probe, TimeProvider time,
+    ILogger<KeepPoolActivity> logger) : TaskActivity<PoolKeeperInput, PoolKept>
 {
     /// <summary>How often a pool is looked at when nothing wakes its keeper.</summary>
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(30);
@@ -81,6 +83,9 @@ public sealed class KeepPoolActivity(ILabCatalog catalog, IPoolStore pools, ILab
         var pool = lab is { IsActive: true, Pool: { } p } ? p : new LabPool(0, 0);
         var counts = await pools.CountsAsync(input.LabId, now - FailureWindow);
         var have = counts.Ready + counts.Booting;
+        // A ready VM whose lab stopped answering is retired, and replaced below.
+        var dead = lab is null ? 0 : await RetireDeadAsync(lab, counts.ReadyIds);
+        have -= dead;
         if (pool.Max == 0 && have == 0)
         {
             return new PoolKept(false, 0, 0, Interval);
@@ -130,9 +135,10 @@ public sealed class KeepPoolActivity(ILabCatalog catalog, IPoolStore pools, ILab
             await sessions.StartPooledAsync(instance.Id, lab);
         }
 
-        if (started + retired > 0)
+        if (started + retired + dead > 0)
         {
-            logger.LogInformation("Pool of {Lab}: {Ready} ready, {Booting} booting; booted {Started}, retired {Retired}", lab!.Slug, counts.Ready, counts.Booting, started, retired);
+            logger.LogInformation("Pool of {Lab}: {Ready} ready, {Booting} booting; booted {Started}, retired {Retired}, {Dead} whose lab stopped answering",
+                lab!.Slug, counts.Ready, counts.Booting, started, retired, dead);
         }
 
         var next = counts.Failed > 0 ? TimeSpan.FromTicks(Interval.Ticks * Math.Min(counts.Failed, 10)) : Interval;
@@ -141,7 +147,26 @@ public sealed class KeepPoolActivity(ILabCatalog catalog, IPoolStore pools, ILab
             next = change - now;
         }
 
-        return new PoolKept(true, started, retired, next);
+        return new PoolKept(true, started, retired + dead, next);
+    }
+
+    /// <summary>Probes the ready VMs' labs (as the session did before it pooled them); those that do not answer are retired.</summary>
+    private async Task<int> RetireDeadAsync(Lab lab, IReadOnlyList<Guid> ready)
+    {
+        var answers = await Task.WhenAll(ready.Select(async id => (Id: id, Up: await instances.GetAsync(id) is not { PublicIp: { } ip }
+            || (await probe.ExecuteAsync(new ProbeLabInput(lab.Id, ip, lab.ContainerConfig, id))).Up)));
+        var dead = 0;
+        foreach (var (id, _) in answers.Where(a => !a.Up))
+        {
+            if (await pools.RetireAsync(id))
+            {
+                logger.LogWarning("Pool of {Lab}: the lab of pooled instance {InstanceId} stopped answering; replacing it", lab.Slug, id);
+                await sessions.StopAsync(id, "pool");
+                dead++;
+            }
+        }
+
+        return dead;
     }
 }
 
