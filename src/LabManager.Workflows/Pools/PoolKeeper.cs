@@ -56,9 +56,9 @@ public sealed class PoolKeeperOrchestrator : TaskOrchestrator<PoolKeeperInput, b
 }
 
 /// <summary>
-/// One look at a lab's pool: retires ready VMs beyond <see cref="LabPool.Max"/>, boots new pooled sessions up to <see cref="LabPool.Min"/>
-/// within the global quota; after pooled VMs failed (Vultr refusing, a lab that does not come up) it boots one at a time and looks again
-/// later, so a broken lab cannot make it spend VMs in a loop.
+/// One look at a lab's pool: retires ready VMs whose lab stopped answering, and unclaimed ones beyond what is wanted now (<see cref="LabPool.Min"/>,
+/// or a warm-up's count), boots new pooled sessions up to it within the global quota; after pooled VMs failed (Vultr refusing, a lab that
+/// does not come up) it boots one at a time and looks again later, so a broken lab cannot make it spend VMs in a loop.
 /// </summary>
 public sealed class KeepPoolActivity(
     ILabCatalog catalog, IPoolStore pools, IInstanceStore instances, ILabSessionControl sessions, ProbeLabActivity probe, TimeProvider time,
