@@ -44,10 +44,12 @@ public sealed class PoolKeeperOrchestrator : TaskOrchestrator<PoolKeeperInput, b
 
         using var cts = new CancellationTokenSource();
         var timer = context.CreateTimer(context.CurrentUtcDateTime + next, cts.Token);
-        var woken = context.WaitForExternalEvent<bool>(Sessions.LabEvents.WakeKeeper);
+        var woken = context.WaitForExternalEvent<int>(Sessions.LabEvents.WakeKeeper);
         if (await Task.WhenAny(timer, woken) == woken)
         {
             cts.Cancel();
+            // The waker says the global quota as it is configured now.
+            input = input with { MaxGlobal = woken.Result };
         }
 
         context.ContinueAsNew(input, preserveUnprocessedEvents: false);

@@ -51,7 +51,7 @@ public sealed class DurableLabSessionControl(IServiceProvider services, IOptions
             }
         }
 
-        await Client.RaiseEventAsync(id, LabEvents.WakeKeeper, true, cancellationToken);
+        await Client.RaiseEventAsync(id, LabEvents.WakeKeeper, maxGlobal, cancellationToken);
     }
 
     private LabSessionInput Input(Guid instanceId, Guid userId, Lab lab, TimeSpan sessionLength) => new()

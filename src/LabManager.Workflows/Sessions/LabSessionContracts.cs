@@ -25,7 +25,7 @@ public static class LabEvents
     /// <summary>A learner claimed this pooled session (payload <see cref="ClaimRequest"/>).</summary>
     public const string Claim = "Claim";
 
-    /// <summary>A pool's keeper: look at the pool now (a claim took a VM, or the settings changed).</summary>
+    /// <summary>A pool's keeper: look at the pool now (a claim took a VM, or the settings changed); payload: the global quota now.</summary>
     public const string WakeKeeper = "WakeKeeper";
 }
 
