@@ -2,6 +2,10 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
 using LabManager.Core.Instances;
+using LabManager.Core.Labs;
+using LabManager.Core.Ports;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.DependencyInjection;
 using LabManager.Testing;
 using Xunit.Abstractions;
 using static LabManager.Server.Tests.ServerFixture;
@@ -186,6 +190,24 @@ public sealed class PoolTests(PoolServer server, ITestOutputHelper output) : ICl
         Assert.StartsWith(message, answer["message"]!.GetValue<string>());
         Assert.Null(await PoolAsync(CryptoLab));
         Assert.Equal(0, await server.Db.ScalarAsync<long>($"SELECT count(*) FROM labs WHERE pool IS NOT NULL AND id = '{CryptoLab}'"));
+    }
+
+    [Fact]
+    public async Task AKeeperThatEnded_IsStartedAgainWhenWoken()
+    {
+        var control = server.Services.GetRequiredService<ILabSessionControl>();
+        var client = server.Services.GetRequiredService<DurableTaskClient>();
+        // A lab without a pool: its keeper looks once, finds nothing to keep, and ends.
+        var lab = Guid.Parse(CryptoLab);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await control.WakePoolKeeperAsync(lab, 100);
+        var first = await client.WaitForInstanceCompletionAsync(LabPool.KeeperId(lab), timeout.Token);
+
+        await control.WakePoolKeeperAsync(lab, 100);
+        var second = await client.WaitForInstanceCompletionAsync(LabPool.KeeperId(lab), timeout.Token);
+
+        Assert.Equal((OrchestrationRuntimeStatus.Completed, OrchestrationRuntimeStatus.Completed), (first.RuntimeStatus, second.RuntimeStatus));
+        Assert.True(second.CreatedAt > first.CreatedAt, $"the keeper was not started again ({first.CreatedAt:o}, {second.CreatedAt:o})");
     }
 
     [Fact]
