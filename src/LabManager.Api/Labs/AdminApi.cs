@@ -11,7 +11,7 @@ public sealed class AdminApi(
     ILabCatalog catalog,
     IInstanceStore instances,
     IPoolStore pools,
-    ILabSessionControl sessions,
+    PoolKeepers keepers,
     InstancesApi learnerInstances,
     IReconciler reconciler,
     IReconciliationLog reconciliationLog,
@@ -33,7 +33,7 @@ public sealed class AdminApi(
             return ApiResult.BadRequest("min and max are required", ["min", "max"]);
         }
 
-        var pool = new LabPool(min, max, body.MaxAgeMinutes ?? new LabPool(0, 0).MaxAgeMinutes) { WarmUps = body.WarmUps ?? [] };
+        var pool = new LabPool(min, max, body.MaxAgeMinutes ?? LabPool.DefaultMaxAgeMinutes) { WarmUps = body.WarmUps ?? [] };
         if (pool.Problems(options.Value.MaxGlobalInstances) is { Count: > 0 } problems)
         {
             return ApiResult.BadRequest(string.Join("; ", problems), problems);
@@ -44,7 +44,7 @@ public sealed class AdminApi(
             return ApiResult.NotFound("Lab");
         }
 
-        await sessions.WakePoolKeeperAsync(lab.Id, options.Value.MaxGlobalInstances, ct);
+        await keepers.WakeAsync(lab.Id, ct);
         var counts = await pools.CountsAsync(lab.Id, time.GetUtcNow() - TimeSpan.FromHours(1), ct);
         return ApiResult.Ok(PoolView.From(lab with { Pool = max == 0 ? null : pool }, counts), max == 0 ? "Pool removed" : "Pool set");
     }

@@ -14,6 +14,7 @@ public sealed class LabsApi(
     ILabCatalog catalog,
     IInstanceStore instances,
     ILabSessionControl sessions,
+    PoolKeepers keepers,
     ITutor tutor,
     IOptions<ApiOptions> options,
     IOptions<AuthOptions> authOptions,
@@ -159,7 +160,7 @@ public sealed class LabsApi(
     {
         try
         {
-            await sessions.WakePoolKeeperAsync(labId, Options.MaxGlobalInstances, CancellationToken.None);
+            await keepers.WakeAsync(labId, CancellationToken.None);
         }
         catch (Exception ex)
         {

@@ -5,8 +5,9 @@ using Microsoft.Extensions.Options;
 namespace LabManager.Api.Labs;
 
 /// <summary>
-/// Starts (or wakes) the keeper of every lab that has a pool, within the global quota: at start-up and with each reconciliation, so a
-/// pool set in the catalog file is kept, and a keeper that ended or failed is started again.
+/// Starts (or wakes) the pools' keepers, telling them the global quota: one lab's when its pool changes or a VM is claimed, and every
+/// lab's that has a pool at start-up and with each reconciliation, so a pool set in the catalog file is kept, and a keeper that ended or
+/// failed is started again.
 /// </summary>
 public sealed class PoolKeepers(ILabCatalog catalog, ILabSessionControl sessions, IOptions<ApiOptions> options, ILogger<PoolKeepers> logger)
 {
@@ -21,7 +22,7 @@ public sealed class PoolKeepers(ILabCatalog catalog, ILabSessionControl sessions
 
             try
             {
-                await sessions.WakePoolKeeperAsync(lab.Id, options.Value.MaxGlobalInstances, cancellationToken);
+                await WakeAsync(lab.Id, cancellationToken);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -29,4 +30,8 @@ public sealed class PoolKeepers(ILabCatalog catalog, ILabSessionControl sessions
             }
         }
     }
+
+    /// <summary>Starts or wakes one lab's keeper, telling it the global quota as configured now.</summary>
+    public Task WakeAsync(Guid labId, CancellationToken cancellationToken) =>
+        sessions.WakePoolKeeperAsync(labId, options.Value.MaxGlobalInstances, cancellationToken);
 }

@@ -113,7 +113,7 @@ public sealed record PoolView(
 {
     public static PoolView From(Lab lab, PoolCounts counts)
     {
-        var pool = lab.Pool ?? new LabPool(0, 0);
+        var pool = lab.Pool ?? LabPool.None;
         var price = Core.Costs.SessionCost.HourlyPrices.TryGetValue(lab.Plan, out var p) ? p : (decimal?)null;
         return new(lab.Id, lab.Slug, lab.Name, pool.Min, pool.Max, pool.MaxAgeMinutes, pool.WarmUps, counts.Ready, counts.Booting, counts.Claimed, counts.Cold,
             counts.HitRate, price * (counts.Ready + counts.Booting));

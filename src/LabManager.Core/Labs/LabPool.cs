@@ -4,8 +4,13 @@ namespace LabManager.Core.Labs;
 /// A lab's warm pool: <see cref="Min"/> VMs kept booted with the lab answering, never more than <see cref="Max"/> (claimed ones not
 /// counted), each replaced once older than <see cref="MaxAgeMinutes"/>. A start takes a ready one instead of waiting for a boot.
 /// </summary>
-public sealed record LabPool(int Min, int Max, int MaxAgeMinutes = 240)
+public sealed record LabPool(int Min, int Max, int MaxAgeMinutes = LabPool.DefaultMaxAgeMinutes)
 {
+    public const int DefaultMaxAgeMinutes = 240;
+
+    /// <summary>No pool: nothing kept.</summary>
+    public static readonly LabPool None = new(0, 0);
+
     /// <summary>Classes asked for: <see cref="PoolWarmUp.Count"/> ready at <see cref="PoolWarmUp.At"/>, kept until <see cref="PoolWarmUp.Until"/>.</summary>
     public IReadOnlyList<PoolWarmUp> WarmUps { get; init; } = [];
 
@@ -14,7 +19,7 @@ public sealed record LabPool(int Min, int Max, int MaxAgeMinutes = 240)
     /// time a VM takes to be ready) and has not ended; never more than <see cref="Max"/>.
     /// </summary>
     public int WantedAt(DateTimeOffset now, TimeSpan lead) =>
-        Math.Min(Max, WarmUps.Where(w => w.At - lead <= now && now < w.Until).Select(w => w.Count).DefaultIfEmpty(0).Max() is var warm && warm > Min ? warm : Min);
+        Math.Min(Max, Math.Max(Min, WarmUps.Where(w => w.At - lead <= now && now < w.Until).Select(w => w.Count).DefaultIfEmpty(0).Max()));
 
     /// <summary>The next moment the wanted count changes after <paramref name="now"/>, or null.</summary>
     public DateTimeOffset? NextChange(DateTimeOffset now, TimeSpan lead) =>

@@ -29,6 +29,9 @@ public interface IPoolStore
 /// </summary>
 public sealed record PoolCounts(IReadOnlyList<Guid> ReadyIds, IReadOnlyList<Guid> BootingIds, int Claimed, int Cold, int Failed)
 {
+    /// <summary>The booting ones still <c>starting</c>: the only ones that may lack a session (their keeper died before starting it).</summary>
+    public IReadOnlyList<Guid> StartingIds { get; init; } = [];
+
     /// <summary>How long the lab's recent cold starts took to run (the 90th percentile of the last week's); null without any.</summary>
     public TimeSpan? TypicalBoot { get; init; }
 

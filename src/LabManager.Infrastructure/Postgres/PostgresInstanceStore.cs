@@ -347,7 +347,11 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore,
         var (claimed, cold, failed) = await results.ReadSingleAsync<(long, long, long)>();
         var boot = await results.ReadSingleAsync<double?>();
         return new PoolCounts([.. pooled.Where(p => p.Status == "pooled").Select(p => p.Id)], [.. pooled.Where(p => p.Status != "pooled").Select(p => p.Id)],
-            (int)claimed, (int)cold, (int)failed) { TypicalBoot = boot is { } seconds ? TimeSpan.FromSeconds(seconds) : null };
+            (int)claimed, (int)cold, (int)failed)
+        {
+            StartingIds = [.. pooled.Where(p => p.Status == "starting").Select(p => p.Id)],
+            TypicalBoot = boot is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
+        };
     }
 
     private static Task<int> InsertAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, LabInstance instance, CancellationToken cancellationToken)

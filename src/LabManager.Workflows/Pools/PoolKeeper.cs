@@ -82,7 +82,7 @@ public sealed class KeepPoolActivity(
     {
         var now = time.GetUtcNow();
         var lab = await catalog.GetAsync(input.LabId);
-        var pool = lab is { IsActive: true, Pool: { } p } ? p : new LabPool(0, 0);
+        var pool = lab is { IsActive: true, Pool: { } p } ? p : LabPool.None;
         var counts = await pools.CountsAsync(input.LabId, now - FailureWindow);
         var have = counts.Ready + counts.Booting;
         // A ready VM whose lab stopped answering is retired, and replaced below.
@@ -100,16 +100,12 @@ public sealed class KeepPoolActivity(
         var retired = 0;
         foreach (var id in counts.BootingIds.Reverse().Concat(counts.ReadyIds).Take(Math.Max(0, have - wanted)))
         {
-            if (await pools.RetireAsync(id))
-            {
-                await sessions.StopAsync(id, "pool");
-                retired++;
-            }
+            retired += await RetireAsync(id) ? 1 : 0;
         }
 
         // A pooled instance whose session never started (the keeper died between adding it and starting it) is started now: the slot
         // is filled by it, never by a second VM.
-        foreach (var id in counts.BootingIds.Take(pool.Max))
+        foreach (var id in counts.StartingIds.Take(pool.Max))
         {
             if (await sessions.GetProgressAsync(id) is null)
             {
@@ -160,15 +156,26 @@ public sealed class KeepPoolActivity(
         var dead = 0;
         foreach (var (id, _) in answers.Where(a => !a.Up))
         {
-            if (await pools.RetireAsync(id))
+            if (await RetireAsync(id))
             {
                 logger.LogWarning("Pool of {Lab}: the lab of pooled instance {InstanceId} stopped answering; replacing it", lab.Slug, id);
-                await sessions.StopAsync(id, "pool");
                 dead++;
             }
         }
 
         return dead;
+    }
+
+    /// <summary>Retires an unclaimed pooled instance and tells its session to stop; false when a learner claimed it first.</summary>
+    private async Task<bool> RetireAsync(Guid id)
+    {
+        if (!await pools.RetireAsync(id))
+        {
+            return false;
+        }
+
+        await sessions.StopAsync(id, "pool");
+        return true;
     }
 }
 

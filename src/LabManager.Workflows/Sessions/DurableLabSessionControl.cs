@@ -27,7 +27,7 @@ public sealed class DurableLabSessionControl(IServiceProvider services, IOptions
 
     public Task StartPooledAsync(Guid instanceId, Lab lab, CancellationToken cancellationToken = default) =>
         Client.ScheduleNewOrchestrationInstanceAsync(nameof(LabSessionOrchestrator),
-            Input(instanceId, LabPool.Owner, lab, lab.TimeoutDuration) with { PoolMaxAge = (lab.Pool ?? new LabPool(0, 0)).MaxAge },
+            Input(instanceId, LabPool.Owner, lab, lab.TimeoutDuration) with { PoolMaxAge = (lab.Pool ?? LabPool.None).MaxAge },
             new StartOrchestrationOptions(instanceId.ToString()), cancellationToken);
 
     public Task ClaimAsync(Guid instanceId, Guid userId, Lab lab, TimeSpan sessionLength, CancellationToken cancellationToken = default) =>
