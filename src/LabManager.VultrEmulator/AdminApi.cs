@@ -39,8 +39,35 @@ internal static class AdminApi
                 return Json.Error(404, "Not found");
             }
 
-            vm.LabCrashed = true;
+            foreach (var c in vm.Containers)
+            {
+                c.Exit(137, keepsFailing: true);
+            }
+
             apps.Stop(id);
+            return Results.NoContent();
+        });
+        // One container exits (code 1): the agent starts it again once; with keepsFailing it exits again at once.
+        app.MapPost("/admin/vms/{id}/containers/{name}/exit", (string id, string name, bool? keepsFailing, Cloud cloud, LabApps apps) =>
+        {
+            if (cloud.Live().FirstOrDefault(vm => vm.Id == id) is not { } vm || vm.Containers.FirstOrDefault(c => c.Name == name) is not { } container)
+            {
+                return Json.Error(404, "Not found");
+            }
+
+            container.Exit(1, keepsFailing ?? false);
+            apps.Stop(id);
+            return Results.NoContent();
+        });
+        // The agent goes silent (a learner killed it, the VM hangs) or speaks again.
+        app.MapPost("/admin/vms/{id}/agent", (string id, bool silent, Cloud cloud) =>
+        {
+            if (cloud.Live().FirstOrDefault(vm => vm.Id == id) is not { } vm)
+            {
+                return Json.Error(404, "Not found");
+            }
+
+            vm.AgentSilent = silent;
             return Results.NoContent();
         });
         app.MapGet("/admin/inspect", (Cloud cloud, LabApps apps) =>

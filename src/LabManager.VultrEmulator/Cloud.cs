@@ -52,6 +52,8 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
             Stuck = Random.Shared.NextDouble() < Faults.StuckRate,
             Locked = Random.Shared.NextDouble() < Faults.LockedRate,
             LabPorts = PublishedPorts(userData),
+            Containers = AgentEmulation.Containers(userData),
+            Agent = AgentEmulation.Find(userData),
             OnceUrl = onceUrl,
             PerBootUrl = perBootUrl,
             LifecycleAt = now,
@@ -149,7 +151,12 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
         {
             var before = StateOf(vm);
             vm.UpBeforeReboot = before.LabUp && !vm.LabCrashed;
-            vm.LabCrashed = false;
+            // A boot starts every container again (Docker's restart policy).
+            foreach (var c in vm.Containers)
+            {
+                (c.State, c.ExitCode, c.KeepsFailing) = ("running", 0, false);
+            }
+
             // A reinstall wipes the disk: the boot counter starts again, and the user_data runs again.
             vm.BootsBefore = e == LifecycleEvent.Reinstalled ? 0 : before.Boot;
             if (e == LifecycleEvent.Reinstalled)

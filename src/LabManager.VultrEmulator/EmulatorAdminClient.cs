@@ -30,5 +30,19 @@ public sealed class EmulatorAdminClient(Uri root) : IDisposable
         response.EnsureSuccessStatusCode();
     }
 
+    /// <summary>Makes one of the VM's containers exit; with <paramref name="keepsFailing"/>, every start of it fails too.</summary>
+    public async Task ExitContainerAsync(string vmId, string name, bool keepsFailing = false, CancellationToken cancellationToken = default)
+    {
+        using var response = await _http.PostAsync($"admin/vms/{vmId}/containers/{Uri.EscapeDataString(name)}/exit?keepsFailing={(keepsFailing ? "true" : "false")}", null, cancellationToken);
+        response.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>Silences the VM's agent, or lets it speak again.</summary>
+    public async Task SilenceAgentAsync(string vmId, bool silent = true, CancellationToken cancellationToken = default)
+    {
+        using var response = await _http.PostAsync($"admin/vms/{vmId}/agent?silent={(silent ? "true" : "false")}", null, cancellationToken);
+        response.EnsureSuccessStatusCode();
+    }
+
     public void Dispose() => _http.Dispose();
 }

@@ -39,6 +39,9 @@ public sealed class EmulatorOptions
     /// <summary>POST to the phone-home URL found in user_data once the lab app answers (loopback URLs only).</summary>
     public bool PhoneHome { get; set; } = true;
 
+    /// <summary>Run the agent a VM's user_data installs: heartbeats to its URL (loopback only) at its interval.</summary>
+    public bool Agent { get; set; } = true;
+
     public FaultSettings Faults { get; set; } = new();
 
     /// <summary>

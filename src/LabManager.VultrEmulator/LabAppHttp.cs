@@ -13,6 +13,7 @@ namespace LabManager.VultrEmulator;
 /// <item><c>/login</c>: sets a cookie of the lab's own and redirects to <c>/whoami</c>;</item>
 /// <item><c>/whoami</c>: the request's Host, Cookie and X-Forwarded-* headers as the lab saw them, as text;</item>
 /// <item><c>/bytes/{n}</c>: n bytes, streamed;</item>
+/// <item><c>/env/{name}</c>: a container's environment variable, as a vulnerable app leaks it (how a learner finds their own flag);</item>
 /// <item><c>/ws</c>: a WebSocket that echoes every message.</item>
 /// </list>
 /// A TCP probe that sends nothing just finds the port open.
@@ -22,7 +23,7 @@ internal static class LabAppHttp
     private static readonly string[] EchoedHeaders = ["host", "cookie", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"];
 
     /// <summary>Serves one connection until the client is done or <paramref name="vmGone"/> (the VM was deleted or stopped) fires.</summary>
-    public static async Task ServeAsync(TcpClient client, string vmId, string label, int port, CancellationToken vmGone)
+    public static async Task ServeAsync(TcpClient client, Vm vm, int port, CancellationToken vmGone)
     {
         using (client)
         using (vmGone.Register(client.Dispose))
@@ -47,7 +48,7 @@ internal static class LabAppHttp
                     }
 
                     var close = headers.GetValueOrDefault("connection")?.Contains("close", StringComparison.OrdinalIgnoreCase) == true;
-                    await AnswerAsync(stream, path, headers, vmId, label, port, close);
+                    await AnswerAsync(stream, path, headers, vm, port, close);
                     if (close)
                     {
                         return;
@@ -61,8 +62,9 @@ internal static class LabAppHttp
         }
     }
 
-    private static async Task AnswerAsync(NetworkStream stream, string path, Dictionary<string, string> headers, string vmId, string label, int port, bool close)
+    private static async Task AnswerAsync(NetworkStream stream, string path, Dictionary<string, string> headers, Vm vm, int port, bool close)
     {
+        var (vmId, label) = (vm.Id, vm.Label);
         var extra = new StringBuilder();
         string type = "text/html; charset=utf-8", status = "200 OK";
         byte[] body;
@@ -71,6 +73,12 @@ internal static class LabAppHttp
             status = "302 Found";
             extra.Append("Location: /whoami\r\nSet-Cookie: labsession=lab-").Append(port.ToString(CultureInfo.InvariantCulture)).Append("; Path=/; HttpOnly\r\n");
             body = [];
+        }
+        else if (path.StartsWith("/env/", StringComparison.Ordinal))
+        {
+            type = "text/plain; charset=utf-8";
+            var value = vm.Containers.Select(c => c.Environment.GetValueOrDefault(path[5..])).FirstOrDefault(v => v is not null);
+            (status, body) = value is null ? ("404 Not Found", []) : (status, Encoding.UTF8.GetBytes(value));
         }
         else if (path == "/whoami")
         {

@@ -41,32 +41,46 @@ internal sealed class LabAppTicker(Cloud cloud, LabApps apps, IHttpClientFactory
             {
                 apps.Stop(vm.Id);
             }
+
+            // The agent's timer runs once the VM booted, whether or not the lab is up: a crashed lab is what it reports.
+            if (vm.Agent is { } agent && state.ServerStatus == "ok" && state.Boot > 0 && !vm.AgentSilent
+                && cloud.Time.GetUtcNow() - vm.LastHeartbeat >= TimeSpan.FromSeconds(agent.Seconds) && vm.LabUpAt is not null)
+            {
+                vm.LastHeartbeat = cloud.Time.GetUtcNow();
+                var report = AgentEmulation.Report(vm, state.Boot);
+                _ = PostAsync(vm, agent.Url, new StringContent(report, System.Text.Encoding.UTF8, "application/json"), "heartbeat");
+            }
         }
     }
 
-    // Like cloud-init's last step; only loopback targets, since the emulator runs beside the system under test.
-    private async Task PhoneHomeAsync(Vm vm, string url)
+    private Task PhoneHomeAsync(Vm vm, string url) => PostAsync(vm, url, null, "phone-home");
+
+    // Like cloud-init's last step, or the agent's; only loopback targets, since the emulator runs beside the system under test.
+    private async Task PostAsync(Vm vm, string url, HttpContent? content, string what)
     {
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || !uri.IsLoopback)
+        using (content)
         {
-            logger.LogInformation("VM {Label}: phone-home to {Url} skipped (not loopback)", vm.Label, url);
-            return;
-        }
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || !uri.IsLoopback)
+            {
+                logger.LogInformation("VM {Label}: {What} to {Url} skipped (not loopback)", vm.Label, what, url);
+                return;
+            }
 
-        if (!cloud.Options.PhoneHome)
-        {
-            return;
-        }
+            if (!(content is null ? cloud.Options.PhoneHome : cloud.Options.Agent))
+            {
+                return;
+            }
 
-        try
-        {
-            using var client = httpFactory.CreateClient();
-            using var response = await client.PostAsync(uri, null);
-            logger.LogInformation("VM {Label}: phoned home, {Status}", vm.Label, (int)response.StatusCode);
-        }
-        catch (HttpRequestException ex)
-        {
-            logger.LogWarning("VM {Label}: phone-home failed: {Error}", vm.Label, ex.Message);
+            try
+            {
+                using var client = httpFactory.CreateClient();
+                using var response = await client.PostAsync(uri, content);
+                logger.LogInformation("VM {Label}: {What}, {Status}", vm.Label, what, (int)response.StatusCode);
+            }
+            catch (HttpRequestException ex)
+            {
+                logger.LogWarning("VM {Label}: {What} failed: {Error}", vm.Label, what, ex.Message);
+            }
         }
     }
 }

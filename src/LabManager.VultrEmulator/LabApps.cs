@@ -79,7 +79,10 @@ internal sealed class LabApps(Cloud cloud, ILogger<LabApps> logger) : IAsyncDisp
             }
 
             client.NoDelay = true;
-            _ = LabAppHttp.ServeAsync(client, vm.Id, vm.Label, port, listener.Cts.Token);
+            Interlocked.Increment(ref vm.Connections);
+            Interlocked.Add(ref vm.NetIn, 600);
+            Interlocked.Add(ref vm.NetOut, 1500);
+            _ = LabAppHttp.ServeAsync(client, vm, port, listener.Cts.Token);
         }
     }
 

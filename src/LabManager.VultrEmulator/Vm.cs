@@ -49,8 +49,26 @@ internal sealed class Vm
     /// <summary>Whether the user_data's own phone-home ran.</summary>
     public bool PhonedOnce { get; set; }
 
-    /// <summary>The lab's containers died (as a crash would, through <c>POST /admin/vms/{id}/crash-lab</c>): no answer until the VM boots again.</summary>
-    public bool LabCrashed { get; set; }
+    /// <summary>The lab's containers (from the user_data's <c>docker run</c>s).</summary>
+    public required List<EmulatedContainer> Containers { get; init; }
+
+    /// <summary>A container is down (a crash, through <c>POST /admin/vms/{id}/crash-lab</c> or <c>…/containers/{name}/exit</c>): the lab does not answer.</summary>
+    public bool LabCrashed => Containers.Any(c => c.State != "running");
+
+    /// <summary>The agent the user_data installs: where it reports, and how often; null when none.</summary>
+    public (string Url, double Seconds)? Agent { get; init; }
+
+    /// <summary>The agent stopped reporting (<c>POST /admin/vms/{id}/agent</c>).</summary>
+    public bool AgentSilent { get; set; }
+
+    public DateTimeOffset LastHeartbeat { get; set; }
+
+    /// <summary>Connections the lab app took, and the bytes they stand for (what <c>docker stats</c> shows as network I/O).</summary>
+    public long Connections;
+
+    public long NetIn;
+
+    public long NetOut;
 }
 
 internal enum LifecycleEvent

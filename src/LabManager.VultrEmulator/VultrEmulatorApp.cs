@@ -35,6 +35,13 @@ public sealed class VultrEmulatorApp : IAsyncDisposable
     /// <summary>Makes the lab inside a VM stop answering, as if its containers died; a reboot brings it back.</summary>
     public Task CrashLabAsync(string vmId, CancellationToken cancellationToken = default) => _admin.CrashLabAsync(vmId, cancellationToken);
 
+    /// <summary>Makes one of the VM's containers exit (see <see cref="EmulatorAdminClient.ExitContainerAsync"/>).</summary>
+    public Task ExitContainerAsync(string vmId, string name, bool keepsFailing = false, CancellationToken cancellationToken = default) =>
+        _admin.ExitContainerAsync(vmId, name, keepsFailing, cancellationToken);
+
+    /// <summary>Silences the VM's agent, or lets it speak again.</summary>
+    public Task SilenceAgentAsync(string vmId, bool silent = true, CancellationToken cancellationToken = default) => _admin.SilenceAgentAsync(vmId, silent, cancellationToken);
+
     /// <summary>The emulator's root, e.g. <c>http://127.0.0.1:5123/</c>.</summary>
     public Uri Root { get; }
 
