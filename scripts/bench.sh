@@ -5,6 +5,7 @@
 #        ./scripts/bench.sh lifecycle --pool N [--burst M] [--profile vultr|fast]   click → running with a warm pool of N, against Vultr-like boots
 #        ./scripts/bench.sh gateway [--rate N] [--seconds S] [--mb N]              the access gateway's added latency and throughput
 #        ./scripts/bench.sh chaos [--labs N] [--kills N] [--storm S] [--seed N]   the chaos run (default 40 labs, 5 kills, 90 s)
+#        ./scripts/bench.sh heartbeat [--labs N] [--seconds S] [--concurrency N]   what the labs' agents cost (default 1000 labs, 30 s a phase)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh

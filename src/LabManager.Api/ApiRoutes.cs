@@ -1,5 +1,6 @@
 using LabManager.Api.Http;
 using LabManager.Api.Labs;
+using LabManager.Core.Instances;
 using LabManager.Core.Ports;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -28,6 +29,9 @@ public sealed record ApiRoute(string Area, string Method, string Pattern, string
         : Pattern.Contains("/instances/{id}", StringComparison.Ordinal) ? "instance" : "lab";
 
     public int Success { get; init; } = 200;
+
+    /// <summary>The largest body the route reads.</summary>
+    public int MaxBody { get; init; } = Http.ApiRequest.MaxBodyBytes;
 
     public Type? Data { get; init; }
 
@@ -77,11 +81,15 @@ public static class ApiRoutes
         Instances("POST", "/api/labs/instances/{id}/activity", "KeepInstanceAlive", RouteAccess.Learner, (api, r, ct) => api.KeepAliveAsync(r, ct))
             with { Success = 202, Refusals = [409] },
         Instances("POST", "/api/labs/instances/{id}/ready", "LabReady", RouteAccess.Public, (api, r, ct) => api.LabReadyAsync(r, ct)) with { Success = 202 },
+        Instances("POST", "/api/labs/instances/{id}/heartbeat", "LabHeartbeat", RouteAccess.Public, (api, r, ct) => api.HeartbeatAsync(r, ct))
+            with { Body = typeof(HeartbeatBody), MaxBody = HeartbeatBody.MaxBodyBytes, Success = 202, Refusals = [429] },
+        Instances("GET", "/api/labs/instances/{id}/stats", "InstanceStats", RouteAccess.Learner, (api, r, ct) => api.StatsAsync(r, ct)) with { Data = typeof(InstanceHealth) },
+        Instances("GET", "/api/labs/instances/{id}/logs", "InstanceLogs", RouteAccess.Learner, (api, r, ct) => api.LogsAsync(r, ct)) with { Data = typeof(LogsView) },
         Instances("GET", "/api/users/me/stats", "MyStats", RouteAccess.Learner, (api, r, ct) => api.MyStatsAsync(r, ct)) with { Data = typeof(UserStats) },
 
         Progress("GET", "/api/labs/{id}/progress", "LabProgress", RouteAccess.Learner, (api, r, ct) => api.LabProgressAsync(r, ct)) with { Data = typeof(LabProgress) },
         Progress("POST", "/api/labs/{id}/exercises/{exerciseId}/submit", "SubmitAnswer", RouteAccess.Learner, (api, r, ct) => api.SubmitAsync(r, ct))
-            with { Body = typeof(ProgressApi.SubmitBody), Data = typeof(SubmissionOutcome.Recorded), Refusals = [429] },
+            with { Body = typeof(ProgressApi.SubmitBody), Data = typeof(SubmissionOutcome.Recorded), Refusals = [409, 429] },
         Progress("POST", "/api/labs/{id}/exercises/{exerciseId}/hints/{hintId}", "RevealHint", RouteAccess.Learner, (api, r, ct) => api.RevealHintAsync(r, ct))
             with { Data = typeof(HintReveal) },
         Progress("POST", "/api/labs/{id}/tutor", "AskTutor", RouteAccess.Learner, (api, r, ct) => api.AskTutorAsync(r, ct))
@@ -98,6 +106,7 @@ public static class ApiRoutes
             with { Data = typeof(List<ReconciliationReport>) },
         Admin("PUT", "/api/admin/labs/{id}/pool", "AdminSetPool", RouteAccess.Operator, (api, r, ct) => api.SetPoolAsync(r, ct))
             with { Body = typeof(AdminApi.PoolBody), Data = typeof(PoolView) },
+        Admin("GET", "/api/admin/flag-signals", "AdminSharedFlags", RouteAccess.Operator, (api, r, ct) => api.SharedFlagsAsync(r, ct)) with { Data = typeof(List<SharedFlagSignal>) },
         Admin("GET", "/api/admin/pools", "AdminPools", RouteAccess.Operator, (api, r, ct) => api.PoolsAsync(r, ct)) with { Data = typeof(List<PoolView>) },
     ];
 

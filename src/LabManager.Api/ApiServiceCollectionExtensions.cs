@@ -55,6 +55,7 @@ public static class ApiServiceCollectionExtensions
         services.AddSingleton<InstancesApi>();
         services.AddSingleton<AdminApi>();
         services.AddSingleton<PoolKeepers>();
+        services.AddSingleton<AgentWatch>();
         services.AddSingleton<ProgressApi>();
         services.AddSingleton<IAnswerChecker, KeywordsChecker>();
         return services;

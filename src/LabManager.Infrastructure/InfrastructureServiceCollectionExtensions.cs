@@ -46,6 +46,7 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton<ILearningTracker>(sp => sp.GetRequiredService<PostgresLearningTracker>());
         services.AddSingleton<ILearningProgress>(sp => sp.GetRequiredService<PostgresLearningTracker>());
         services.AddSingleton<IReconciliationLog, PostgresReconciliationLog>();
+        services.AddSingleton<ILabHealthStore, PostgresLabHealthStore>();
         services.AddHostedService<DatabaseInitializer>();
         return services;
     }

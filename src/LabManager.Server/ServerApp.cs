@@ -70,6 +70,7 @@ public static class ServerApp
             builder.Services.AddInMemoryDurableTask(registry => registry.AddLabWorkflows());
         }
         builder.Services.AddHostedService<ReconciliationService>();
+        builder.Services.AddHostedService<AgentWatchService>();
         // The LabManager meter: scraped at /metrics, and pushed over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
         builder.Services.AddOpenTelemetry().WithMetrics(metrics =>
         {

@@ -19,9 +19,16 @@ public sealed class LabSessionOptions
 
     /// <summary>
     /// Secret of the phone-home keys, a secret of its own: a VM holds the key derived from it (in its user_data, which the VM can read),
-    /// so it must never be the JWT signing key. Without it labs do not phone home and are found by probing only.
+    /// so it must never be the JWT signing key. Without it labs do not phone home and are found by probing only. Each instance's own flags
+    /// are derived from it too (<see cref="Core.Labs.Flags.Dynamic"/>, under a label of their own): a lab that declares one needs it.
     /// </summary>
     public string? PhoneHomeKey { get; set; }
+
+    /// <summary>
+    /// URL the lab's agent POSTs its heartbeats to, a template like <see cref="PhoneHomeUrl"/>; when not set, the phone-home URL with
+    /// <c>/ready</c> as <c>/heartbeat</c>. Without either (or without <see cref="PhoneHomeKey"/>), no agent is installed.
+    /// </summary>
+    public string? HeartbeatUrl { get; set; }
 
     /// <summary>How long a running lab may go without a request through the gateway or the page's keep-alive before it is stopped (a lab's own <c>idleTimeoutMinutes</c> wins); zero: never.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(30);

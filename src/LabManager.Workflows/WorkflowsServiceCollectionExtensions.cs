@@ -1,3 +1,4 @@
+using LabManager.Core.Instances;
 using LabManager.Core.Access;
 using LabManager.Core.Ports;
 using LabManager.Workflows.Instances;
@@ -34,6 +35,10 @@ public static class WorkflowsServiceCollectionExtensions
         services.AddOptions<AccessOptions>().Bind(configuration.GetSection(AccessOptions.Section))
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<AccessOptions>, AccessOptionsValidation>();
+        services.AddOptions<AgentOptions>().Bind(configuration.GetSection(AgentOptions.Section))
+            .Validate(o => o.Interval >= TimeSpan.Zero && o.MinInterval >= TimeSpan.Zero && o.SilentIntervals >= 1 && o.ActivityBytes >= 0,
+                "Agent:Interval and Agent:MinInterval must not be negative, Agent:SilentIntervals at least 1, Agent:ActivityBytes not negative")
+            .ValidateOnStart();
         services.AddHttpClient(ProbeLabActivity.HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseProxy = false });
         services.AddSingleton<ILabSessionControl, DurableLabSessionControl>();
@@ -50,6 +55,7 @@ public static class WorkflowsServiceCollectionExtensions
         services.AddTransient<UpdateInstanceActivity>();
         services.AddTransient<RecordProgressActivity>();
         services.AddTransient<NotifyExpiryActivity>();
+        services.AddTransient<NotifyHealthActivity>();
         services.AddTransient<EnsureFirewallActivity>();
         services.AddTransient<DeleteFirewallActivity>();
         services.AddTransient<CheckIdleActivity>();
@@ -79,6 +85,7 @@ public static class WorkflowsServiceCollectionExtensions
         .AddActivity<UpdateInstanceActivity>()
         .AddActivity<RecordProgressActivity>()
         .AddActivity<NotifyExpiryActivity>()
+        .AddActivity<NotifyHealthActivity>()
         .AddActivity<EnsureFirewallActivity>()
         .AddActivity<DeleteFirewallActivity>()
         .AddActivity<CheckIdleActivity>();

@@ -75,7 +75,7 @@ public sealed class FunctionsMetadataTests
     public void Activities_EveryWorkflowsActivityHasATrigger()
     {
         var activities = ActivityNames().ToList();
-        Assert.Equal(13, activities.Count);
+        Assert.Equal(14, activities.Count);
         Assert.All(activities, a => Assert.Equal("activityTrigger", Trigger(a)["type"]!.GetValue<string>()));
     }
 
@@ -88,10 +88,18 @@ public sealed class FunctionsMetadataTests
     }
 
     [Fact]
+    public void AgentWatch_TimerEveryThirtySeconds()
+    {
+        var trigger = Trigger("AgentWatch");
+        Assert.Equal("timerTrigger", trigger["type"]!.GetValue<string>());
+        Assert.Equal("*/30 * * * * *", trigger["schedule"]!.GetValue<string>());
+    }
+
+    [Fact]
     public void Metadata_NoUnexpectedFunctions()
     {
         var expected = ApiRoutes.All.Select(r => r.Name).Concat(ActivityNames()).Concat(Realtime.Keys)
-            .Append(nameof(LabSessionOrchestrator)).Append(nameof(LabManager.Workflows.Pools.PoolKeeperOrchestrator)).Append("ReconciliationSweep").Append("Health").Append("HealthDetails").Order();
+            .Append(nameof(LabSessionOrchestrator)).Append(nameof(LabManager.Workflows.Pools.PoolKeeperOrchestrator)).Append("ReconciliationSweep").Append("AgentWatch").Append("Health").Append("HealthDetails").Order();
         Assert.Equal(expected, Functions.Keys.Order());
     }
 

@@ -24,6 +24,7 @@ namespace LabManager.Functions.Tests;
 public sealed class FunctionsWiringTests : IAsyncLifetime
 {
     private const string SigningKey = "functions-test-signing-key-0123456789abcdef";
+    private const string PhoneHomeKey = "functions-test-phone-home-key";
     private TestDatabase _db = null!;
     private VultrEmulatorApp _emulator = null!;
     private DurableTaskTestHost _durable = null!;
@@ -43,6 +44,7 @@ public sealed class FunctionsWiringTests : IAsyncLifetime
             ["Vultr:BaseUrl"] = _emulator.ApiBase.ToString(),
             ["Vultr:ApiKey"] = _emulator.ApiKey,
             ["SWEEP_SCHEDULE"] = "0 */5 * * * *",
+            ["LabSessions:PhoneHomeKey"] = PhoneHomeKey,
         });
         _host = FunctionsApp.Configure(builder).Build();
         // What the worker does at start: migrations and the catalog (the rest of its start needs the Functions host).
@@ -115,6 +117,39 @@ public sealed class FunctionsWiringTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AHeartbeat_IsStoredThroughItsTrigger_AndTheAgentWatchTimer_ReportsTheAgentSilentAndReconciles()
+    {
+        var id = Guid.NewGuid();
+        await _db.ScalarAsync<int>($"""
+            INSERT INTO users (id, username) VALUES ('{id}', 'learner');
+            INSERT INTO lab_instances (id, user_id, lab_id, status, created_at, started_at, updated_at)
+            VALUES ('{id}', '{id}', '6f1c2a9e-0d1b-4c57-9a61-3c2f5d0b7a04', 'running', now(), now(), now() - interval '1 hour');
+            SELECT 1
+            """);
+        var path = $"/api/labs/instances/{id}/heartbeat?key={Core.Instances.PhoneHome.Key(PhoneHomeKey, id)}&vm=1";
+        const string Body = """{"boot":1,"containers":[{"name":"/oracle","state":"running","exitCode":0,"restarts":0,"health":null}],"stats":[],"logs":[],"restarted":[]}""";
+        // The Functions host's routing fills in the route's values.
+        Task Trigger(HttpContext http)
+        {
+            http.Request.RouteValues["id"] = id.ToString();
+            return ApiFunctions.LabHeartbeat(http.Request, _durable.Client);
+        }
+
+        var (stored, _) = await InvokeAsync("POST", path, null, Trigger, Body);
+        Assert.Equal(202, stored);
+        var (wrongKey, _) = await InvokeAsync("POST", path.Replace("key=", "key=0", StringComparison.Ordinal), null, Trigger, Body);
+        Assert.Equal(404, wrongKey);
+
+        // Its agent then falls silent.
+        await _db.ScalarAsync<int>($"UPDATE instance_heartbeats SET received_at = now() - interval '10 minutes' WHERE instance_id = '{id}'; SELECT 1");
+        using var scope = _host.Services.CreateScope();
+        var functions = ActivatorUtilities.CreateInstance<ReconciliationFunctions>(scope.ServiceProvider);
+        await functions.WatchAgents(new TimerInfo(), _durable.Client, CancellationToken.None);
+        Assert.True(await _db.ScalarAsync<bool>($"SELECT silent_at IS NOT NULL FROM instance_heartbeats WHERE instance_id = '{id}'"));
+        Assert.Equal(1L, await _db.ScalarAsync<long>("SELECT count(*) FROM reconciliation_runs"));
+    }
+
+    [Fact]
     public async Task Health_StatusForThePlatform_DetailsForOperatorsOnly()
     {
         await using var scope = _host.Services.CreateAsyncScope();
@@ -132,12 +167,20 @@ public sealed class FunctionsWiringTests : IAsyncLifetime
         Assert.Equal(new JsonObject { ["postgres"] = "ok", ["durable"] = "ok", ["cloud"] = "ok" }.ToJsonString(), checks["data"]!.ToJsonString());
     }
 
-    private async Task<(int Status, JsonObject Body)> InvokeAsync(string method, string path, string? token, Func<HttpContext, Task> trigger)
+    private async Task<(int Status, JsonObject Body)> InvokeAsync(string method, string path, string? token, Func<HttpContext, Task> trigger, string? json = null)
     {
         await using var scope = _host.Services.CreateAsyncScope();
         var http = new DefaultHttpContext { RequestServices = scope.ServiceProvider };
         http.Request.Method = method;
-        http.Request.Path = path;
+        var uri = new Uri("http://functions" + path);
+        http.Request.Path = uri.AbsolutePath;
+        http.Request.QueryString = new QueryString(uri.Query);
+        if (json is not null)
+        {
+            http.Request.Body = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json));
+            http.Request.ContentType = "application/json";
+        }
+
         if (token is not null)
         {
             http.Request.Headers.Authorization = "Bearer " + token;

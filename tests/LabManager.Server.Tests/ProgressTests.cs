@@ -70,6 +70,10 @@ public sealed class ProgressTests(TutorServer server) : IClassFixture<TutorServe
     public async Task HintThenRightAnswer_PointsLessTheHintOnce_AndNoAnswerCheckIsEverShown()
     {
         var token = server.Token(Guid.NewGuid());
+        // An answer comes from the learner's own lab: none is taken before they started it.
+        var (early, refused, _) = await server.SendAsync(HttpMethod.Post, DumpPath + "/submit", token, $$"""{"answer": "{{DvwaAdminHash}}"}""");
+        Assert.Equal((HttpStatusCode.Conflict, "Start the lab first: this exercise's answer comes from your own lab"), (early, refused["message"]!.GetValue<string>()));
+        Assert.Equal(HttpStatusCode.Created, (await server.StartAsync(DvwaLab, token)).Status);
         var (_, first, _) = await server.SendAsync(HttpMethod.Post, DumpPath + "/hints/h1", token);
         var (_, again, _) = await server.SendAsync(HttpMethod.Post, DumpPath + "/hints/h1", token);
         Assert.Equal("Find the number of columns with ORDER BY first.", first["data"]!["text"]!.GetValue<string>());
@@ -112,6 +116,7 @@ public sealed class ProgressTests(TutorServer server) : IClassFixture<TutorServe
     public async Task Submissions_BeyondTheLimit_429WithRetryAfter()
     {
         var token = server.Token(Guid.NewGuid());
+        Assert.Equal(HttpStatusCode.Created, (await server.StartAsync(DvwaLab, token)).Status);
         for (var i = 0; i < 3; i++)
         {
             Assert.Equal(HttpStatusCode.OK, (await server.SendAsync(HttpMethod.Post, DumpPath + "/submit", token, $$"""{"answer": "guess {{i}}"}""")).Status);

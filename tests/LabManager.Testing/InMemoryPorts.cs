@@ -125,6 +125,9 @@ public sealed class RecordingNotifier : INotifier
         _notifications.Enqueue((userId, notification));
         return Task.CompletedTask;
     }
+
+    /// <summary>What operators were told, kept under <see cref="Guid.Empty"/>.</summary>
+    public Task NotifyOperatorsAsync(LabNotification notification, CancellationToken cancellationToken = default) => NotifyAsync(Guid.Empty, notification, cancellationToken);
 }
 
 /// <summary>Keeps every progress record.</summary>
@@ -146,6 +149,15 @@ public sealed class RecordingLearningTracker : ILearningTracker
     public Task LabEndedAsync(LabSessionSummary summary, CancellationToken cancellationToken = default)
     {
         _ended.Enqueue(summary);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The flag hashes stored of each instance.</summary>
+    public ConcurrentDictionary<Guid, IReadOnlyDictionary<string, string>> Flags { get; } = new();
+
+    public Task StoreFlagsAsync(Guid instanceId, IReadOnlyDictionary<string, string> exerciseHashes, CancellationToken cancellationToken = default)
+    {
+        Flags.TryAdd(instanceId, exerciseHashes);
         return Task.CompletedTask;
     }
 }

@@ -28,9 +28,9 @@ public static class ApiHttp
 
         string? body = null;
         if ((HttpMethods.IsPost(http.Request.Method) || HttpMethods.IsPut(http.Request.Method))
-            && (http.Request.ContentLength > ApiRequest.MaxBodyBytes || (body = await ApiRequest.ReadBodyAsync(http.Request.Body, ct)) is null))
+            && (http.Request.ContentLength > route.MaxBody || (body = await ApiRequest.ReadBodyAsync(http.Request.Body, ct, route.MaxBody)) is null))
         {
-            await WriteAsync(http, ApiRequest.TooLarge());
+            await WriteAsync(http, ApiRequest.TooLarge(route.MaxBody));
             return;
         }
 

@@ -19,7 +19,7 @@ public sealed record ApiRequest(
     Guid Id = default,
     string? ClientIp = null)
 {
-    /// <summary>Largest body any route accepts.</summary>
+    /// <summary>Largest body a route accepts unless it says otherwise (<see cref="ApiRoute.MaxBody"/>).</summary>
     public const int MaxBodyBytes = 16 * 1024;
 
     /// <summary>The caller of a route that requires a token (the edge has refused the request without one).</summary>
@@ -30,10 +30,10 @@ public sealed record ApiRequest(
     /// <summary>The body as the route's body type, or null when none was sent.</summary>
     public T? BodyAs<T>() where T : class => Json as T;
 
-    /// <summary>Reads a body of at most <see cref="MaxBodyBytes"/>; null with an oversize body.</summary>
-    public static async Task<string?> ReadBodyAsync(Stream body, CancellationToken cancellationToken)
+    /// <summary>Reads a body of at most <paramref name="max"/> bytes; null with an oversize body.</summary>
+    public static async Task<string?> ReadBodyAsync(Stream body, CancellationToken cancellationToken, int max = MaxBodyBytes)
     {
-        var buffer = new byte[MaxBodyBytes + 1];
+        var buffer = new byte[max + 1];
         var total = 0;
         int read;
         while (total < buffer.Length && (read = await body.ReadAsync(buffer.AsMemory(total), cancellationToken)) > 0)
@@ -41,11 +41,11 @@ public sealed record ApiRequest(
             total += read;
         }
 
-        return total > MaxBodyBytes ? null : Encoding.UTF8.GetString(buffer, 0, total);
+        return total > max ? null : Encoding.UTF8.GetString(buffer, 0, total);
     }
 
     /// <summary>The answer to an oversize body.</summary>
-    public static ApiResult TooLarge() => ApiResult.Error(413, $"The request body is larger than {MaxBodyBytes} bytes");
+    public static ApiResult TooLarge(int max = MaxBodyBytes) => ApiResult.Error(413, $"The request body is larger than {max} bytes");
 
     /// <summary>
     /// Parses a body as <paramref name="type"/>; an empty body gives null. Errors name the body's fields ("minutes must be a whole

@@ -15,6 +15,8 @@ public sealed class AdminApi(
     InstancesApi learnerInstances,
     IReconciler reconciler,
     IReconciliationLog reconciliationLog,
+    ILabHealthStore health,
+    ILearningProgress progress,
     IOptions<ApiOptions> options,
     TimeProvider time)
 {
@@ -72,9 +74,15 @@ public sealed class AdminApi(
         var labs = (await catalog.ListAsync(ct)).ToDictionary(l => l.Id);
         var listed = await instances.ListAsync(activeOnly, 1000, ct);
         var users = await instances.UserNamesAsync([.. listed.Select(i => i.UserId).Distinct()], ct);
+        var agents = await health.SummariesAsync([.. listed.Select(i => i.Id)], ct);
         var now = time.GetUtcNow();
-        return ApiResult.Ok(listed.Select(i => InstanceView.ForOperator(i, labs.GetValueOrDefault(i.LabId), users.GetValueOrDefault(i.UserId), now)).ToList());
+        return ApiResult.Ok(listed.Select(i => InstanceView.ForOperator(i, labs.GetValueOrDefault(i.LabId), users.GetValueOrDefault(i.UserId), now)
+            with { Agent = agents.GetValueOrDefault(i.Id) }).ToList());
     }
+
+    /// <summary>Learners who answered with another learner's flag, over the last day, newest first.</summary>
+    public async Task<ApiResult> SharedFlagsAsync(ApiRequest request, CancellationToken ct) =>
+        ApiResult.Ok(await progress.SharedFlagSignalsAsync(time.GetUtcNow() - TimeSpan.FromDays(1), 200, ct));
 
     /// <summary>Active instances minute by minute over the last <c>minutes</c> (default 60, at most a day).</summary>
     public async Task<ApiResult> AdminActivityAsync(ApiRequest request, CancellationToken ct)

@@ -14,8 +14,10 @@ public sealed class InstancesApi(
     ILabSessionControl sessions,
     ILabCatalog catalog,
     ICloudProvider cloud,
+    ILabHealthStore health,
     IOptions<ApiOptions> options,
     IOptions<AccessOptions> access,
+    IOptions<AgentOptions> agent,
     TimeProvider time,
     ILogger<InstancesApi> logger)
 {
@@ -54,14 +56,15 @@ public sealed class InstancesApi(
             $"Extending by {minutes} minutes (up to the maximum lifetime)", ct);
     }
 
+    /// <summary>Sent by the VM, so untrusted: a small whole number or nothing (a first boot's report of an older script names none).</summary>
+    private static int? Count(ApiRequest request, string name) => request.QueryValue(name) is not { Length: > 0 } v ? 1
+        : int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= 1_000_000 ? n : null;
+
     /// <summary>Cloud-init's phone-home: no token, the instance's key in the query instead. A wrong key is answered like an unknown instance.</summary>
     public async Task<ApiResult> LabReadyAsync(ApiRequest request, CancellationToken ct)
     {
         var id = request.Id;
-        // Sent by the VM, so untrusted: small whole numbers or nothing (a first boot's report of an older script names neither).
-        int? Count(string name) => request.QueryValue(name) is not { Length: > 0 } v ? 1
-            : int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= 1_000_000 ? n : null;
-        if (Count("vm") is not { } generation || Count("boot") is not { } boot)
+        if (Count(request, "vm") is not { } generation || Count(request, "boot") is not { } boot)
         {
             return ApiResult.BadRequest("vm and boot must be whole numbers from 1 to 1000000");
         }
@@ -74,6 +77,95 @@ public sealed class InstancesApi(
         logger.LogInformation("Instance {InstanceId}: the lab phoned home (VM {Generation}, boot {Boot})", id, generation, boot);
         return ApiResult.Accepted(null, "Lab reported ready");
     }
+
+    /// <summary>
+    /// The agent's heartbeat, keyed like the phone-home. The VM is the learner's, so the body is bounded, checked and stored as data;
+    /// at most one per <see cref="AgentOptions.MinInterval"/> is taken. It changes no status: what changed in the containers' health goes
+    /// to the session as an event, and network traffic counts as activity for a lab whose traffic does not all pass the gateway.
+    /// </summary>
+    public async Task<ApiResult> HeartbeatAsync(ApiRequest request, CancellationToken ct)
+    {
+        if (!sessions.IsVmKey(request.Id, request.QueryValue("key")))
+        {
+            return ApiResult.NotFound("Instance");
+        }
+
+        if (Count(request, "vm") is not { } generation)
+        {
+            return ApiResult.BadRequest("vm must be a whole number from 1 to 1000000");
+        }
+
+        if (request.BodyAs<HeartbeatBody>() is not { } body)
+        {
+            return ApiResult.BadRequest("A heartbeat needs a body");
+        }
+
+        if (body.Problems() is { Count: > 0 } problems)
+        {
+            return ApiResult.BadRequest(string.Join("; ", problems), problems);
+        }
+
+        if (await instances.GetAsync(request.Id, ct) is not { } instance || instance.Status.IsTerminal())
+        {
+            return ApiResult.NotFound("Instance");
+        }
+
+        var now = time.GetUtcNow();
+        if (await health.RecordAsync(instance.Id, generation, body, now, agent.Value.MinInterval, ct) is not { } recorded)
+        {
+            return ApiResult.TooManyRequests($"At most one heartbeat per {agent.Value.MinInterval.TotalSeconds:0.#} s", agent.Value.MinInterval);
+        }
+
+        var reading = recorded.Reading;
+        if (instance.Status == LabInstanceStatus.Running
+            && reading.Change(recorded.DegradedBefore, [.. (body.Restarted ?? []).Select(LabAgent.Name)]) is { } change)
+        {
+            logger.LogInformation("Instance {InstanceId}: the agent reports the lab {Kind}", instance.Id, change.Kind);
+            await sessions.ReportHealthAsync(instance.Id, new LabHealthReport(generation, body.Boot, change.Kind, change.Message), ct);
+        }
+
+        if (instance.Status == LabInstanceStatus.Running && agent.Value.ActivityBytes > 0 && recorded.NetTotalBefore is { } before
+            && reading.NetTotal - before >= agent.Value.ActivityBytes && await BypassesGatewayAsync(instance, ct))
+        {
+            await TouchAsync(instance.Id, ct);
+        }
+
+        return ApiResult.Accepted(null, "Heartbeat stored");
+    }
+
+    /// <summary>Whether some of the lab's traffic does not pass the gateway (what the gateway sees, it counts itself).</summary>
+    private async Task<bool> BypassesGatewayAsync(LabInstance instance, CancellationToken ct)
+    {
+        if (access.Value.Mode != AccessMode.Gateway)
+        {
+            return true;
+        }
+
+        var container = (await catalog.GetAsync(instance.LabId, ct))?.ContainerConfig;
+        var web = container?.WebPorts() ?? [];
+        return container is not null && container.Containers.SelectMany(c => c.Ports).Any(p => p.Protocol != "tcp" || !web.Contains(p.HostPort));
+    }
+
+    /// <summary>The latest heartbeat's containers and the hour's series, for the owner or an operator.</summary>
+    public Task<ApiResult> StatsAsync(ApiRequest request, CancellationToken ct) =>
+        WithInstanceAsync(request, admin: request.Caller.IsAdmin, async instance =>
+            await health.GetAsync(instance.Id, time.GetUtcNow(), ct) is { } stats ? ApiResult.Ok(stats) : ApiResult.NotFound("Heartbeat"), ct);
+
+    /// <summary>The last <c>lines</c> (1–200, default 100) of each container's log, as the agent last sent them.</summary>
+    public Task<ApiResult> LogsAsync(ApiRequest request, CancellationToken ct) =>
+        WithInstanceAsync(request, admin: request.Caller.IsAdmin, async instance =>
+        {
+            var lines = 100;
+            if (request.QueryValue("lines") is { Length: > 0 } l
+                && (!int.TryParse(l, NumberStyles.None, CultureInfo.InvariantCulture, out lines) || lines is < 1 or > HeartbeatBody.MaxLogLines))
+            {
+                return ApiResult.BadRequest($"lines must be a whole number from 1 to {HeartbeatBody.MaxLogLines}");
+            }
+
+            var stats = await health.GetAsync(instance.Id, time.GetUtcNow(), ct);
+            var logs = await health.LogsAsync(instance.Id, ct);
+            return ApiResult.Ok(new LogsView(stats?.ReceivedAt, [.. logs.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => new ContainerLogView(t.Key, LabAgent.Lines(t.Value, lines)))]));
+        }, ct);
 
     /// <summary>
     /// Opens the lab to its learner (or an operator): in gateway mode a link per web port carrying a ticket good for one use within

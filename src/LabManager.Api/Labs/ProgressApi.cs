@@ -55,9 +55,17 @@ public sealed class ProgressApi(
             return ApiResult.BadRequest("This exercise has no answer to submit");
         }
 
-        var correct = Flags.IsRight(check, answer!, checkers);
+        if (exercise.NeedsLab && !await progress.HasStartedAsync(user!.Id, lab!.Id, ct))
+        {
+            return ApiResult.Conflict("Start the lab first: this exercise's answer comes from your own lab");
+        }
+
+        var now = time.GetUtcNow();
+        var correct = check.DynamicFlag is not null
+            ? await progress.CheckOwnFlagAsync(user!.Id, lab!, exercise, answer!, now, ct)
+            : Flags.IsRight(check, answer!, checkers);
         var limits = options.Value;
-        switch (await progress.SubmitAsync(user!.Id, lab!, exercise, correct, time.GetUtcNow(), limits.MaxSubmissionsPerWindow, limits.SubmissionWindow, ct))
+        switch (await progress.SubmitAsync(user!.Id, lab!, exercise, correct, now, limits.MaxSubmissionsPerWindow, limits.SubmissionWindow, ct))
         {
             case SubmissionOutcome.RateLimited limited:
                 return ApiResult.TooManyRequests($"Too many answers: at most {limits.MaxSubmissionsPerWindow} per {limits.SubmissionWindow.TotalSeconds:F0} s", limited.RetryAfter);

@@ -68,7 +68,8 @@ public sealed record InstanceView(
     SessionProgress? Progress = null,
     string? LabName = null,
     decimal? CostSoFar = null,
-    string? UserName = null)
+    string? UserName = null,
+    HealthSummary? Agent = null)
 {
     /// <summary>For the learner: the VM's address stays an operator's detail (a TCP lab's URL names it, since nothing else reaches it).</summary>
     public static InstanceView From(LabInstance i, SessionProgress? progress = null) => new(
@@ -119,6 +120,11 @@ public sealed record PoolView(
             counts.HitRate, price * (counts.Ready + counts.Booting));
     }
 }
+
+/// <summary><c>GET /api/labs/instances/{id}/logs</c>: each container's last lines, as the agent last sent them; text, never markup.</summary>
+public sealed record LogsView(DateTimeOffset? ReceivedAt, IReadOnlyList<ContainerLogView> Containers);
+
+public sealed record ContainerLogView(string Name, string Text);
 
 /// <summary><c>POST /api/labs/{id}/tutor</c>: the tutor's answer.</summary>
 public sealed record TutorAnswerView(string Answer);

@@ -22,6 +22,18 @@ public static class PhoneHome
         return url + (url.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "vm=" + generation.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>
+    /// The agent's heartbeat URL: <paramref name="heartbeatTemplate"/> when set, else the phone-home template with its <c>/ready</c> as
+    /// <c>/heartbeat</c>; keyed and naming the VM like <see cref="Url"/>. Null when neither gives one.
+    /// </summary>
+    public static string? HeartbeatUrl(string? heartbeatTemplate, string? phoneHomeTemplate, string secret, Guid instanceId, int generation)
+    {
+        var template = heartbeatTemplate is { Length: > 0 } ? heartbeatTemplate
+            : phoneHomeTemplate is { Length: > 0 } && phoneHomeTemplate.Contains("/ready", StringComparison.Ordinal) ? phoneHomeTemplate.Replace("/ready", "/heartbeat", StringComparison.Ordinal)
+            : null;
+        return template is null ? null : Url(template, secret, instanceId, generation);
+    }
+
     public static bool Matches(string secret, Guid instanceId, string? key) =>
         key is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(Key(secret, instanceId)), Encoding.UTF8.GetBytes(key));
 }

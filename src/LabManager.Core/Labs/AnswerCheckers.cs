@@ -33,7 +33,14 @@ public static class Flags
         return CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(answer.Trim())), expected);
     }
 
-    /// <summary>Checks <paramref name="answer"/> against <paramref name="check"/>; false when no checker of that name exists.</summary>
+    /// <summary>
+    /// The flag of one instance's exercise: an HMAC of both ids under a secret of the deployment's, labelled apart from anything else made
+    /// from that secret, so it is the same at each of the instance's VMs (a reset keeps it), and only its hash needs storing.
+    /// </summary>
+    public static string Dynamic(string secret, Guid instanceId, string exerciseId) =>
+        "FLAG{" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes($"flag:{instanceId:D}:{exerciseId}")))[..32] + "}";
+
+    /// <summary>Checks <paramref name="answer"/> against a static <paramref name="check"/>; false when no checker of that name exists.</summary>
     public static bool IsRight(AnswerCheck check, string answer, IEnumerable<IAnswerChecker> checkers) =>
         check.FlagSha256 is { } hash
             ? Matches(answer, hash)

@@ -72,6 +72,9 @@ public sealed record ContainerConfig
         errors.AddRange(hostPorts.Select(g => $"host port {g.Key.HostPort}/{g.Key.Protocol} is published twice"));
         return errors;
     }
+
+    /// <summary>A name a lab's own variables may have (a dynamic flag's): upper case, digits and underscores.</summary>
+    public static bool IsEnvironmentName(string name) => ContainerSpec.CapabilityPattern().IsMatch(name);
 }
 
 /// <summary>One container of a lab, run hardened.</summary>
@@ -94,7 +97,7 @@ public sealed partial record ContainerSpec
     private static partial Regex NamePattern();
 
     [GeneratedRegex("^[A-Z_][A-Z0-9_]{0,63}$")]
-    private static partial Regex CapabilityPattern();
+    internal static partial Regex CapabilityPattern();
 
     public IEnumerable<string> Validate()
     {

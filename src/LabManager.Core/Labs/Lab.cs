@@ -63,14 +63,21 @@ public sealed record Exercise
 
     /// <summary>How a submitted answer is checked; null when the exercise has no answer to submit.</summary>
     public AnswerCheck? Check { get; init; }
+
+    /// <summary>Whether answers are taken only from learners who started the lab (the default); false for an exercise answered without it.</summary>
+    public bool NeedsLab { get; init; } = true;
 }
 
 /// <summary>
-/// An exercise's answer check: a flag, stored only as its SHA-256 (<see cref="Flags.Hash"/>), or a free answer validated by the
-/// configured checker named <see cref="Checker"/> with <see cref="Arguments"/>. Never shown to learners or the tutor.
+/// An exercise's answer check: a flag, stored only as its SHA-256 (<see cref="Flags.Hash"/>); a flag of each instance's own, handed to
+/// its containers as the variable <see cref="DynamicFlag"/>; or a free answer validated by the configured checker named
+/// <see cref="Checker"/> with <see cref="Arguments"/>. Never shown to learners or the tutor.
 /// </summary>
 public sealed record AnswerCheck
 {
+    /// <summary>The environment variable that holds the instance's own flag (<see cref="Flags.Dynamic"/>), e.g. <c>FLAG_SQLI</c>.</summary>
+    public string? DynamicFlag { get; init; }
+
     /// <summary>Hex SHA-256 of the flag.</summary>
     public string? FlagSha256 { get; init; }
 

@@ -32,6 +32,12 @@ public interface ILabSessionControl
     /// </summary>
     Task<bool> LabReadyAsync(Guid instanceId, string? key, int generation, int boot, CancellationToken cancellationToken = default);
 
+    /// <summary>Whether <paramref name="key"/> is the key the instance's VMs were given (what their phone-home and agent present).</summary>
+    bool IsVmKey(Guid instanceId, string? key);
+
+    /// <summary>Tells the session what the agent's heartbeat changed; the session decides what to do with it.</summary>
+    Task ReportHealthAsync(Guid instanceId, Instances.LabHealthReport report, CancellationToken cancellationToken = default);
+
     /// <summary>Where the session is (step and message), or null if it has none.</summary>
     Task<SessionProgress?> GetProgressAsync(Guid instanceId, CancellationToken cancellationToken = default);
 

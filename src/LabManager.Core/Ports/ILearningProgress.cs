@@ -24,9 +24,24 @@ public interface ILearningProgress
 
     Task<LearnerMemory> GetMemoryAsync(Guid userId, CancellationToken cancellationToken = default);
 
+    /// <summary>Whether the learner ever started an instance of the lab (a claimed pooled one too).</summary>
+    Task<bool> HasStartedAsync(Guid userId, Guid labId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Whether <paramref name="answer"/> is the flag of one of the learner's own instances of the lab. The flag of another learner's
+    /// instance is wrong, and recorded as a shared-flag signal for operators.
+    /// </summary>
+    Task<bool> CheckOwnFlagAsync(Guid userId, Lab lab, Exercise exercise, string answer, DateTimeOffset at, CancellationToken cancellationToken = default);
+
+    /// <summary>The shared-flag signals since <paramref name="since"/>, newest first.</summary>
+    Task<IReadOnlyList<SharedFlagSignal>> SharedFlagSignalsAsync(DateTimeOffset since, int limit, CancellationToken cancellationToken = default);
+
     /// <summary>Counts one tutor question for the day; false when <paramref name="dailyLimit"/> is reached.</summary>
     Task<bool> TryUseTutorAsync(Guid userId, DateOnly day, int dailyLimit, CancellationToken cancellationToken = default);
 }
+
+/// <summary>A learner (<paramref name="UserId"/>) answered with the flag of <paramref name="FlagUserId"/>'s instance.</summary>
+public sealed record SharedFlagSignal(DateTimeOffset At, Guid UserId, Guid LabId, string ExerciseId, Guid FlagInstanceId, Guid FlagUserId);
 
 /// <summary>One session of a lab as the learner lived it.</summary>
 public sealed record LearningSession(Guid InstanceId, DateTimeOffset? StartedAt, DateTimeOffset? EndedAt, long DurationSeconds, decimal Cost, string? Outcome);

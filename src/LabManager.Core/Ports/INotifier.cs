@@ -8,6 +8,9 @@ public interface INotifier
     Task StatusChangedAsync(LabStatusEvent statusEvent, CancellationToken cancellationToken = default);
 
     Task NotifyAsync(Guid userId, LabNotification notification, CancellationToken cancellationToken = default);
+
+    /// <summary>Tells every operator (a lab degraded, an agent gone silent).</summary>
+    Task NotifyOperatorsAsync(LabNotification notification, CancellationToken cancellationToken = default);
 }
 
 /// <summary>A status change (or a new step of the workflow) to tell: <c>lab:status</c>.</summary>

@@ -80,4 +80,7 @@ public sealed class RealtimeNotifier(ILabsClient clients, TimeProvider time) : I
 
     public Task NotifyAsync(Guid userId, LabNotification notification, CancellationToken cancellationToken = default) =>
         clients.NotificationAsync(LabsRealtime.UserGroup(userId), notification, cancellationToken);
+
+    public Task NotifyOperatorsAsync(LabNotification notification, CancellationToken cancellationToken = default) =>
+        clients.NotificationAsync(LabsRealtime.OperatorsGroup, notification, cancellationToken);
 }

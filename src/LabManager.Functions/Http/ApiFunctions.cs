@@ -145,4 +145,24 @@ public static class ApiFunctions
     public static Task<IActionResult> AdminPools(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "admin/pools")] HttpRequest request,
         [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminPools", request, client);
+
+    [Function("LabHeartbeat")]
+    public static Task<IActionResult> LabHeartbeat(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "labs/instances/{id}/heartbeat")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("LabHeartbeat", request, client);
+
+    [Function("InstanceStats")]
+    public static Task<IActionResult> InstanceStats(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "labs/instances/{id}/stats")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("InstanceStats", request, client);
+
+    [Function("InstanceLogs")]
+    public static Task<IActionResult> InstanceLogs(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "labs/instances/{id}/logs")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("InstanceLogs", request, client);
+
+    [Function("AdminSharedFlags")]
+    public static Task<IActionResult> AdminSharedFlags(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "admin/flag-signals")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminSharedFlags", request, client);
 }

@@ -23,6 +23,7 @@ public sealed class LabSessionFunctions(
     UpdateInstanceActivity updateInstance,
     RecordProgressActivity recordProgress,
     NotifyExpiryActivity notifyExpiry,
+    NotifyHealthActivity notifyHealth,
     EnsureFirewallActivity ensureFirewall,
     DeleteFirewallActivity deleteFirewall,
     CheckIdleActivity checkIdle,
@@ -57,6 +58,9 @@ public sealed class LabSessionFunctions(
     [Function(nameof(NotifyExpiryActivity))]
     public Task<bool> NotifyExpiry([ActivityTrigger] ExpiryWarning input) => notifyExpiry.ExecuteAsync(input);
 
+    [Function(nameof(NotifyHealthActivity))]
+    public Task<bool> NotifyHealth([ActivityTrigger] HealthNotice input) => notifyHealth.ExecuteAsync(input);
+
     [Function(nameof(EnsureFirewallActivity))]
     public Task<string> EnsureFirewall([ActivityTrigger] FirewallInput input) => ensureFirewall.ExecuteAsync(input);
 
@@ -81,7 +85,7 @@ public sealed class LabSessionFunctions(
 /// Runs reconciliation on the schedule in the <c>SWEEP_SCHEDULE</c> app setting (every 5 minutes: <c>0 */5 * * * *</c>). It binds
 /// its own durable client, so it runs on a worker that has served no HTTP request yet.
 /// </summary>
-public sealed class ReconciliationFunctions(IReconciler reconciler, PoolKeepers keepers, DurableClientSlot slot)
+public sealed class ReconciliationFunctions(IReconciler reconciler, PoolKeepers keepers, AgentWatch watch, DurableClientSlot slot)
 {
     [Function("ReconciliationSweep")]
     public async Task Sweep([TimerTrigger("%SWEEP_SCHEDULE%")] TimerInfo timer, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken)
@@ -90,5 +94,13 @@ public sealed class ReconciliationFunctions(IReconciler reconciler, PoolKeepers 
         await reconciler.RunAsync(cancellationToken);
         // The pools' keepers, started again should one have ended.
         await keepers.EnsureAllAsync(cancellationToken);
+    }
+
+    /// <summary>Every 30 s, the Server's <c>Agent:Interval</c> default: running labs whose agent went silent are reported and reconciled.</summary>
+    [Function("AgentWatch")]
+    public async Task WatchAgents([TimerTrigger("*/30 * * * * *")] TimerInfo timer, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken)
+    {
+        slot.Client ??= client;
+        await watch.RunAsync(cancellationToken);
     }
 }

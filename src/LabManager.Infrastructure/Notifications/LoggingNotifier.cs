@@ -18,4 +18,10 @@ public sealed class LoggingNotifier(ILogger<LoggingNotifier> logger) : INotifier
         logger.LogInformation("lab:notification user {UserId} {Type}: {Message}", userId, notification.Type, notification.Message);
         return Task.CompletedTask;
     }
+
+    public Task NotifyOperatorsAsync(LabNotification notification, CancellationToken cancellationToken = default)
+    {
+        logger.LogWarning("lab:notification operators {Type}: {Message}", notification.Type, notification.Message);
+        return Task.CompletedTask;
+    }
 }

@@ -36,12 +36,17 @@ public static class LabCatalogFile
             .Concat(labs.Where(l => l.Image is { IsValid: false }).Select(l => $"{l.Slug}: image must name exactly one of osId, imageId or snapshotId"))
             .Concat(labs.SelectMany(l => (l.Pool?.Problems(int.MaxValue) ?? []).Select(p => $"{l.Slug}: pool {p}")))
             .Concat(labs.SelectMany(l => l.Exercises.Where(e => e.Check is { } c && !IsValid(c)).Select(e =>
-                $"{l.Slug}/{e.Id}: a check needs either flagSha256 (64 hex digits) or a checker with arguments")))
+                $"{l.Slug}/{e.Id}: a check needs one of flagSha256 (64 hex digits), dynamicFlag (an environment variable name) or a checker with arguments")))
+            .Concat(labs.SelectMany(l => l.Exercises.Where(e => e.Check?.DynamicFlag is { } v && l.ContainerConfig.Containers.Any(c => c.Environment.ContainsKey(v)))
+                .Select(e => $"{l.Slug}/{e.Id}: dynamicFlag {e.Check!.DynamicFlag} is already a container's environment variable")))
             .ToList();
         return errors.Count == 0 ? labs : throw new InvalidDataException($"Lab catalog {path} is not valid: {string.Join("; ", errors)}");
     }
 
-    private static bool IsValid(AnswerCheck check) => check.FlagSha256 is { } hash
-        ? check.Checker is null && hash.Length == 64 && hash.All(char.IsAsciiHexDigitLower)
-        : !string.IsNullOrEmpty(check.Checker) && check.Arguments.Count > 0;
+    private static bool IsValid(AnswerCheck check) => check switch
+    {
+        { FlagSha256: { } hash } => check is { Checker: null, DynamicFlag: null } && hash.Length == 64 && hash.All(char.IsAsciiHexDigitLower),
+        { DynamicFlag: { } name } => check.Checker is null && ContainerConfig.IsEnvironmentName(name),
+        _ => !string.IsNullOrEmpty(check.Checker) && check.Arguments.Count > 0,
+    };
 }

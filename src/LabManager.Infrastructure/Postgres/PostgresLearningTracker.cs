@@ -59,6 +59,55 @@ public sealed class PostgresLearningTracker(NpgsqlDataSource db, TimeProvider ti
         await RefreshMemoryAsync(connection, summary.UserId, cancellationToken);
     }
 
+    public async Task StoreFlagsAsync(Guid instanceId, IReadOnlyDictionary<string, string> exerciseHashes, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO instance_flags (instance_id, exercise_id, flag_sha256) SELECT @instanceId, e, h FROM unnest(@exercises, @hashes) AS f (e, h)
+            ON CONFLICT (instance_id, exercise_id) DO NOTHING
+            """, new { instanceId, exercises = exerciseHashes.Keys.ToArray(), hashes = exerciseHashes.Values.ToArray() }, cancellationToken: cancellationToken));
+    }
+
+    public async Task<bool> HasStartedAsync(Guid userId, Guid labId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "SELECT EXISTS (SELECT 1 FROM lab_instances WHERE user_id = @userId AND lab_id = @labId)", new { userId, labId }, cancellationToken: cancellationToken));
+    }
+
+    public async Task<bool> CheckOwnFlagAsync(Guid userId, Lab lab, Exercise exercise, string answer, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        var owners = (await connection.QueryAsync<(Guid InstanceId, Guid UserId)>(new CommandDefinition("""
+            SELECT f.instance_id, i.user_id FROM instance_flags f JOIN lab_instances i ON i.id = f.instance_id
+            WHERE f.flag_sha256 = @hash AND f.exercise_id = @exerciseId AND i.lab_id = @labId
+            """, new { hash = Flags.Hash(answer), exerciseId = exercise.Id, labId = lab.Id }, cancellationToken: cancellationToken))).ToList();
+        if (owners.Any(o => o.UserId == userId))
+        {
+            return true;
+        }
+
+        foreach (var owner in owners)
+        {
+            await connection.ExecuteAsync(new CommandDefinition("""
+                INSERT INTO shared_flag_signals (at, user_id, lab_id, exercise_id, flag_instance_id, flag_user_id)
+                VALUES (@at, @userId, @labId, @exerciseId, @InstanceId, @UserIdOfFlag)
+                """, new { at = at.UtcDateTime, userId, labId = lab.Id, exerciseId = exercise.Id, owner.InstanceId, UserIdOfFlag = owner.UserId },
+                cancellationToken: cancellationToken));
+        }
+
+        return false;
+    }
+
+    public async Task<IReadOnlyList<SharedFlagSignal>> SharedFlagSignalsAsync(DateTimeOffset since, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<(DateTime At, Guid UserId, Guid LabId, string ExerciseId, Guid FlagInstanceId, Guid FlagUserId)>(new CommandDefinition("""
+            SELECT at, user_id, lab_id, exercise_id, flag_instance_id, flag_user_id FROM shared_flag_signals WHERE at >= @since ORDER BY at DESC, id DESC LIMIT @limit
+            """, new { since = since.UtcDateTime, limit }, cancellationToken: cancellationToken));
+        return [.. rows.Select(r => new SharedFlagSignal(DbTime.Utc(r.At), r.UserId, r.LabId, r.ExerciseId, r.FlagInstanceId, r.FlagUserId))];
+    }
+
     public async Task<LabProgress> GetLabProgressAsync(Guid userId, Lab lab, CancellationToken cancellationToken = default)
     {
         await using var connection = await db.OpenConnectionAsync(cancellationToken);

@@ -247,7 +247,20 @@ let operatorRefresh = null;
 
 function onNotification(n) {
   const instanceId = n.metadata?.instanceId;
-  if (n.metadata?.kind !== 'idle' || !instanceId) {
+  const kind = n.metadata?.kind;
+  if (['restarted', 'degraded', 'recovered'].includes(kind) && instanceId) loadContainers(instanceId, true);
+  if (kind === 'degraded' && instanceId && state.instances.get(instanceId)?.userId === state.user?.id) {
+    // The lab keeps failing: a fresh VM is what fixes it.
+    const alert = $('#alert');
+    fill(alert, h('span', null, n.message),
+      h('button', { type: 'button', id: 'reset-degraded', onclick: (e) => confirm('Reset replaces the VM with a fresh one: everything changed in the lab is lost. Reset?')
+        && run(e.currentTarget, async () => { await act(state.instances.get(instanceId), 'reset', undefined, 'Resetting: a fresh VM is on its way'); }) }, 'Reset'),
+      h('button', { type: 'button', class: 'secondary', onclick: () => { alert.hidden = true; } }, 'Dismiss'));
+    alert.className = 'alert';
+    alert.hidden = false;
+    return;
+  }
+  if (kind !== 'idle' || !instanceId) {
     showAlert(n.message, 'info');
     return;
   }
@@ -466,7 +479,55 @@ function renderSession() {
       h('button', { type: 'button', onclick: (e) => run(e.currentTarget, () => act(instance, 'extend', { minutes: 15 }, 'Extended by 15 minutes')) }, 'Extend 15 min'),
       h('button', { type: 'button', class: 'secondary', onclick: (e) => run(e.currentTarget, () => act(instance, 'restart', undefined, 'Restarting the VM; the lab is back in a minute')) }, 'Restart'),
       h('button', { type: 'button', class: 'secondary', onclick: (e) => confirm('Reset replaces the VM with a fresh one: everything changed in the lab is lost. Reset?') && run(e.currentTarget, () => act(instance, 'reset', undefined, 'Resetting: a fresh VM is on its way')) }, 'Reset'),
-      h('button', { type: 'button', class: 'danger', onclick: (e) => confirm('Stop this lab? Its VM is destroyed.') && run(e.currentTarget, () => act(instance, 'stop', undefined, null)) }, 'Stop')));
+      h('button', { type: 'button', class: 'danger', onclick: (e) => confirm('Stop this lab? Its VM is destroyed.') && run(e.currentTarget, () => act(instance, 'stop', undefined, null)) }, 'Stop')),
+    h('div', { id: 'containers', 'aria-live': 'polite' }),
+    h('details', { id: 'logs', ontoggle: (e) => e.currentTarget.open && run(null, () => loadLogs(instance.id)) },
+      h('summary', null, 'Logs'), h('pre', { id: 'logs-text' }, 'Loading…')));
+  renderContainers(instance.id);
+  loadContainers(instance.id);
+}
+
+// ---------- learner: inside the lab (what its agent reports) ----------
+
+const containerStats = new Map();
+
+/** Reads the lab's containers from its agent's last heartbeat, at most every 15 s unless asked now. */
+async function loadContainers(instanceId, now = false) {
+  const known = containerStats.get(instanceId);
+  if (!now && known && Date.now() - known.at < 15_000) return;
+  containerStats.set(instanceId, { at: Date.now(), stats: known?.stats ?? null });
+  try {
+    const { data } = await api('GET', `/api/labs/instances/${instanceId}/stats`);
+    containerStats.set(instanceId, { at: Date.now(), stats: data });
+  } catch (error) {
+    if (error.status !== 404) return;
+  }
+  renderContainers(instanceId);
+}
+
+const mib = (bytes) => (bytes == null ? '—' : `${Math.round(bytes / 1048576)} MiB`);
+
+function renderContainers(instanceId) {
+  const box = $('#containers');
+  if (!box || currentInstance()?.id !== instanceId) return;
+  const stats = containerStats.get(instanceId)?.stats;
+  if (!stats) {
+    fill(box, h('p', { class: 'muted' }, 'No report from inside the lab yet.'));
+    return;
+  }
+  fill(box,
+    h('h4', null, 'Containers', stats.degraded ? h('span', { class: 'badge error' }, 'not working') : null),
+    h('ul', { class: 'containers' }, stats.containers.map((c) => h('li', { 'data-container': c.name },
+      h('strong', null, c.name), ' ', h('span', { class: `badge ${c.state === 'running' ? 'running' : 'error'}` }, c.state === 'exited' ? `exited (${c.exitCode})` : c.state),
+      c.cpuPercent == null ? null : h('span', { class: 'muted' }, ` CPU ${c.cpuPercent.toFixed(1)} % · memory ${mib(c.memoryUsed)} of ${mib(c.memoryLimit)}`)))));
+}
+
+/** The containers' last log lines, shown as text only. */
+async function loadLogs(instanceId) {
+  const { data } = await api('GET', `/api/labs/instances/${instanceId}/logs?lines=100`);
+  $('#logs-text').textContent = data.containers.length
+    ? data.containers.map((c) => `== ${c.name}\n${c.text}`).join('\n')
+    : 'No log lines reported yet.';
 }
 
 /** The meter's filled part (set through the style object: the page's CSP allows no inline style attributes). */
@@ -630,7 +691,7 @@ function renderOperatorInstances(instances) {
   $('#ops-summary').textContent = `${instances.length} live · $${cost.toFixed(3)} of VM time so far`;
   const body = $('#ops-instances tbody');
   if (!instances.length) {
-    fill(body, h('tr', null, h('td', { colspan: '9', class: 'muted' }, 'No live instances.')));
+    fill(body, h('tr', null, h('td', { colspan: '12', class: 'muted' }, 'No live instances.')));
     return;
   }
   fill(body, ...instances.map((i) => h('tr', { 'data-instance': i.id },
@@ -642,6 +703,11 @@ function renderOperatorInstances(instances) {
     i.expiresAt ? h('td', { 'data-until': i.expiresAt }, duration(Date.parse(i.expiresAt) - Date.now())) : h('td', null, '—'),
     h('td', { title: i.cloudInstanceId ?? '' }, short(i.cloudInstanceId)),
     h('td', null, i.costSoFar === undefined ? '—' : `$${i.costSoFar.toFixed(3)}`),
+    h('td', null, i.agent?.cpuPercent == null ? '—' : `${i.agent.cpuPercent.toFixed(1)} %`),
+    h('td', null, i.agent?.memoryUsed == null ? '—' : `${mib(i.agent.memoryUsed)} / ${mib(i.agent.memoryLimit)}`),
+    h('td', { class: 'agent' }, !i.agent ? h('span', { class: 'muted' }, 'none yet')
+      : i.agent.silent ? h('span', { class: 'badge error' }, 'no heartbeat')
+      : i.agent.degraded ? h('span', { class: 'badge error' }, 'degraded') : h('span', { class: 'badge running' }, 'ok')),
     h('td', null, i.status === 'stopping' ? h('span', { class: 'muted' }, 'stopping') : h('button', {
       type: 'button', class: 'danger', 'aria-label': `Force stop instance ${short(i.id)}`,
       onclick: (e) => confirm(`Force stop instance ${short(i.id)} of ${i.labName}? Its VM is destroyed.`)

@@ -120,6 +120,33 @@ public sealed class NotifyExpiryActivity(IInstanceStore store, INotifier notifie
     }
 }
 
+/// <summary>Input of <see cref="NotifyHealthActivity"/>.</summary>
+public sealed record HealthNotice(Guid InstanceId, LabHealthReport Report);
+
+/// <summary>
+/// Tells the learner what the agent reported of their lab: a container restarted, the lab degraded (with Reset offered) or working again;
+/// operators hear of a degraded lab too.
+/// </summary>
+public sealed class NotifyHealthActivity(IInstanceStore store, INotifier notifier) : TaskActivity<HealthNotice, bool>
+{
+    public override Task<bool> RunAsync(TaskActivityContext context, HealthNotice input) => ExecuteAsync(input);
+
+    /// <summary>The activity's work; any host (Durable Task worker or Functions trigger) calls this.</summary>
+    public async Task<bool> ExecuteAsync(HealthNotice input)
+    {
+        var instance = await store.GetAsync(input.InstanceId) ?? throw new PermanentFailureException($"Instance {input.InstanceId} does not exist");
+        var metadata = new Dictionary<string, string>(UpdateInstanceActivity.Metadata(instance)) { ["kind"] = input.Report.Kind };
+        var type = input.Report.Kind == "degraded" ? "warning" : "info";
+        await notifier.NotifyAsync(instance.UserId, new LabNotification(type, input.Report.Message, metadata));
+        if (input.Report.Kind == "degraded")
+        {
+            await notifier.NotifyOperatorsAsync(new LabNotification("warning", $"Instance {instance.Id} is degraded: {input.Report.Message}", metadata));
+        }
+
+        return true;
+    }
+}
+
 /// <summary>Input of <see cref="RecordProgressActivity"/>. <see cref="Outcome"/> null means the lab just started.</summary>
 public sealed record ProgressInput(Guid InstanceId, DateTimeOffset At, string? Outcome = null);
 

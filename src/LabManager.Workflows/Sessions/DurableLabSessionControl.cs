@@ -80,9 +80,14 @@ public sealed class DurableLabSessionControl(IServiceProvider services, IOptions
     public Task ExtendAsync(Guid instanceId, TimeSpan by, CancellationToken cancellationToken = default) =>
         Client.RaiseEventAsync(instanceId.ToString(), LabEvents.Extend, new ExtendRequest(by), cancellationToken);
 
+    public bool IsVmKey(Guid instanceId, string? key) => options.Value.PhoneHomeKey is { Length: > 0 } secret && PhoneHome.Matches(secret, instanceId, key);
+
+    public Task ReportHealthAsync(Guid instanceId, LabHealthReport report, CancellationToken cancellationToken = default) =>
+        Client.RaiseEventAsync(instanceId.ToString(), LabEvents.Health, report, cancellationToken);
+
     public async Task<bool> LabReadyAsync(Guid instanceId, string? key, int generation, int boot, CancellationToken cancellationToken = default)
     {
-        if (options.Value.PhoneHomeKey is not { Length: > 0 } secret || !PhoneHome.Matches(secret, instanceId, key))
+        if (!IsVmKey(instanceId, key))
         {
             return false;
         }

@@ -25,6 +25,9 @@ public static class LabEvents
     /// <summary>A learner claimed this pooled session (payload <see cref="ClaimRequest"/>).</summary>
     public const string Claim = "Claim";
 
+    /// <summary>The lab's agent reported a change of its containers' health (payload <see cref="LabHealthReport"/>).</summary>
+    public const string Health = "Health";
+
     /// <summary>A pool's keeper: look at the pool now (a claim took a VM, or the settings changed); payload: the global quota now.</summary>
     public const string WakeKeeper = "WakeKeeper";
 }
@@ -139,11 +142,13 @@ public sealed record LiveSession(
 
 /// <summary>
 /// The lab as a session runs it: where and how its VM is made and what runs on it. Carried in the input, so the activities do not
-/// read the catalog at each call and a change to the catalog never alters a running session. Flags and hints stay out.
+/// read the catalog at each call and a change to the catalog never alters a running session. Flags and hints stay out; of dynamic
+/// flags, only the variable each exercise's flag goes in (<see cref="DynamicFlags"/>: exercise id → variable).
 /// </summary>
-public sealed record SessionLab(string Name, string Region, string Plan, BootImage? Image, ContainerConfig Container)
+public sealed record SessionLab(string Name, string Region, string Plan, BootImage? Image, ContainerConfig Container, IReadOnlyDictionary<string, string>? DynamicFlags = null)
 {
-    public static SessionLab From(Lab lab) => new(lab.Name, lab.Region, lab.Plan, lab.Image, lab.ContainerConfig);
+    public static SessionLab From(Lab lab) => new(lab.Name, lab.Region, lab.Plan, lab.Image, lab.ContainerConfig,
+        lab.Exercises.Where(e => e.Check?.DynamicFlag is not null).ToDictionary(e => e.Id, e => e.Check!.DynamicFlag!) is { Count: > 0 } flags ? flags : null);
 }
 
 /// <summary>How the session ended.</summary>

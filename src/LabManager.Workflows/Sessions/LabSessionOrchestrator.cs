@@ -194,6 +194,18 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                     continue;
                 }
 
+                // The agent's word on the containers: told to the learner when it is of the current VM; it changes nothing else.
+                if (winner == _inbox.Health)
+                {
+                    if (_inbox.TakeHealth() is { } health && health.Generation == _s.Generation)
+                    {
+                        Log("Instance {InstanceId}: the agent reports the lab {Kind}", input.InstanceId, health.Kind);
+                        await ctx.CallActivityAsync<bool>(nameof(NotifyHealthActivity), new HealthNotice(input.InstanceId, health), _retry);
+                    }
+
+                    continue;
+                }
+
                 if (winner == timer)
                 {
                     if (claimedFirst)
@@ -344,7 +356,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                     wakeAt = _s.IdleCheckAt is { } idleAt && idleAt < wakeAt ? idleAt : wakeAt;
                     using var cts = new CancellationTokenSource();
                     var timer = ctx.CreateTimer(wakeAt.UtcDateTime, cts.Token);
-                    winner = await Task.WhenAny(timer, _inbox.Stop, _inbox.Extend, _inbox.Restart, _inbox.Reset, _inbox.LabReady);
+                    winner = await Task.WhenAny(timer, _inbox.Stop, _inbox.Extend, _inbox.Restart, _inbox.Reset, _inbox.LabReady, _inbox.Health);
                     timerFired = winner == timer;
                     if (!timerFired)
                     {
@@ -359,6 +371,18 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                 if (winner == _inbox.LabReady)
                 {
                     TakeReport();
+                    continue;
+                }
+
+                // The agent's word on the containers: told to the learner when it is of the current VM; it changes nothing else.
+                if (winner == _inbox.Health)
+                {
+                    if (_inbox.TakeHealth() is { } health && health.Generation == _s.Generation)
+                    {
+                        Log("Instance {InstanceId}: the agent reports the lab {Kind}", input.InstanceId, health.Kind);
+                        await ctx.CallActivityAsync<bool>(nameof(NotifyHealthActivity), new HealthNotice(input.InstanceId, health), _retry);
+                    }
+
                     continue;
                 }
 
@@ -661,6 +685,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         private Task<bool>? _reset;
         private Task<LabReport>? _labReady;
         private Task<ClaimRequest>? _claim;
+        private Task<LabHealthReport>? _health;
 
         public Task<StopRequest> Stop => _stop ??= ctx.WaitForExternalEvent<StopRequest>(LabEvents.Stop);
         public Task<ExtendRequest> Extend => _extend ??= ctx.WaitForExternalEvent<ExtendRequest>(LabEvents.Extend);
@@ -668,10 +693,11 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         public Task<bool> Reset => _reset ??= ctx.WaitForExternalEvent<bool>(LabEvents.Reset);
         public Task<LabReport> LabReady => _labReady ??= ctx.WaitForExternalEvent<LabReport>(LabEvents.LabReady);
         public Task<ClaimRequest> Claim => _claim ??= ctx.WaitForExternalEvent<ClaimRequest>(LabEvents.Claim);
+        public Task<LabHealthReport> Health => _health ??= ctx.WaitForExternalEvent<LabHealthReport>(LabEvents.Health);
 
         /// <summary>True when an event has arrived that the live loop has not handled yet.</summary>
         public bool HasPending =>
-            Stop.IsCompleted || Extend.IsCompleted || Restart.IsCompleted || Reset.IsCompleted || LabReady.IsCompleted;
+            Stop.IsCompleted || Extend.IsCompleted || Restart.IsCompleted || Reset.IsCompleted || LabReady.IsCompleted || Health.IsCompleted;
 
         public StopRequest TakeStop() => Take(ref _stop) ?? new StopRequest();
 
@@ -680,6 +706,8 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         public LabReport? TakeLabReady() => Take(ref _labReady);
 
         public ClaimRequest TakeClaim() => Take(ref _claim)!;
+
+        public LabHealthReport? TakeHealth() => Take(ref _health);
 
         public void TakeRestartOrReset(bool reset)
         {

@@ -1,5 +1,6 @@
 using LabManager.Core.CloudInit;
 using LabManager.Core.Instances;
+using LabManager.Core.Labs;
 using LabManager.Core.Ports;
 using LabManager.Workflows.Sessions;
 using Microsoft.DurableTask;
@@ -21,7 +22,8 @@ public sealed record VmSnapshot(string VmId, bool Exists, bool Ready, string Sta
 public sealed record DestroyVmInput(Guid InstanceId, string? VmId, int Generation = 1);
 
 /// <summary>Creates the lab's VM, or adopts the one already labelled for this instance.</summary>
-public sealed class CreateVmActivity(ICloudProvider cloud, ILabCatalog catalog, IOptions<LabSessionOptions> options, ILogger<CreateVmActivity> logger)
+public sealed class CreateVmActivity(
+    ICloudProvider cloud, ILabCatalog catalog, ILearningTracker tracker, IOptions<LabSessionOptions> options, IOptions<AgentOptions> agent, ILogger<CreateVmActivity> logger)
     : TaskActivity<CreateVmInput, VmSnapshot>
 {
     public override Task<VmSnapshot> RunAsync(TaskActivityContext context, CreateVmInput input) => ExecuteAsync(input);
@@ -32,13 +34,39 @@ public sealed class CreateVmActivity(ICloudProvider cloud, ILabCatalog catalog, 
         var lab = input.Lab ?? (await catalog.GetAsync(input.LabId) is { } stored
             ? SessionLab.From(stored)
             : throw new PermanentFailureException($"Lab {input.LabId} does not exist"));
-        var phoneHome = options.Value.PhoneHomeKey is { Length: > 0 } secret && options.Value.PhoneHomeUrl is { Length: > 0 } template
+        var o = options.Value;
+        var phoneHome = o.PhoneHomeKey is { Length: > 0 } secret && o.PhoneHomeUrl is { Length: > 0 } template
             ? PhoneHome.Url(template, secret, input.InstanceId, input.Generation)
             : null;
-        var userData = CloudInitRenderer.Render(lab.Container, phoneHome);
+        var heartbeat = o.PhoneHomeKey is { Length: > 0 } key && agent.Value.Interval > TimeSpan.Zero
+            && PhoneHome.HeartbeatUrl(o.HeartbeatUrl, o.PhoneHomeUrl, key, input.InstanceId, input.Generation) is { } url
+            ? (url, agent.Value.Interval)
+            : ((string, TimeSpan)?)null;
+        var userData = CloudInitRenderer.Render(lab.Container, phoneHome, heartbeat, await FlagsAsync(input.InstanceId, lab));
         var vm = await cloud.CreateVmAsync(new VmSpec(LabInstance.VmLabel(input.InstanceId, input.Generation), lab.Region, lab.Plan, userData, [options.Value.VmTag], lab.Image, input.FirewallGroupId));
         logger.LogInformation("Instance {InstanceId}: VM {VmId} for lab {Lab} ({State})", input.InstanceId, vm.Id, lab.Name, vm.Describe());
         return ToSnapshot(vm);
+    }
+
+    /// <summary>
+    /// The instance's own flags, by variable, their hashes stored with it first (the same at every VM of the instance, so a retry or a
+    /// reset stores the same). Never logged.
+    /// </summary>
+    private async Task<IReadOnlyDictionary<string, string>?> FlagsAsync(Guid instanceId, SessionLab lab)
+    {
+        if (lab.DynamicFlags is not { Count: > 0 } declared)
+        {
+            return null;
+        }
+
+        if (options.Value.PhoneHomeKey is not { Length: > 0 } secret)
+        {
+            throw new PermanentFailureException($"Lab {lab.Name} gives each learner a flag of their own, made from LabSessions:PhoneHomeKey, which is not set");
+        }
+
+        var flags = declared.ToDictionary(d => d.Key, d => Flags.Dynamic(secret, instanceId, d.Key));
+        await tracker.StoreFlagsAsync(instanceId, flags.ToDictionary(f => f.Key, f => Flags.Hash(f.Value)));
+        return declared.ToDictionary(d => d.Value, d => flags[d.Key]);
     }
 
     internal static VmSnapshot ToSnapshot(CloudVm vm) => new(vm.Id, true, vm.IsReady, vm.Describe(), vm.MainIp, vm.InternalIp);
