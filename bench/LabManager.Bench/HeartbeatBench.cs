@@ -58,6 +58,13 @@ internal static class HeartbeatBench
                 await Task.WhenAll(chunk.Select(PostAsync));
             }
 
+            // What the Server spends with no heartbeat at all (its timers, the Durable engine), to tell the heartbeats' own share.
+            var idleCpu = Cpu.Now();
+            var idleWall = Stopwatch.StartNew();
+            await Task.Delay(TimeSpan.FromSeconds(10));
+            var idle = Cpu.Now() - idleCpu;
+            var idleCores = (Server: idle.Server.TotalSeconds / idleWall.Elapsed.TotalSeconds, Postgres: idle.Postgres.TotalSeconds / idleWall.Elapsed.TotalSeconds);
+
             // The agents' own rate, open loop.
             var rate = labs / 30.0;
             var paced = new List<Task<(TimeSpan Took, int Status)>>();
@@ -110,13 +117,16 @@ internal static class HeartbeatBench
                 return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
             }
 
-            var latestBytes = await Scalar("SELECT pg_total_relation_size('instance_heartbeats')") / (double)labs;
-            var points = await Scalar("SELECT count(*) FROM instance_stats");
-            var pointBytes = await Scalar("SELECT pg_total_relation_size('instance_stats')") / (double)points;
+            // The live rows as stored (compressed, out of line or not); the tables also hold the dead versions updates leave until vacuumed.
+            var latestBytes = await Scalar("SELECT avg(pg_column_size(h.*))::bigint FROM instance_heartbeats h");
+            var pointBytes = await Scalar("SELECT avg(pg_column_size(s.*))::bigint + 40 FROM instance_stats s");
+            var tableBytes = await Scalar("SELECT pg_total_relation_size('instance_heartbeats') + pg_total_relation_size('instance_stats')");
 
             var took = pacedResults.Select(r => r.Took.TotalMilliseconds).Order().ToList();
-            var perCoreServer = done / saturatedCpu.Server.TotalSeconds;
-            var perCoreAll = done / (saturatedCpu.Server + saturatedCpu.Postgres).TotalSeconds;
+            // The heartbeats' own cost: what the run spent beyond the idle Server's.
+            var overhead = TimeSpan.FromSeconds((idleCores.Server + idleCores.Postgres) * saturatedWall.TotalSeconds);
+            var perCoreServer = done / (saturatedCpu.Server.TotalSeconds - idleCores.Server * saturatedWall.TotalSeconds);
+            var perCoreAll = done / (saturatedCpu.Server + saturatedCpu.Postgres - overhead).TotalSeconds;
             var report = new StringBuilder()
                 .AppendLine(CultureInfo.InvariantCulture, $"`./scripts/bench.sh heartbeat --labs {labs} --seconds {seconds} --concurrency {concurrency}` ({DateTime.UtcNow:yyyy-MM-dd}, this {Environment.ProcessorCount}-core machine)")
                 .AppendLine()
@@ -126,13 +136,15 @@ internal static class HeartbeatBench
                 .AppendLine("|---|---|")
                 .AppendLine(CultureInfo.InvariantCulture, $"| at the agents' rate ({rate:F1}/s for {pacedWall.TotalSeconds:F0} s): accepted | {pacedResults.Count(r => r.Status == 202)} of {pacedResults.Length} |")
                 .AppendLine(CultureInfo.InvariantCulture, $"| at the agents' rate: latency p50 / p99 (ms) | {took[took.Count / 2]:F1} / {took[(int)(took.Count * 0.99)]:F1} |")
+                .AppendLine(CultureInfo.InvariantCulture, $"| no heartbeats (10 s): cores used, Server / PostgreSQL | {idleCores.Server:F3} / {idleCores.Postgres:F3} |")
                 .AppendLine(CultureInfo.InvariantCulture, $"| at the agents' rate: cores used, Server / PostgreSQL | {pacedCpu.Server.TotalSeconds / pacedWall.TotalSeconds:F3} / {pacedCpu.Postgres.TotalSeconds / pacedWall.TotalSeconds:F3} |")
                 .AppendLine(CultureInfo.InvariantCulture, $"| saturated ({concurrency} senders, {saturatedWall.TotalSeconds:F0} s): heartbeats/s stored | {done / saturatedWall.TotalSeconds:F0} ({refused} refused as too soon) |")
-                .AppendLine(CultureInfo.InvariantCulture, $"| heartbeats per core-second: Server process / Server and PostgreSQL together | {perCoreServer:F0} / {perCoreAll:F0} |")
+                .AppendLine(CultureInfo.InvariantCulture, $"| heartbeats per core-second beyond the idle Server: Server process / Server and PostgreSQL together | {perCoreServer:F0} / {perCoreAll:F0} |")
                 .AppendLine(CultureInfo.InvariantCulture, $"| labs one core serves at one heartbeat per 30 s (Server and PostgreSQL) | {perCoreAll * 30:F0} |")
-                .AppendLine(CultureInfo.InvariantCulture, $"| stored per lab: latest heartbeat (bytes) | {latestBytes:F0} |")
-                .AppendLine(CultureInfo.InvariantCulture, $"| stored per lab: one point of the series (bytes) | {pointBytes:F0} |")
-                .AppendLine(CultureInfo.InvariantCulture, $"| stored per lab-hour (latest + 60 points, bytes) | {latestBytes + 60 * pointBytes:F0} |")
+                .AppendLine(CultureInfo.InvariantCulture, $"| stored per lab: latest heartbeat, row as stored (bytes) | {latestBytes} |")
+                .AppendLine(CultureInfo.InvariantCulture, $"| stored per lab: one point of the series, row and index entry (bytes) | {pointBytes} |")
+                .AppendLine(CultureInfo.InvariantCulture, $"| stored per lab-hour (latest + 60 points, bytes) | {latestBytes + 60 * pointBytes} |")
+                .AppendLine(CultureInfo.InvariantCulture, $"| both tables on disk after the run, per lab, dead row versions included (bytes) | {tableBytes / labs} |")
                 .ToString();
             Console.Write(report);
             if (outFile is not null)
@@ -174,21 +186,30 @@ internal static class HeartbeatBench
         return $$"""{"boot":1,"containers":[{"name":"/web","state":"running","exitCode":0,"restarts":0,"health":"healthy"},{"name":"/db","state":"running","exitCode":0,"restarts":0,"health":null}],"stats":[{"name":"web","cpu":"1.25%","mem":"180MiB / 768MiB","net":"1.2MB / 3.4MB"},{"name":"db","cpu":"0.40%","mem":"90MiB / 256MiB","net":"20kB / 15kB"}],"logs":[{"name":"web","tail":"{{Tail("web")}}"},{"name":"db","tail":"{{Tail("db")}}"}],"restarted":[]}""";
     }
 
-    /// <summary>CPU time of this process and of every PostgreSQL process on the machine (bench.sh starts the only one).</summary>
+    /// <summary>CPU time of this process and of every PostgreSQL process on the machine (bench.sh starts the only one), from <c>/proc</c>.</summary>
     private sealed record Cpu(TimeSpan Server, TimeSpan Postgres)
     {
-        public static Cpu Now() => new(Process.GetCurrentProcess().TotalProcessorTime,
-            Process.GetProcessesByName("postgres").Aggregate(TimeSpan.Zero, (sum, p) =>
+        public static Cpu Now() => new(Process.GetCurrentProcess().TotalProcessorTime, Directory.GetDirectories("/proc").Where(d => System.IO.Path.GetFileName(d).All(char.IsAsciiDigit)).Aggregate(TimeSpan.Zero, (sum, dir) =>
+        {
+            try
             {
-                try
-                {
-                    return sum + p.TotalProcessorTime;
-                }
-                catch (InvalidOperationException)
+                var stat = File.ReadAllText(System.IO.Path.Combine(dir, "stat"));
+                var close = stat.LastIndexOf(')');
+                if (stat[(stat.IndexOf('(') + 1)..close] != "postgres")
                 {
                     return sum;
                 }
-            }));
+
+                // After the name: state is field 3, utime and stime fields 14 and 15, in clock ticks of 1/100 s.
+                var fields = stat[(close + 2)..].Split(' ');
+                return sum + TimeSpan.FromSeconds((long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The process ended meanwhile.
+                return sum;
+            }
+        }));
 
         public static Cpu operator -(Cpu a, Cpu b) => new(a.Server - b.Server, a.Postgres - b.Postgres);
     }

@@ -97,8 +97,9 @@ public sealed class LabAgentTests
     [Fact]
     public void Lines_KeepsTheLastLines_AsTextWithoutControlCharacters()
     {
-        var tail = Encoding.UTF8.GetBytes("one\ntwo\u001b[31m red\u0007\nthree\tfour\n");
-        Assert.Equal("two [31m red \nthree\tfour\n", LabAgent.Lines(tail, 2));
+        var tail = LabAgent.Text([.. Encoding.UTF8.GetBytes("one\ntwo\u001b[31m red\u0007\nthree\tfour\0\n"), 0xff]);
+        Assert.Equal("one\ntwo [31m red \nthree\tfour \n\ufffd", tail);
+        Assert.Equal("two [31m red \nthree\tfour \n\ufffd\n", LabAgent.Lines(tail, 3));
     }
 
     [Fact]

@@ -127,7 +127,7 @@ public sealed class AgentTests(AgentServer server) : IClassFixture<AgentServer>
         Assert.Contains("containers[0].name", problems["message"]!.GetValue<string>(), StringComparison.Ordinal);
 
         // One is taken; one right after it is too soon.
-        Assert.Equal(HttpStatusCode.Accepted, (await server.SendAsync(HttpMethod.Post, HeartbeatPath(id), body: Heartbeat("kept", "exited", "kept line"))).Status);
+        Assert.Equal(HttpStatusCode.Accepted, (await server.SendAsync(HttpMethod.Post, HeartbeatPath(id), body: Heartbeat("kept", "exited", "kept\0line"))).Status);
         var (tooSoon, _, response) = await server.SendAsync(HttpMethod.Post, HeartbeatPath(id), body: Heartbeat("soon"));
         Assert.Equal(HttpStatusCode.TooManyRequests, tooSoon);
         Assert.True(response.Headers.Contains("Retry-After"));

@@ -19,6 +19,9 @@ public sealed class BrowserFixture : TutorServer
     /// <summary>Where each step's screenshot is saved: <c>artifacts/browser/</c> at the repository root.</summary>
     public string Artifacts { get; } = Path.Combine(RepoPaths.Root, "artifacts", "browser");
 
+    /// <summary>The labs' agents report every second, so the page has their figures at once.</summary>
+    protected override IEnumerable<string> Settings => [.. base.Settings, "Agent:Interval=00:00:01", "Agent:MinInterval=00:00:00.5"];
+
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
@@ -114,6 +117,11 @@ public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserF
         await Expect(page.Locator("#status")).ToHaveTextAsync("running", new() { Timeout = 60_000 });
         Assert.True(await page.EvaluateAsync<bool>("() => window.notReloaded === true"));
         await Expect(page.Locator("#countdown")).ToHaveTextAsync(new Regex(@"^\d+:\d\d(:\d\d)?$"));
+        // What the lab's agent reports: its container running, and its log as text.
+        await Expect(page.Locator("#containers li[data-container='dvwa']")).ToContainTextAsync("running", new() { Timeout = 30_000 });
+        await Expect(page.Locator("#containers li[data-container='dvwa']")).ToContainTextAsync(new Regex(@"CPU \d+\.\d % · memory \d+ MiB of 768 MiB"));
+        await page.Locator("#logs summary").ClickAsync();
+        await Expect(page.Locator("#logs-text")).ToContainTextAsync("dvwa: started");
         await server.ScreenshotAsync(page, "03-running");
 
         // Extend moves the countdown past the hour; Restart reboots the VM and Reset replaces it, and the lab comes back.
@@ -213,6 +221,9 @@ public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserF
         await Expect(poolRow.Locator("td").Nth(1)).ToHaveTextAsync("0–1");
         await Expect(poolRow.Locator("td").Nth(4)).ToHaveTextAsync("0 (and 0 cold)");
         await Expect(poolRow.Locator("td").Nth(6)).ToHaveTextAsync("$0.000");
+        // Each instance's agent: its figures and whether it reports.
+        await Expect(otherRow.Locator("td.agent")).ToHaveTextAsync("ok");
+        await Expect(otherRow.Locator("td").Nth(8)).ToHaveTextAsync(new Regex(@"^\d+\.\d %$"));
         await AssertAccessibleAsync(ops, "operator");
         await server.ScreenshotAsync(ops, "07-operator");
         await otherRow.GetByRole(AriaRole.Button, new() { Name = $"Force stop instance {otherId[..8]}" }).ClickAsync();

@@ -238,24 +238,25 @@ public static partial class LabAgent
         return Convert.TryFromBase64String(base64, bytes, out var written) ? bytes[..written] : null;
     }
 
-    /// <summary>The last <paramref name="lines"/> lines of a log tail, as text (invalid UTF-8 replaced), without control characters but tab.</summary>
-    public static string Lines(byte[] tail, int lines)
+    /// <summary>A log tail as text to keep: invalid UTF-8 replaced, every control character but newline and tab a space (no NUL reaches the database).</summary>
+    public static string Text(byte[] tail)
     {
         var text = Encoding.UTF8.GetString(tail);
+        return string.Create(text.Length, text, (span, t) =>
+        {
+            for (var i = 0; i < t.Length; i++)
+            {
+                span[i] = t[i] is '\n' or '\t' || !char.IsControl(t[i]) ? t[i] : ' ';
+            }
+        });
+    }
+
+    /// <summary>The last <paramref name="lines"/> lines of a kept log tail, each ending in a newline.</summary>
+    public static string Lines(string text, int lines)
+    {
         var all = text.Split('\n');
         var kept = all.Length > 0 && all[^1].Length == 0 ? all[..^1] : all;
-        var sb = new StringBuilder();
-        foreach (var line in kept.TakeLast(lines))
-        {
-            foreach (var ch in line)
-            {
-                sb.Append(ch == '\t' || !char.IsControl(ch) ? ch : ' ');
-            }
-
-            sb.Append('\n');
-        }
-
-        return sb.ToString();
+        return string.Concat(kept.TakeLast(lines).Select(l => l + "\n"));
     }
 
     [GeneratedRegex(@"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")]

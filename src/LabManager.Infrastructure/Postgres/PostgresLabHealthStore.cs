@@ -29,7 +29,7 @@ public sealed class PostgresLabHealthStore(NpgsqlDataSource db) : ILabHealthStor
         // What the next heartbeat compares with belongs to one boot of one VM.
         var same = before is not null && before.Generation == generation && before.Boot == body.Boot;
         var reading = HeartbeatReading.From(body, same ? before!.Failing : [], same ? before!.Restarted : []);
-        var logs = (body.Logs ?? []).ToDictionary(l => LabAgent.Name(l.Name!), l => l.Tail!, StringComparer.Ordinal);
+        var logs = (body.Logs ?? []).ToDictionary(l => LabAgent.Name(l.Name!), l => LabAgent.Text(LabAgent.Decode(l.Tail)!), StringComparer.Ordinal);
         await connection.ExecuteAsync(new CommandDefinition("""
             INSERT INTO instance_heartbeats (instance_id, received_at, generation, boot, containers, logs, failing, restarted, degraded, net_total, silent_at)
             VALUES (@instanceId, @now, @generation, @boot, @containers::jsonb, @logs::jsonb, @failing, @restarted, @degraded, @netTotal, NULL)
@@ -76,13 +76,12 @@ public sealed class PostgresLabHealthStore(NpgsqlDataSource db) : ILabHealthStor
             [.. points.Select(p => new StatsPoint(DbTime.Utc(p.Minute), p.CpuPercent, p.MemoryUsed, p.MemoryLimit, p.NetIn, p.NetOut))]);
     }
 
-    public async Task<IReadOnlyDictionary<string, byte[]>> LogsAsync(Guid instanceId, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyDictionary<string, string>> LogsAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         var json = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
             "SELECT logs::text FROM instance_heartbeats WHERE instance_id = @instanceId", new { instanceId }, cancellationToken: cancellationToken));
-        var tails = json is null ? [] : JsonSerializer.Deserialize<Dictionary<string, string>>(json, DbJson.Options) ?? [];
-        return tails.ToDictionary(t => t.Key, t => LabAgent.Decode(t.Value) ?? [], StringComparer.Ordinal);
+        return json is null ? new Dictionary<string, string>() : JsonSerializer.Deserialize<Dictionary<string, string>>(json, DbJson.Options) ?? [];
     }
 
     public async Task<IReadOnlyDictionary<Guid, HealthSummary>> SummariesAsync(IReadOnlyCollection<Guid> instanceIds, CancellationToken cancellationToken = default)

@@ -491,10 +491,10 @@ function renderSession() {
 
 const containerStats = new Map();
 
-/** Reads the lab's containers from its agent's last heartbeat, at most every 15 s unless asked now. */
+/** Reads the lab's containers from its agent's last heartbeat, at most every 10 s unless asked now. */
 async function loadContainers(instanceId, now = false) {
   const known = containerStats.get(instanceId);
-  if (!now && known && Date.now() - known.at < 15_000) return;
+  if (!now && known && Date.now() - known.at < 10_000) return;
   containerStats.set(instanceId, { at: Date.now(), stats: known?.stats ?? null });
   try {
     const { data } = await api('GET', `/api/labs/instances/${instanceId}/stats`);
@@ -516,7 +516,7 @@ function renderContainers(instanceId) {
     return;
   }
   fill(box,
-    h('h4', null, 'Containers', stats.degraded ? h('span', { class: 'badge error' }, 'not working') : null),
+    h('h3', null, 'Containers', stats.degraded ? h('span', { class: 'badge error' }, 'not working') : null),
     h('ul', { class: 'containers' }, stats.containers.map((c) => h('li', { 'data-container': c.name },
       h('strong', null, c.name), ' ', h('span', { class: `badge ${c.state === 'running' ? 'running' : 'error'}` }, c.state === 'exited' ? `exited (${c.exitCode})` : c.state),
       c.cpuPercent == null ? null : h('span', { class: 'muted' }, ` CPU ${c.cpuPercent.toFixed(1)} % · memory ${mib(c.memoryUsed)} of ${mib(c.memoryLimit)}`)))));
@@ -799,6 +799,7 @@ function wire() {
     await loadOperator();
   }));
   setInterval(tick, 1000);
+  setInterval(() => { const instance = currentInstance(); if (instance?.status === 'running' && state.token) loadContainers(instance.id); }, 5000);
   setInterval(() => { if (state.view === 'operator' && state.token) run(null, loadOperator); }, 15000);
 }
 
