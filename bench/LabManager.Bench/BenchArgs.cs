@@ -25,4 +25,23 @@ internal static class BenchArgs
 
     private static string Required(string variable) => Environment.GetEnvironmentVariable(variable)
         ?? throw new InvalidOperationException($"{variable} is not set: run the benchmark with ./scripts/bench.sh");
+
+    /// <summary>
+    /// A Server in this process on a free loopback port, on <paramref name="database"/> with the repository's catalog, its embedded
+    /// emulator and the gateway admitted from 127.0.0.1; <paramref name="settings"/> (<c>--Key=value</c>) are added.
+    /// </summary>
+    public static Task<(Microsoft.AspNetCore.Builder.WebApplication App, Uri Address)> StartServerAsync(string database, params string[] settings)
+    {
+        var port = LabManager.Testing.ProcessHost.FreePort();
+        return LabManager.Server.ServerApp.StartAsync(
+        [
+            "--urls", $"http://127.0.0.1:{port}",
+            $"--ConnectionStrings:Postgres={database}",
+            "--Auth:SigningKey=bench-signing-key-0123456789abcdef0123456789",
+            $"--Catalog:File={LabManager.Testing.RepoPaths.Catalog}",
+            "--Logging:LogLevel:Default=Warning",
+            "--Access:GatewayCidrs:0=127.0.0.1/32", $"--Access:LabPort={port}",
+            .. settings,
+        ]);
+    }
 }

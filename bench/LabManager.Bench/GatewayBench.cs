@@ -27,17 +27,8 @@ internal static class GatewayBench
         var seconds = BenchArgs.Int(args, "--seconds", 15);
         var mb = BenchArgs.Int(args, "--mb", 50);
         await using var db = await TestDatabase.CreateAsync(BenchArgs.Postgres);
-        var port = ProcessHost.FreePort();
-        var (app, address) = await ServerApp.StartAsync(
-        [
-            "--urls", $"http://127.0.0.1:{port}",
-            $"--ConnectionStrings:Postgres={db.ConnectionString}",
-            "--Auth:SigningKey=bench-signing-key-0123456789abcdef0123456789",
-            $"--Catalog:File={RepoPaths.Catalog}",
-            "--Logging:LogLevel:Default=Warning",
-            "--Access:GatewayCidrs:0=127.0.0.1/32", $"--Access:LabPort={port}",
-            "--Emulator:PendingSeconds=1", "--Emulator:BootSeconds=1", "--Emulator:InstallSeconds=1", "--Emulator:CloudInitSeconds=1",
-        ]);
+        var (app, address) = await BenchArgs.StartServerAsync(db.ConnectionString,
+            "--Emulator:PendingSeconds=1", "--Emulator:BootSeconds=1", "--Emulator:InstallSeconds=1", "--Emulator:CloudInitSeconds=1");
         try
         {
             var tokens = app.Services.GetRequiredService<TokenService>();

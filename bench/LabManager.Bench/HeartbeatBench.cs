@@ -27,18 +27,9 @@ internal static class HeartbeatBench
         var concurrency = BenchArgs.Int(args, "--concurrency", 16);
         var outFile = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault();
         await using var db = await TestDatabase.CreateAsync(BenchArgs.Postgres);
-        var port = ProcessHost.FreePort();
-        var (app, address) = await ServerApp.StartAsync(
-        [
-            "--urls", $"http://127.0.0.1:{port}",
-            $"--ConnectionStrings:Postgres={db.ConnectionString}",
-            "--Auth:SigningKey=bench-signing-key-0123456789abcdef0123456789",
-            $"--Catalog:File={RepoPaths.Catalog}",
-            "--Logging:LogLevel:Default=Warning",
-            "--Access:GatewayCidrs:0=127.0.0.1/32", $"--Access:LabPort={port}",
+        var (app, address) = await BenchArgs.StartServerAsync(db.ConnectionString,
             $"--LabSessions:PhoneHomeKey={Key}", "--Emulator:Agent=false", "--Reconciliation:Interval=00:00:00",
-            "--Agent:MinInterval=00:00:00.5", "--Agent:SilentIntervals=100000",
-        ]);
+            "--Agent:MinInterval=00:00:00.5", "--Agent:SilentIntervals=100000");
         try
         {
             var ids = await InsertRunningAsync(db.ConnectionString, labs);

@@ -140,13 +140,15 @@ public sealed class FunctionsWiringTests : IAsyncLifetime
         var (wrongKey, _) = await InvokeAsync("POST", path.Replace("key=", "key=0", StringComparison.Ordinal), null, Trigger, Body);
         Assert.Equal(404, wrongKey);
 
-        // Its agent then falls silent.
+        // Its agent then falls silent. Its VM is up, but it has no session here: reconciliation, run at once, finds the workflow lost.
+        await ForeignVms.CreateAsync(_emulator.ApiBase, _emulator.ApiKey, Core.Instances.LabInstance.VmLabel(id), "labmanager");
         await _db.ScalarAsync<int>($"UPDATE instance_heartbeats SET received_at = now() - interval '10 minutes' WHERE instance_id = '{id}'; SELECT 1");
         using var scope = _host.Services.CreateScope();
         var functions = ActivatorUtilities.CreateInstance<ReconciliationFunctions>(scope.ServiceProvider);
         await functions.WatchAgents(new TimerInfo(), _durable.Client, CancellationToken.None);
         Assert.True(await _db.ScalarAsync<bool>($"SELECT silent_at IS NOT NULL FROM instance_heartbeats WHERE instance_id = '{id}'"));
         Assert.Equal(1L, await _db.ScalarAsync<long>("SELECT count(*) FROM reconciliation_runs"));
+        Assert.Equal("error", await _db.ScalarAsync<string>($"SELECT status FROM lab_instances WHERE id = '{id}'"));
     }
 
     [Fact]

@@ -165,6 +165,22 @@ public sealed class OrchestratorBranchTests
     }
 
     [Fact]
+    public async Task AgentHealth_OfTheCurrentVm_IsToldToTheLearner_AnOlderVmsIsIgnored_NothingElseChanges()
+    {
+        var session = await RunningAsync();
+        var changes = session.Inputs<InstanceChange>(nameof(UpdateInstanceActivity)).Count();
+
+        await session.RaiseAsync(LabEvents.Health, new LabHealthReport(2, 1, "degraded", "an older VM's"));
+        Assert.Empty(session.Inputs<HealthNotice>(nameof(NotifyHealthActivity)));
+        await session.RaiseAsync(LabEvents.Health, new LabHealthReport(1, 1, "degraded", "dvwa keeps failing"));
+
+        var notice = Assert.Single(session.Inputs<HealthNotice>(nameof(NotifyHealthActivity)));
+        Assert.Equal(("degraded", "dvwa keeps failing"), (notice.Report.Kind, notice.Report.Message));
+        Assert.Equal(changes, session.Inputs<InstanceChange>(nameof(UpdateInstanceActivity)).Count());
+        Assert.False(session.Result.IsCompleted);
+    }
+
+    [Fact]
     public async Task Reset_DestroysTheVmThenCreatesTheNextGeneration()
     {
         var session = await RunningAsync();

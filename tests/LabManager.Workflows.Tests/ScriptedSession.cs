@@ -1,3 +1,4 @@
+using LabManager.Core.Instances;
 using LabManager.Workflows.Readiness;
 using LabManager.Workflows.Sessions;
 using LabManager.Workflows.Vm;
@@ -40,6 +41,7 @@ public sealed class ScriptedSession
         Event<bool>();
         Event<LabReport>();
         Event<ClaimRequest>();
+        Event<LabHealthReport>();
     }
 
     public static readonly DateTime Start = new(2026, 12, 1, 12, 0, 0, DateTimeKind.Utc);

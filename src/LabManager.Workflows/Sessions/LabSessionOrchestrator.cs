@@ -194,18 +194,6 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                     continue;
                 }
 
-                // The agent's word on the containers: told to the learner when it is of the current VM; it changes nothing else.
-                if (winner == _inbox.Health)
-                {
-                    if (_inbox.TakeHealth() is { } health && health.Generation == _s.Generation)
-                    {
-                        Log("Instance {InstanceId}: the agent reports the lab {Kind}", input.InstanceId, health.Kind);
-                        await ctx.CallActivityAsync<bool>(nameof(NotifyHealthActivity), new HealthNotice(input.InstanceId, health), _retry);
-                    }
-
-                    continue;
-                }
-
                 if (winner == timer)
                 {
                     if (claimedFirst)
