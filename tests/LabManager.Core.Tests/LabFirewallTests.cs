@@ -29,6 +29,17 @@ public sealed class LabFirewallTests
     }
 
     [Fact]
+    public void TheGatewayCarriesAllOfAWebOnlyLab_InGatewayModeOnly()
+    {
+        var webOnly = Lab("http", new PortMapping(80, 80));
+        Assert.False(LabFirewall.BypassesGateway(webOnly, Gateway()));
+        Assert.True(LabFirewall.BypassesGateway(webOnly, new AccessOptions { Mode = AccessMode.Direct }));
+        Assert.True(LabFirewall.BypassesGateway(Lab("http", new PortMapping(80, 80), new PortMapping(2222, 22)), Gateway()));
+        Assert.True(LabFirewall.BypassesGateway(Lab("http", new PortMapping(80, 80, "udp")), Gateway()));
+        Assert.False(LabFirewall.BypassesGateway(null, Gateway()));
+    }
+
+    [Fact]
     public void WithoutALearnerAddress_NothingIsOpenedToALearner_AndAdminsGetSsh()
     {
         var rules = LabFirewall.Rules(Lab("tcp", new PortMapping(2222, 22)), Gateway("192.0.2.0/24"), null);

@@ -67,6 +67,16 @@ public sealed class AgentTests(AgentServer server) : IClassFixture<AgentServer>
         return connection;
     }
 
+    /// <summary>A running lab whose emulated agent is silenced (and its last heartbeat in), so only the test posts heartbeats for it.</summary>
+    private async Task<(string Token, string Id)> StartWithoutItsAgentAsync()
+    {
+        var token = server.Token(Guid.NewGuid());
+        var id = await server.StartRunningAsync(CryptoLab, token);
+        await server.Emulator.SilenceAgentAsync(await VmOfAsync(id));
+        await Task.Delay(1500);
+        return (token, id);
+    }
+
     private static string HeartbeatPath(string id, string? key = null) =>
         $"/api/labs/instances/{id}/heartbeat?key={key ?? PhoneHome.Key(PhoneHomeKey, Guid.Parse(id))}&vm=1";
 
@@ -111,10 +121,7 @@ public sealed class AgentTests(AgentServer server) : IClassFixture<AgentServer>
     [Fact]
     public async Task HostileHeartbeats_AreRefused_AndNothingOfThemIsStored_NorDoesAnyChangeTheStatus()
     {
-        var token = server.Token(Guid.NewGuid());
-        var id = await server.StartRunningAsync(CryptoLab, token);
-        await server.Emulator.SilenceAgentAsync(await VmOfAsync(id));
-        await Task.Delay(1500);
+        var (token, id) = await StartWithoutItsAgentAsync();
 
         Assert.Equal(HttpStatusCode.NotFound, (await server.SendAsync(HttpMethod.Post, HeartbeatPath(id, "0000"), body: Heartbeat("wrongkey"))).Status);
         Assert.Equal(HttpStatusCode.NotFound, (await server.SendAsync(HttpMethod.Post, HeartbeatPath(Guid.NewGuid().ToString()), body: Heartbeat("unknown"))).Status);
@@ -300,10 +307,7 @@ public sealed class AgentTests(AgentServer server) : IClassFixture<AgentServer>
     [Fact]
     public async Task TheRenderedAgentScript_RunWithAStandInDocker_ReportsWhatDockerPrints()
     {
-        var token = server.Token(Guid.NewGuid());
-        var id = await server.StartRunningAsync(CryptoLab, token);
-        await server.Emulator.SilenceAgentAsync(await VmOfAsync(id));
-        await Task.Delay(1500);
+        var (token, id) = await StartWithoutItsAgentAsync();
 
         var dir = Directory.CreateTempSubdirectory("agent-").FullName;
         try

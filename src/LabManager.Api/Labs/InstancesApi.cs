@@ -117,33 +117,20 @@ public sealed class InstancesApi(
         }
 
         var reading = recorded.Reading;
-        if (instance.Status == LabInstanceStatus.Running
-            && reading.Change(recorded.DegradedBefore, [.. (body.Restarted ?? []).Select(LabAgent.Name)]) is { } change)
+        if (instance.Status == LabInstanceStatus.Running && reading.Change(recorded.DegradedBefore) is { } change)
         {
             logger.LogInformation("Instance {InstanceId}: the agent reports the lab {Kind}", instance.Id, change.Kind);
             await sessions.ReportHealthAsync(instance.Id, new LabHealthReport(generation, body.Boot, change.Kind, change.Message), ct);
         }
 
         if (instance.Status == LabInstanceStatus.Running && agent.Value.ActivityBytes > 0 && recorded.NetTotalBefore is { } before
-            && reading.NetTotal - before >= agent.Value.ActivityBytes && await BypassesGatewayAsync(instance, ct))
+            && reading.NetTotal - before >= agent.Value.ActivityBytes
+            && LabFirewall.BypassesGateway((await catalog.GetAsync(instance.LabId, ct))?.ContainerConfig, access.Value))
         {
             await TouchAsync(instance.Id, ct);
         }
 
         return ApiResult.Accepted(null, "Heartbeat stored");
-    }
-
-    /// <summary>Whether some of the lab's traffic does not pass the gateway (what the gateway sees, it counts itself).</summary>
-    private async Task<bool> BypassesGatewayAsync(LabInstance instance, CancellationToken ct)
-    {
-        if (access.Value.Mode != AccessMode.Gateway)
-        {
-            return true;
-        }
-
-        var container = (await catalog.GetAsync(instance.LabId, ct))?.ContainerConfig;
-        var web = container?.WebPorts() ?? [];
-        return container is not null && container.Containers.SelectMany(c => c.Ports).Any(p => p.Protocol != "tcp" || !web.Contains(p.HostPort));
     }
 
     /// <summary>The latest heartbeat's containers and the hour's series, for the owner or an operator.</summary>
@@ -162,9 +149,9 @@ public sealed class InstancesApi(
                 return ApiResult.BadRequest($"lines must be a whole number from 1 to {HeartbeatBody.MaxLogLines}");
             }
 
-            var stats = await health.GetAsync(instance.Id, time.GetUtcNow(), ct);
             var logs = await health.LogsAsync(instance.Id, ct);
-            return ApiResult.Ok(new LogsView(stats?.ReceivedAt, [.. logs.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => new ContainerLogView(t.Key, LabAgent.Lines(t.Value, lines)))]));
+            return ApiResult.Ok(new LogsView(logs?.ReceivedAt,
+                [.. (logs?.Tails ?? new Dictionary<string, string>()).OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => new ContainerLogView(t.Key, LabAgent.Lines(t.Value, lines)))]));
         }, ct);
 
     /// <summary>

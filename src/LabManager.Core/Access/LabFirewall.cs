@@ -44,7 +44,7 @@ public static class LabFirewall
         IPNetwork? learner = learnerIp is not null && IPAddress.TryParse(learnerIp, out var ip) ? Host(ip) : null;
         foreach (var port in container.Containers.SelectMany(c => c.Ports).DistinctBy(p => (p.HostPort, p.Protocol)))
         {
-            var isWeb = port.Protocol == "tcp" && web.Contains(port.HostPort);
+            var isWeb = IsWeb(port, web);
             if (isWeb)
             {
                 rules.AddRange(access.GatewayCidrs.Select(c => Rule(port.Protocol, port.HostPort, IPNetwork.Parse(c))));
@@ -59,6 +59,18 @@ public static class LabFirewall
         rules.AddRange(access.AdminCidrs.Select(c => Rule("tcp", SshPort, IPNetwork.Parse(c))));
         return [.. rules.Distinct()];
     }
+
+    /// <summary>
+    /// Whether the learner reaches some port of the lab directly, not through the gateway (which counts the activity it carries): any port
+    /// in direct mode, else a port that is not one of its web ports.
+    /// </summary>
+    public static bool BypassesGateway(ContainerConfig? container, AccessOptions access)
+    {
+        var web = container?.WebPorts() ?? [];
+        return access.Mode == AccessMode.Direct || (container?.Containers.SelectMany(c => c.Ports).Any(p => !IsWeb(p, web)) ?? false);
+    }
+
+    private static bool IsWeb(PortMapping port, IReadOnlyList<int> webPorts) => port.Protocol == "tcp" && webPorts.Contains(port.HostPort);
 
     private static IPNetwork Host(IPAddress ip)
     {

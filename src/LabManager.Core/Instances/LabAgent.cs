@@ -142,10 +142,12 @@ public sealed record ContainerHealth(
 public sealed record LabHealthReport(int Generation, int Boot, string Kind, string Message);
 
 /// <summary>
-/// The instance's health once a heartbeat is in: each container, the names failing (what the next heartbeat compares with), and whether
-/// the lab is degraded: a container failing after the agent restarted it, or failing two heartbeats running.
+/// The instance's health once a heartbeat is in: each container, the names failing and those the agent restarted this boot (what the next
+/// heartbeat compares with), those it restarted in this heartbeat, and whether the lab is degraded: a container failing after the agent
+/// restarted it, or failing two heartbeats running.
 /// </summary>
-public sealed record HeartbeatReading(IReadOnlyList<ContainerHealth> Containers, IReadOnlyList<string> Failing, IReadOnlyList<string> Restarted, bool Degraded, long NetTotal)
+public sealed record HeartbeatReading(
+    IReadOnlyList<ContainerHealth> Containers, IReadOnlyList<string> Failing, IReadOnlyList<string> Restarted, IReadOnlyList<string> RestartedNow, bool Degraded, long NetTotal)
 {
     public static HeartbeatReading From(HeartbeatBody body, IReadOnlyCollection<string> failingBefore, IReadOnlyCollection<string> restartedBefore)
     {
@@ -161,14 +163,14 @@ public sealed record HeartbeatReading(IReadOnlyList<ContainerHealth> Containers,
         var restartedNow = (body.Restarted ?? []).Select(LabAgent.Name).ToList();
         var failing = containers.Where(c => c.Failing).Select(c => c.Name).ToList();
         var degraded = failing.Any(n => restartedBefore.Contains(n) || failingBefore.Contains(n));
-        return new(containers, failing, [.. restartedBefore.Union(restartedNow)], degraded, containers.Sum(c => (c.NetIn ?? 0) + (c.NetOut ?? 0)));
+        return new(containers, failing, [.. restartedBefore.Union(restartedNow)], restartedNow, degraded, containers.Sum(c => (c.NetIn ?? 0) + (c.NetOut ?? 0)));
     }
 
     /// <summary>
     /// What the learner should hear of this heartbeat, given whether the lab was degraded before: the agent restarted a container, the
     /// lab became degraded, or it recovered; null when nothing changed.
     /// </summary>
-    public (string Kind, string Message)? Change(bool degradedBefore, IReadOnlyList<string> restartedNow)
+    public (string Kind, string Message)? Change(bool degradedBefore)
     {
         if (Degraded && !degradedBefore)
         {
@@ -180,8 +182,8 @@ public sealed record HeartbeatReading(IReadOnlyList<ContainerHealth> Containers,
             return ("recovered", "Your lab works again");
         }
 
-        return restartedNow.Count > 0 && !Degraded
-            ? ("restarted", $"{string.Join(", ", restartedNow)} stopped and was restarted; what you did inside it may be gone")
+        return RestartedNow.Count > 0 && !Degraded
+            ? ("restarted", $"{string.Join(", ", RestartedNow)} stopped and was restarted; what you did inside it may be gone")
             : null;
     }
 }

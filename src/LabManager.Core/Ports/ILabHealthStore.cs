@@ -14,8 +14,8 @@ public interface ILabHealthStore
     /// <summary>The latest heartbeat and the last hour's points; null before the first.</summary>
     Task<InstanceHealth?> GetAsync(Guid instanceId, DateTimeOffset now, CancellationToken cancellationToken = default);
 
-    /// <summary>The log tail of each container, as the latest heartbeat carried it (as text: <see cref="LabAgent.Text"/>).</summary>
-    Task<IReadOnlyDictionary<string, string>> LogsAsync(Guid instanceId, CancellationToken cancellationToken = default);
+    /// <summary>The log tail of each container (as text: <see cref="LabAgent.Text"/>) and when the latest heartbeat carried them; null before the first.</summary>
+    Task<(DateTimeOffset ReceivedAt, IReadOnlyDictionary<string, string> Tails)?> LogsAsync(Guid instanceId, CancellationToken cancellationToken = default);
 
     /// <summary>The latest heartbeat's summary of each of these instances that has one.</summary>
     Task<IReadOnlyDictionary<Guid, HealthSummary>> SummariesAsync(IReadOnlyCollection<Guid> instanceIds, CancellationToken cancellationToken = default);

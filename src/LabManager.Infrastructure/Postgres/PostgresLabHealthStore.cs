@@ -76,12 +76,12 @@ public sealed class PostgresLabHealthStore(NpgsqlDataSource db) : ILabHealthStor
             [.. points.Select(p => new StatsPoint(DbTime.Utc(p.Minute), p.CpuPercent, p.MemoryUsed, p.MemoryLimit, p.NetIn, p.NetOut))]);
     }
 
-    public async Task<IReadOnlyDictionary<string, string>> LogsAsync(Guid instanceId, CancellationToken cancellationToken = default)
+    public async Task<(DateTimeOffset ReceivedAt, IReadOnlyDictionary<string, string> Tails)?> LogsAsync(Guid instanceId, CancellationToken cancellationToken = default)
     {
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
-        var json = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
-            "SELECT logs::text FROM instance_heartbeats WHERE instance_id = @instanceId", new { instanceId }, cancellationToken: cancellationToken));
-        return json is null ? new Dictionary<string, string>() : JsonSerializer.Deserialize<Dictionary<string, string>>(json, DbJson.Options) ?? [];
+        var row = await connection.QuerySingleOrDefaultAsync<(DateTime ReceivedAt, string Logs)?>(new CommandDefinition(
+            "SELECT received_at, logs::text FROM instance_heartbeats WHERE instance_id = @instanceId", new { instanceId }, cancellationToken: cancellationToken));
+        return row is { } r ? (DbTime.Utc(r.ReceivedAt), JsonSerializer.Deserialize<Dictionary<string, string>>(r.Logs, DbJson.Options) ?? []) : null;
     }
 
     public async Task<IReadOnlyDictionary<Guid, HealthSummary>> SummariesAsync(IReadOnlyCollection<Guid> instanceIds, CancellationToken cancellationToken = default)
