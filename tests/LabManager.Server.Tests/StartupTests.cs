@@ -35,4 +35,17 @@ public sealed class StartupTests
         var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => app.StartAsync());
         Assert.Contains("Access:GatewayCidrs must name the gateway's egress addresses", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task WithoutDurableBackend_TheServerSaysItsSessionsAreLostOnARestart_AndHowToKeepThem()
+    {
+        var storage = Environment.GetEnvironmentVariable("LABMANAGER_TEST_AZURITE")
+            ?? throw new InvalidOperationException("LABMANAGER_TEST_AZURITE is not set: run the tests with ./scripts/test.sh, which starts Azurite");
+        await using var lab = await LabManager.Testing.ServerProcesses.StartAsync(storage, [], ["Durable:Backend="]);
+
+        var log = lab.Tail(100);
+        Assert.Contains("Durable:Backend is not set (InMemory)", log, StringComparison.Ordinal);
+        Assert.Contains("every lab session in progress is lost when the Server stops or crashes", log, StringComparison.Ordinal);
+        Assert.Contains("set Durable:Backend=AzureStorage and Durable:StorageConnectionString", log, StringComparison.Ordinal);
+    }
 }

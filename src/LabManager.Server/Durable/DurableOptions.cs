@@ -15,7 +15,7 @@ public sealed class DurableOptions
 {
     public const string Section = "Durable";
 
-    /// <summary><c>InMemory</c> (default) or <c>AzureStorage</c>; anything else stops the Server at start, saying so.</summary>
+    /// <summary><c>InMemory</c> (default, also when empty) or <c>AzureStorage</c>; anything else stops the Server at start, saying so.</summary>
     public string Backend { get; set; } = nameof(DurableBackend.InMemory);
 
     /// <summary>Azure Storage account of the task hub; Azurite locally.</summary>
@@ -29,7 +29,8 @@ public sealed class DurableOptions
 
     /// <summary>The engine <see cref="Backend"/> names; a typo is refused rather than silently run in memory.</summary>
     public DurableBackend Engine =>
-        Enum.TryParse<DurableBackend>(Backend, ignoreCase: true, out var engine) && Enum.IsDefined(engine) && !int.TryParse(Backend, out _)
+        string.IsNullOrEmpty(Backend) ? DurableBackend.InMemory
+        : Enum.TryParse<DurableBackend>(Backend, ignoreCase: true, out var engine) && Enum.IsDefined(engine) && !int.TryParse(Backend, out _)
             ? engine
             : throw new InvalidOperationException(
                 $"Durable:Backend must be {string.Join(" or ", Enum.GetNames<DurableBackend>())}, not '{Backend}'");
