@@ -2,6 +2,9 @@
 # Benchmarks (see bench/LabManager.Bench) against a throwaway PostgreSQL, redis-server and Azurite on 127.0.0.1.
 # Usage: ./scripts/bench.sh api [--requests N]                                    API latency (default 1000 requests)
 #        ./scripts/bench.sh lifecycle [--replicas N] …                              the lab lifecycle (see bench/LabManager.Bench/LifecycleBench.cs)
+#        ./scripts/bench.sh lifecycle --fleet N [--rate R] [--engine E]           N labs live at once: memory, Vultr calls/s, reconciliation, latency
+#        ./scripts/bench.sh lifecycle --start-rate R [--seconds S] [--engine E]    POST /start at R/s (default 50/s for 60 s)
+#        ./scripts/bench.sh engine [--trivial N]                                   each Durable engine's trivial orchestrations/s
 #        ./scripts/bench.sh lifecycle --pool N [--burst M] [--profile vultr|fast]   click → running with a warm pool of N, against Vultr-like boots
 #        ./scripts/bench.sh gateway [--rate N] [--seconds S] [--mb N]              the access gateway's added latency and throughput
 #        ./scripts/bench.sh chaos [--labs N] [--kills N] [--storm S] [--seed N]   the chaos run (default 40 labs, 5 kills, 90 s)

@@ -53,6 +53,11 @@ set -e
 # One closing line for the whole run, summed over the test projects.
 passed=$({ grep -oE 'Passed: +[0-9]+' "$log" || true; } | awk '{s+=$2} END {print s+0}')
 failed=$({ grep -oE 'Failed: +[0-9]+' "$log" || true; } | awk '{s+=$2} END {print s+0}')
+if [ "$failed" -gt 0 ]; then
+  # The failures again, each with its message and the top of its stack, so the end of the output names them.
+  echo "== failed tests"
+  awk '/^  Failed /{n=40} /^  Passed /{n=0} n>0 {print; n--}' "$log"
+fi
 echo "== $(( $(date +%s) - started )) s"
 echo "$passed passed, $failed failed"
 exit "$status"

@@ -26,7 +26,8 @@ namespace LabManager.Bench;
 /// HTTP API at a fixed rate, each with a short lifetime, then a burst measures throughput at saturation. With --compare, the
 /// same arrivals run through a fixed-interval poller and a 5-minute cleanup cron, as the seed design has it.
 /// Usage: bench lifecycle [--labs 30] [--rate 1] [--lifetime 20] [--burst 30] [--trivial 300] [--engine both|inmemory|azurestorage] [--compare] [--out FILE];
-/// with --pool N, the warm pool's benchmark (<see cref="PoolBench"/>).
+/// a lifetime of 0 stops each lab as soon as it runs (the burst's labs always are). With --pool N, the warm pool's benchmark
+/// (<see cref="PoolBench"/>); with --fleet N or --start-rate R, the deployment's limits (<see cref="FleetBench"/>).
 /// </summary>
 internal static class LifecycleBench
 {
@@ -42,6 +43,16 @@ internal static class LifecycleBench
         if (args.Contains("--pool"))
         {
             return await PoolBench.RunAsync(args);
+        }
+
+        if (args.Contains("--fleet"))
+        {
+            return await FleetBench.FleetAsync(args);
+        }
+
+        if (args.Contains("--start-rate"))
+        {
+            return await FleetBench.StartRateAsync(args);
         }
 
         var size = new Size(
@@ -101,7 +112,9 @@ internal static class LifecycleBench
         double WastedVmSecondsAfterExpiry,
         double PeakServerWorkingSetMb,
         int Replicas = 1,
-        Percentiles? PushToLastReplicaMs = null);
+        Percentiles? PushToLastReplicaMs = null,
+        double ActivitiesPerSecondAtSaturation = double.NaN,
+        double ActivitiesPerLab = double.NaN);
 
     public sealed record NaiveResult(Percentiles OverheadToReadyMs, Percentiles DestroyLagMs, double WastedVmSecondsAfterExpiry, int PollSeconds, int CronSeconds);
 
@@ -124,6 +137,8 @@ internal static class LifecycleBench
 
         // An operator's live connection on the last replica: when does each lab's "running" reach it?
         var running = new System.Collections.Concurrent.ConcurrentDictionary<string, TimeSpan>();
+        var ran = new System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource>();
+        TaskCompletionSource Ran(string id) => ran.GetOrAdd(id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         await using var watcher = new HubConnectionBuilder()
             .WithUrl(new Uri(servers[^1].BaseAddress!, "/hubs/labs"), o => o.AccessTokenProvider = () => Task.FromResult<string?>(lab.Token(Guid.NewGuid(), admin: true)))
             .Build();
@@ -132,11 +147,24 @@ internal static class LifecycleBench
             if (m["status"]?.GetValue<string>() == "running")
             {
                 running.TryAdd(m["instanceId"]!.GetValue<string>(), DateTimeOffset.UtcNow - m["at"]!.GetValue<DateTimeOffset>());
+                Ran(m["instanceId"]!.GetValue<string>()).TrySetResult();
             }
         });
         await watcher.StartAsync();
         var next = 0;
-        Task<double> Start() => StartAsync(lab, servers[Interlocked.Increment(ref next) % servers.Count], size.LifetimeSeconds);
+        // A lifetime of 0: the lab is stopped as soon as it runs (its session still lasts the shortest the API allows, should the stop be lost).
+        async Task<double> Start(int lifetimeSeconds)
+        {
+            var server = servers[Interlocked.Increment(ref next) % servers.Count];
+            var (ms, id, token) = await StartAsync(lab, server, Math.Max(lifetimeSeconds, 5));
+            if (lifetimeSeconds == 0)
+            {
+                await Ran(id).Task.WaitAsync(TimeSpan.FromMinutes(10));
+                await lab.SendAsync(server, HttpMethod.Post, $"/api/labs/instances/{id}/stop", token);
+            }
+
+            return ms;
+        }
 
         // Steady arrivals.
         var clock = Stopwatch.StartNew();
@@ -148,7 +176,7 @@ internal static class LifecycleBench
                 await Task.Delay(due);
             }
 
-            return await Start();
+            return await Start(size.LifetimeSeconds);
         }));
         await WaitForEndAsync(lab, TimeSpan.FromSeconds(size.LifetimeSeconds + 180));
         var steady = await lab.Emulator.InspectAsync();
@@ -160,34 +188,52 @@ internal static class LifecycleBench
             .Select(r => (byLabel[r.Label].DeletedAt - r.ExpiresAt!.Value).TotalMilliseconds).ToList();
         var calls = steady.Requests.Where(kv => !kv.Key.StartsWith("answered_", StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => (double)kv.Value / size.Labs);
 
-        // Saturation: a burst, all at once.
+        // Saturation: a burst, all at once, of labs stopped as soon as they run: what the engine gets through, beside its trivial rate.
+        var activitiesBefore = await ActivitiesAsync(servers);
         clock.Restart();
-        await Task.WhenAll(Enumerable.Range(0, size.Burst).Select(_ => Start()));
-        await WaitForEndAsync(lab, TimeSpan.FromSeconds(size.LifetimeSeconds + 300));
+        await Task.WhenAll(Enumerable.Range(0, size.Burst).Select(_ => Start(0)));
+        await WaitForEndAsync(lab, TimeSpan.FromSeconds(600));
         var makespan = clock.Elapsed.TotalSeconds;
+        var burstActivities = await ActivitiesAsync(servers) - activitiesBefore;
         var final = await lab.Emulator.InspectAsync();
         var peakMb = lab.ServerPeakWorkingSet / 1024.0 / 1024.0;
         var trivial = await TrivialThroughputAsync(engine, size.Trivial);
+        Console.WriteLine($"burst: {size.Burst} labs in {makespan:F1} s, {burstActivities} activity executions");
 
         // From the workflow's step sending "running" (the message's at) to the push reaching the last replica's connection.
         var push = running.Values.Select(t => t.TotalMilliseconds);
         var result = new EngineResult(engine, Percentiles.Of(starts), Percentiles.Of(overhead), Percentiles.Of(lag), calls.Values.Sum(), calls,
             steady.PeakRequestsPerSecond, size.Burst / makespan, makespan, trivial, final.Vms.Count, lag.Where(l => l > 0).Sum() / 1000, peakMb,
-            replicas, Percentiles.Of(push));
+            replicas, Percentiles.Of(push), burstActivities / makespan, (double)burstActivities / size.Burst);
         Console.WriteLine(JsonSerializer.Serialize(result, Json));
         return result;
     }
 
-    private static async Task<double> StartAsync(ServerProcesses lab, HttpClient server, int lifetimeSeconds)
+    /// <summary>A new learner starts the lab: the answer's latency in ms, the instance's id and the learner's token.</summary>
+    internal static async Task<(double Ms, string Id, string Token)> StartAsync(ServerProcesses lab, HttpClient server, int lifetimeSeconds)
     {
         var token = lab.Token(Guid.NewGuid());
         var clock = Stopwatch.StartNew();
         var (status, body) = await lab.SendAsync(server, HttpMethod.Post, $"/api/labs/{Lab}/start", token, $$"""{"timeoutOverride": {{lifetimeSeconds * 1000}}}""");
         var ms = clock.Elapsed.TotalMilliseconds;
-        return status == HttpStatusCode.Created ? ms : throw new InvalidOperationException($"start answered {(int)status}: {body.ToJsonString()}");
+        return status == HttpStatusCode.Created ? (ms, body["data"]!["id"]!.GetValue<string>(), token) : throw new InvalidOperationException($"start answered {(int)status}: {body.ToJsonString()}");
     }
 
-    private static Task WaitForEndAsync(ServerProcesses lab, TimeSpan timeout) => ProcessHost.WaitUntilAsync(
+    /// <summary>Activity executions the Servers' Durable workers ran so far (their <c>labmanager_durable_activities_total</c>).</summary>
+    internal static async Task<long> ActivitiesAsync(IEnumerable<HttpClient> servers)
+    {
+        long total = 0;
+        foreach (var server in servers)
+        {
+            var text = await server.GetStringAsync("/metrics");
+            total += text.Split('\n').Where(l => l.StartsWith("labmanager_durable_activities_total", StringComparison.Ordinal))
+                .Sum(l => (long)double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+        }
+
+        return total;
+    }
+
+    internal static Task WaitForEndAsync(ServerProcesses lab, TimeSpan timeout) => ProcessHost.WaitUntilAsync(
         async () => await lab.Db.ScalarAsync<long>("SELECT count(*) FROM lab_instances WHERE status IN ('starting', 'provisioning', 'running', 'stopping')") == 0,
         timeout, () => "labs did not end in time");
 
@@ -211,7 +257,7 @@ internal static class LifecycleBench
     }
 
     /// <summary>The same engine running a one-activity orchestration, <paramref name="count"/> at once: orchestrations per second.</summary>
-    private static async Task<double> TrivialThroughputAsync(string engine, int count)
+    internal static async Task<double> TrivialThroughputAsync(string engine, int count)
     {
         static void Register(DurableTaskRegistry r) => r
             .AddOrchestratorFunc<int, int>("Trivial", (ctx, n) => ctx.CallActivityAsync<int>("Echo", n))
@@ -219,21 +265,17 @@ internal static class LifecycleBench
 
         async Task<double> TimeAsync(DurableTaskClient client)
         {
+            using var activities = new DurableActivityCount();
             var clock = Stopwatch.StartNew();
             var ids = await Task.WhenAll(Enumerable.Range(0, count).Select(i => client.ScheduleNewOrchestrationInstanceAsync("Trivial", i)));
             await Task.WhenAll(ids.Select(id => client.WaitForInstanceCompletionAsync(id)));
+            Console.WriteLine($"trivial: {count} orchestrations, {activities.Count} activity executions in {clock.Elapsed.TotalSeconds:F2} s");
             return count / clock.Elapsed.TotalSeconds;
         }
 
-        if (engine == "InMemory")
-        {
-            await using var host = await DurableTaskTestHost.StartAsync(Register);
-            return await TimeAsync(host.Client);
-        }
-
         var quiet = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["LogLevel:Default"] = "Error" }).Build();
-        await using var sidecar = await AzureStorageSidecar.StartAsync(
-            new DurableOptions { Backend = "AzureStorage", StorageConnectionString = BenchArgs.Azurite, TaskHub = "trivial" + Guid.NewGuid().ToString("N")[..8] }, quiet);
+        await using var sidecar = await DurableSidecar.StartAsync(
+            new DurableOptions { Backend = engine, StorageConnectionString = BenchArgs.Azurite, TaskHub = "trivial" + Guid.NewGuid().ToString("N")[..8] }, quiet);
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddDurableTaskWorker(b => b.AddTasks(Register).UseGrpc(sidecar.Address));
@@ -259,11 +301,19 @@ internal static class LifecycleBench
         Row("`POST /start` latency p50 / p95 / p99 (ms)", r => P(r.StartLatencyMs, p95: true));
         Row("overhead to ready p50 / p99 (ms): lab app up → instance running", r => P(r.OverheadToReadyMs));
         Row("destroy lag p50 / p99 (ms): `expires_at` → Vultr DELETE", r => P(r.DestroyLagMs));
-        Row("Vultr calls per session", r => $"{F(r.CallsPerSession)} ({string.Join(", ", r.CallsPerSessionByKind.OrderByDescending(kv => kv.Value).Select(kv => $"{kv.Key} {F(kv.Value)}"))})");
+        static string Calls(EngineResult r, bool firewall)
+        {
+            var kinds = r.CallsPerSessionByKind.Where(kv => kv.Key.Contains("firewalls", StringComparison.Ordinal) == firewall).OrderByDescending(kv => kv.Value).ToList();
+            return $"{F(kinds.Sum(kv => kv.Value))} ({string.Join(", ", kinds.Select(kv => $"{kv.Key} {F(kv.Value)}"))})";
+        }
+
+        Row("Vultr calls per session: VM (goal ≤ 3)", r => Calls(r, firewall: false));
+        Row("Vultr calls per session: firewall group", r => Calls(r, firewall: true));
         Row("peak Vultr requests/s (limit 30)", r => r.PeakRequestsPerSecond.ToString(CultureInfo.InvariantCulture));
-        Row($"labs completed/s at saturation (burst of {size.Burst}, makespan)", r => $"{r.LabsPerSecondAtSaturation:F2} ({F(r.BurstMakespanSeconds)} s)");
-        Row("trivial one-activity orchestrations/s, same engine", r => F(r.TrivialOrchestrationsPerSecond));
-        Row("ratio trivial ÷ labs at saturation", r => F(r.TrivialOrchestrationsPerSecond / r.LabsPerSecondAtSaturation));
+        Row($"labs completed/s at saturation (burst of {size.Burst} stopped once running, makespan)", r => $"{r.LabsPerSecondAtSaturation:F2} ({F(r.BurstMakespanSeconds)} s)");
+        Row("activity executions/s at saturation (per lab)", r => $"{F(r.ActivitiesPerSecondAtSaturation)} ({F(r.ActivitiesPerLab)})");
+        Row("trivial one-activity orchestrations/s = activity executions/s, same engine", r => F(r.TrivialOrchestrationsPerSecond));
+        Row("lab workflow's activity rate ÷ trivial's (goal ≥ 80 %)", r => $"{r.ActivitiesPerSecondAtSaturation / r.TrivialOrchestrationsPerSecond * 100:F0} %");
         Row("VMs leaked", r => r.VmsLeaked.ToString(CultureInfo.InvariantCulture));
         Row("VM-seconds paid after expiry (steady phase)", r => F(r.WastedVmSecondsAfterExpiry));
         Row("peak Server working set (MB)", r => F(r.PeakServerWorkingSetMb));

@@ -16,7 +16,6 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Worker;
-using Microsoft.DurableTask.Testing;
 
 namespace LabManager.Server;
 
@@ -58,19 +57,13 @@ public static class ServerApp
         builder.Services.AddSingleton<ILabsClient, HubLabsClient>();
         builder.Services.AddSingleton<INotifier, RealtimeNotifier>();
         var durable = builder.Configuration.GetSection(DurableOptions.Section).Get<DurableOptions>() ?? new DurableOptions();
-        if (durable.Engine == DurableBackend.AzureStorage)
-        {
-            var sidecar = await AzureStorageSidecar.StartAsync(durable, builder.Configuration.GetSection("Logging"));
-            builder.Services.AddSingleton(sidecar);
-            builder.Services.AddDurableTaskWorker(b => b.AddTasks(registry => registry.AddLabWorkflows()).UseGrpc(sidecar.Address));
-            builder.Services.AddDurableTaskClient(b => b.UseGrpc(sidecar.Address));
-        }
-        else
-        {
-            builder.Services.AddInMemoryDurableTask(registry => registry.AddLabWorkflows());
-        }
+        var sidecar = await DurableSidecar.StartAsync(durable, builder.Configuration.GetSection("Logging"));
+        builder.Services.AddSingleton(_ => sidecar);
+        builder.Services.AddDurableTaskWorker(b => b.AddTasks(registry => registry.AddLabWorkflows()).UseGrpc(sidecar.Address));
+        builder.Services.AddDurableTaskClient(b => b.UseGrpc(sidecar.Address));
         builder.Services.AddHostedService<ReconciliationService>();
         builder.Services.AddHostedService<AgentWatchService>();
+        builder.Services.AddHostedService<VmWatchService>();
         // The LabManager meter: scraped at /metrics, and pushed over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
         builder.Services.AddOpenTelemetry().WithMetrics(metrics =>
         {
@@ -80,6 +73,7 @@ public static class ServerApp
                 metrics.AddOtlpExporter();
             }
         });
+        builder.Services.AddSingleton<DurableActivityCount>();
         builder.Services.AddLabOpenApi();
         builder.Services.AddHttpForwarder();
         builder.Services.AddSingleton<LabGateway>();
@@ -87,9 +81,18 @@ public static class ServerApp
         builder.Services.AddHostedService(s => s.GetRequiredService<ActivityStamps>());
 
         var app = builder.Build();
+        // Listening from the start: the count is of every activity this Server's worker runs.
+        app.Services.GetRequiredService<DurableActivityCount>();
         if (emulator is not null)
         {
             app.Logger.LogInformation("No Vultr:ApiKey: using the embedded Vultr emulator at {Url}", emulator.Root);
+        }
+
+        if (durable.Engine == DurableBackend.InMemory)
+        {
+            app.Logger.LogWarning("Durable:Backend is {Backend}: workflows run in this process's memory, so every lab session in progress is lost when " +
+                "the Server stops or crashes (its VMs are then removed by reconciliation). To keep sessions across restarts, set Durable:Backend=AzureStorage " +
+                "and Durable:StorageConnectionString (Azurite locally)", string.IsNullOrEmpty(builder.Configuration["Durable:Backend"]) ? "not set (InMemory)" : "InMemory");
         }
 
         if (string.IsNullOrEmpty(redis))

@@ -75,11 +75,13 @@ internal sealed class LabAppTicker(Cloud cloud, LabApps apps, IHttpClientFactory
             {
                 using var client = httpFactory.CreateClient();
                 using var response = await client.PostAsync(uri, content);
+                vm.PostFailing = false;
                 logger.LogInformation("VM {Label}: {What}, {Status}", vm.Label, what, (int)response.StatusCode);
             }
             catch (HttpRequestException ex)
             {
-                logger.LogWarning("VM {Label}: {What} failed: {Error}", vm.Label, what, ex.Message);
+                logger.Log(vm.PostFailing ? LogLevel.Debug : LogLevel.Warning, "VM {Label}: {What} failed: {Error}", vm.Label, what, ex.Message);
+                vm.PostFailing = true;
             }
         }
     }

@@ -63,6 +63,9 @@ internal sealed class Vm
 
     public DateTimeOffset LastHeartbeat { get; set; }
 
+    /// <summary>Whether the last post failed: a Server that is down is logged once, not at every tick.</summary>
+    public bool PostFailing { get; set; }
+
     /// <summary>Connections the lab app took, and the bytes they stand for (what <c>docker stats</c> shows as network I/O).</summary>
     public long Connections;
 

@@ -36,6 +36,11 @@ public sealed class LabSessionOptions
     /// <summary>Longest a session may run, extensions included.</summary>
     public TimeSpan MaxLifetime { get; set; } = TimeSpan.FromHours(4);
 
+    /// <summary>
+    /// How often the shared VM watch lists our VMs while any lab boots (one Vultr call per page of 500): how late a usable VM is noticed.
+    /// </summary>
+    public TimeSpan VmWatchInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Poll intervals and deadlines of every session.</summary>
     public SessionTimings Timings { get; set; } = new();
 

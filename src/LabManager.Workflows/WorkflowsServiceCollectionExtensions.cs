@@ -31,6 +31,7 @@ public static class WorkflowsServiceCollectionExtensions
                     o.PhoneHomeUrl = $"https://{host}/api/labs/instances/{{instanceId}}/ready?key={{key}}";
                 }
             })
+            .Validate(o => o.VmWatchInterval > TimeSpan.Zero, "LabSessions:VmWatchInterval must be positive")
             .ValidateOnStart();
         services.AddOptions<AccessOptions>().Bind(configuration.GetSection(AccessOptions.Section))
             .ValidateOnStart();
@@ -43,6 +44,7 @@ public static class WorkflowsServiceCollectionExtensions
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseProxy = false });
         services.AddSingleton<ILabSessionControl, DurableLabSessionControl>();
         services.AddSingleton<IReconciler, Reconciler>();
+        services.AddSingleton<VmWatch>();
         services.AddSingleton<LabMetrics>();
         services.TryAddSingleton(TimeProvider.System);
 

@@ -96,10 +96,18 @@ public sealed class FunctionsMetadataTests
     }
 
     [Fact]
+    public void VmWatch_TimerEveryTwoSeconds()
+    {
+        var trigger = Trigger("VmWatch");
+        Assert.Equal("timerTrigger", trigger["type"]!.GetValue<string>());
+        Assert.Equal("*/2 * * * * *", trigger["schedule"]!.GetValue<string>());
+    }
+
+    [Fact]
     public void Metadata_NoUnexpectedFunctions()
     {
         var expected = ApiRoutes.All.Select(r => r.Name).Concat(ActivityNames()).Concat(Realtime.Keys)
-            .Append(nameof(LabSessionOrchestrator)).Append(nameof(LabManager.Workflows.Pools.PoolKeeperOrchestrator)).Append("ReconciliationSweep").Append("AgentWatch").Append("Health").Append("HealthDetails").Order();
+            .Append(nameof(LabSessionOrchestrator)).Append(nameof(LabManager.Workflows.Pools.PoolKeeperOrchestrator)).Append("ReconciliationSweep").Append("AgentWatch").Append("VmWatch").Append("Health").Append("HealthDetails").Order();
         Assert.Equal(expected, Functions.Keys.Order());
     }
 

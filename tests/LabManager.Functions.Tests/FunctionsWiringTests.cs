@@ -96,6 +96,32 @@ public sealed class FunctionsWiringTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheVmWatchTimer_CallsNothingWithNoLabBooting_AndListsOnceForABootingOne()
+    {
+        using var scope = _host.Services.CreateScope();
+        var functions = ActivatorUtilities.CreateInstance<ReconciliationFunctions>(scope.ServiceProvider);
+        int Lists() => _emulator.InspectAsync().GetAwaiter().GetResult().Requests.GetValueOrDefault("list");
+        var before = Lists();
+
+        await functions.WatchVms(new TimerInfo(), _durable.Client, CancellationToken.None);
+        Assert.Equal(before, Lists());
+
+        // A VM still pending: the turn lists our VMs once, and tells no session.
+        var store = _host.Services.GetRequiredService<Core.Ports.IInstanceStore>();
+        var lab = (await _host.Services.GetRequiredService<Core.Ports.ILabCatalog>().GetAsync(Guid.Parse("6f1c2a9e-0d1b-4c57-9a61-3c2f5d0b7a01")))!;
+        var started = await store.TryStartAsync(new Core.Ports.StartRequest(Guid.NewGuid(), new Core.Ports.UserRef(Guid.NewGuid(), null, null, false), lab,
+            DateTimeOffset.UtcNow, new Core.Ports.QuotaPolicy(5, 100, 100, TimeSpan.FromMinutes(10))));
+        var instance = Assert.IsType<Core.Ports.StartOutcome.Created>(started).Instance;
+        var cloud = _host.Services.GetRequiredService<Core.Ports.ICloudProvider>();
+        var vm = await cloud.CreateVmAsync(new Core.Ports.VmSpec(Core.Instances.LabInstance.VmLabel(instance.Id), "ewr", "vc2-1c-1gb", "#!/bin/bash\n", ["labmanager"], Fresh: true));
+        await store.UpdateAsync(instance.MoveTo(Core.Instances.LabInstanceStatus.Provisioning, DateTimeOffset.UtcNow) with { CloudInstanceId = vm.Id });
+        await functions.WatchVms(new TimerInfo(), _durable.Client, CancellationToken.None);
+
+        Assert.Equal(before + 1, Lists());
+        Assert.True(await _db.ScalarAsync<long>("SELECT slot FROM vm_watch_turns") > 0);
+    }
+
+    [Fact]
     public async Task HttpTriggers_AnswerThroughTheApiEdge()
     {
         var (labs, labsBody) = await InvokeAsync("GET", "/api/labs", null, http => ApiFunctions.ListLabs(http.Request, _durable.Client));

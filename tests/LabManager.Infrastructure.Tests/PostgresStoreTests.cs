@@ -136,6 +136,36 @@ public sealed class PostgresStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Booting_AreTheProvisioningWithAVm_ACloudRequestIsFirstOnce_AndEachWatchTurnIsTakenOnce()
+    {
+        var lab = await LabAsync("owasp-juice-shop");
+        async Task<LabInstance> StartedAsync() =>
+            Assert.IsType<StartOutcome.Created>(await Instances.TryStartAsync(new StartRequest(Guid.NewGuid(), User(), lab, DateTimeOffset.UtcNow, Generous))).Instance;
+        var booting = await StartedAsync();
+        var noVmYet = await StartedAsync();
+        var running = await StartedAsync();
+        var now = DateTimeOffset.UtcNow;
+        await Instances.UpdateAsync(booting.MoveTo(LabInstanceStatus.Provisioning, now) with { CloudInstanceId = "vm-booting" });
+        await Instances.UpdateAsync(noVmYet.MoveTo(LabInstanceStatus.Provisioning, now));
+        await Instances.UpdateAsync(running.MoveTo(LabInstanceStatus.Provisioning, now).MoveTo(LabInstanceStatus.Running, now) with { CloudInstanceId = "vm-running" });
+
+        Assert.Equal([(booting.Id, "vm-booting")], await Instances.ListBootingAsync());
+
+        // A retry of the same create is told an earlier one may have been sent; another VM of the instance, or another instance, is first again.
+        Assert.True(await Instances.FirstCloudRequestAsync(booting.Id, "vm-1"));
+        Assert.False(await Instances.FirstCloudRequestAsync(booting.Id, "vm-1"));
+        Assert.True(await Instances.FirstCloudRequestAsync(booting.Id, "vm-2"));
+        Assert.True(await Instances.FirstCloudRequestAsync(noVmYet.Id, "vm-1"));
+        Assert.False(await Instances.FirstCloudRequestAsync(Guid.NewGuid(), "vm-1"));
+
+        // Replicas asking for the same turn at once: exactly one gets it; an older turn is never taken after a newer one.
+        var takers = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Instances.TakeWatchTurnAsync(1_000)));
+        Assert.Single(takers, taken => taken);
+        Assert.False(await Instances.TakeWatchTurnAsync(999));
+        Assert.True(await Instances.TakeWatchTurnAsync(1_001));
+    }
+
+    [Fact]
     public async Task ActiveCounts_CountInstancesCreatedAndNotYetEndedAtEachMoment()
     {
         var lab = await LabAsync("owasp-juice-shop");

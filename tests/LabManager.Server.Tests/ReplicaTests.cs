@@ -44,7 +44,7 @@ public sealed class ReplicaTests : IAsyncLifetime
                 $"--Auth:SigningKey={SigningKey}", $"--Catalog:File={RepoPaths.Catalog}", "--Logging:LogLevel:Default=Warning",
                 $"--Vultr:BaseUrl={_emulator.ApiBase}", $"--Vultr:ApiKey={_emulator.ApiKey}", "--Vultr:RetryDelay=00:00:00.2",
                 $"--LabSessions:PhoneHomeUrl=http://127.0.0.1:{port}/api/labs/instances/{{instanceId}}/ready?key={{key}}", "--LabSessions:PhoneHomeKey=replica-phone-home-key",
-                "--LabSessions:Timings:VmPollInitial=00:00:00.2", "--LabSessions:Timings:VmPollMax=00:00:01", "--LabSessions:Timings:LabProbeInterval=00:00:00.2",
+                "--LabSessions:VmWatchInterval=00:00:00.2", "--LabSessions:Timings:LabProbeInterval=00:00:00.2",
                 "--LabSessions:Timings:RetryInterval=00:00:00.2",
                 "--Access:GatewayCidrs:0=127.0.0.1/32", $"--Access:LabPort={port}", "--Api:MaxStartsPerWindow=1000", "--Api:MaxContainersPerUser=3",
             ]);

@@ -107,7 +107,7 @@ public class ServerFixture : IAsyncLifetime
             "Logging:LogLevel:Default=Warning",
             "Emulator:PendingSeconds=0.3", "Emulator:BootSeconds=0.3", "Emulator:InstallSeconds=0.3", "Emulator:CloudInitSeconds=0.3", "Emulator:RebootSeconds=0.3",
             "Emulator:RebootOkSeconds=0.5",
-            "LabSessions:Timings:VmPollInitial=00:00:00.2", "LabSessions:Timings:VmPollMax=00:00:01", "LabSessions:Timings:LabProbeInterval=00:00:00.2",
+            "LabSessions:VmWatchInterval=00:00:00.2", "LabSessions:Timings:LabProbeInterval=00:00:00.2",
             "LabSessions:Timings:RetryInterval=00:00:00.2", "LabSessions:Timings:ProvisioningDeadline=00:00:30", "LabSessions:Timings:LabReadyDeadline=00:00:30",
             "Vultr:RetryDelay=00:00:00.2", "LabSessions:Timings:RebootSettle=00:00:05",
             $"LabSessions:PhoneHomeUrl=http://127.0.0.1:{port}/api/labs/instances/{{instanceId}}/ready?key={{key}}",
@@ -199,19 +199,24 @@ public class ServerFixture : IAsyncLifetime
     /// <summary>Waits until the emulator holds no VM labelled for these instances.</summary>
     public async Task AssertNoVmLeftAsync(IEnumerable<string> instanceIds, TimeSpan? timeout = null)
     {
-        var labels = instanceIds.Select(id => LabInstance.VmLabel(Guid.Parse(id))).ToHashSet();
+        var ids = instanceIds.Select(Guid.Parse).ToList();
+        var labels = ids.Select(id => LabInstance.VmLabel(id)).ToHashSet();
+        var active = string.Join(", ", LabInstanceTransitions.Active.Select(s => $"'{s.ToWire()}'"));
+        var idList = string.Join(", ", ids.Select(id => $"'{id}'"));
         using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
         while (true)
         {
+            // Ended first: a session stopped before it made its VM still makes it, and then destroys it.
+            var running = ids.Count == 0 ? 0 : await Db.ScalarAsync<long>($"SELECT count(*) FROM lab_instances WHERE id IN ({idList}) AND status IN ({active})");
             var left = (await Emulator.InspectAsync()).Vms.Where(v => labels.Contains(v.Label)).ToList();
-            if (left.Count == 0)
+            if (running == 0 && left.Count == 0)
             {
                 return;
             }
 
             if (cts.IsCancellationRequested)
             {
-                Assert.Fail($"{left.Count} VM(s) left: {string.Join(", ", left.Select(v => v.Label))}");
+                Assert.Fail($"{running} instance(s) not ended, {left.Count} VM(s) left: {string.Join(", ", left.Select(v => v.Label))}");
             }
 
             await Task.Delay(100);

@@ -16,6 +16,22 @@ public sealed class InMemoryInstanceStore : IInstanceStore
     public Task AddAsync(LabInstance instance, CancellationToken cancellationToken = default) =>
         _instances.TryAdd(instance.Id, instance) ? Task.CompletedTask : throw new InvalidOperationException($"Instance {instance.Id} exists");
 
+    private readonly ConcurrentDictionary<(Guid, string), bool> _cloudRequests = new();
+    private long _watchSlot;
+
+    public Task<IReadOnlyList<(Guid InstanceId, string VmId)>> ListBootingAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<(Guid, string)>>([.. _instances.Values
+            .Where(i => i.Status == LabInstanceStatus.Provisioning && i.CloudInstanceId is not null).Select(i => (i.Id, i.CloudInstanceId!))]);
+
+    public Task<bool> FirstCloudRequestAsync(Guid instanceId, string request, CancellationToken cancellationToken = default) =>
+        Task.FromResult(_instances.ContainsKey(instanceId) && _cloudRequests.TryAdd((instanceId, request), true));
+
+    public Task<bool> TakeWatchTurnAsync(long slot, CancellationToken cancellationToken = default)
+    {
+        var seen = Interlocked.Read(ref _watchSlot);
+        return Task.FromResult(seen < slot && Interlocked.CompareExchange(ref _watchSlot, slot, seen) == seen);
+    }
+
     public Task RequestStopAsync(Guid instanceId, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         _instances.AddOrUpdate(instanceId, _ => throw new InvalidOperationException($"Instance {instanceId} does not exist"),

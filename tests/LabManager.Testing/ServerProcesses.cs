@@ -20,7 +20,7 @@ public sealed class ServerProcesses : IAsyncDisposable
     /// <summary>Short workflow polling and retry intervals, for tests.</summary>
     public static readonly IReadOnlyList<string> FastTimings =
     [
-        "LabSessions:Timings:VmPollInitial=00:00:00.5", "LabSessions:Timings:VmPollMax=00:00:01", "LabSessions:Timings:LabProbeInterval=00:00:00.5",
+        "LabSessions:VmWatchInterval=00:00:00.5", "LabSessions:Timings:LabProbeInterval=00:00:00.5",
         "LabSessions:Timings:RetryInterval=00:00:00.5", "Vultr:RetryDelay=00:00:00.2",
     ];
 

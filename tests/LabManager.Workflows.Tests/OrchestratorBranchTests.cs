@@ -32,10 +32,15 @@ public sealed class OrchestratorBranchTests
         _ => true,
     };
 
+    /// <summary>The VM watch tells the session its VM (the create's <c>vm-1</c>) is usable, now.</summary>
+    private static Task SeenAsync(ScriptedSession session, string vmId = "vm-1", TimeSpan? ago = null) =>
+        session.RaiseAsync(LabEvents.VmSeen, new VmSighting(vmId, Ready.MainIp, Ready.InternalIp, Ready.State, new DateTimeOffset(session.Now - (ago ?? TimeSpan.Zero), TimeSpan.Zero)));
+
     private static async Task<ScriptedSession> RunningAsync(SessionTimings? timings = null)
     {
         var session = new ScriptedSession(Input(timings)) { Activities = Healthy };
         await session.StartAsync();
+        await SeenAsync(session);
         Assert.Contains(session.Inputs<InstanceChange>(nameof(UpdateInstanceActivity)), c => c.Status == LabInstanceStatus.Running);
         Assert.False(session.Result.IsCompleted);
         return session;
@@ -48,6 +53,7 @@ public sealed class OrchestratorBranchTests
     {
         var session = new ScriptedSession(Input() with { PoolMaxAge = TimeSpan.FromMinutes(30) }) { Activities = activities ?? Healthy };
         await session.StartAsync();
+        await SeenAsync(session);
         Assert.Equal("pooled", session.Step);
         Assert.Equal([LabInstanceStatus.Provisioning, LabInstanceStatus.Pooled], Statuses(session));
         return session;
@@ -117,6 +123,38 @@ public sealed class OrchestratorBranchTests
     }
 
     [Fact]
+    public async Task TheVmWatchsWord_BringsTheLabUpWithoutALook_AnotherVmsOrAnOlderSightingIsIgnored()
+    {
+        var session = new ScriptedSession(Input()) { Activities = Healthy };
+        await session.StartAsync();
+        Assert.Equal("waiting-for-vm", session.Step);
+
+        await SeenAsync(session, vmId: "vm-0");
+        await SeenAsync(session, ago: TimeSpan.FromSeconds(1));
+        Assert.Equal("waiting-for-vm", session.Step);
+
+        await SeenAsync(session);
+        Assert.Contains(session.Inputs<InstanceChange>(nameof(UpdateInstanceActivity)), c => c.Status == LabInstanceStatus.Running);
+        Assert.Equal(Ready.MainIp, Assert.Single(session.Inputs<ProbeLabInput>(nameof(ProbeLabActivity))).Ip);
+        Assert.DoesNotContain(session.Calls, c => c.Name == nameof(GetVmActivity));
+    }
+
+    [Fact]
+    public async Task APhoneHomeBeforeTheWatchsWord_TheSessionLooksItselfSoon()
+    {
+        var session = new ScriptedSession(Input()) { Activities = Healthy };
+        await session.StartAsync();
+
+        await session.RaiseAsync(LabEvents.LabReady, new LabReport(1, 1));
+        Assert.Equal("waiting-for-vm", session.Step);
+        await session.FireTimerAsync();
+
+        Assert.Equal(ScriptedSession.Start + new SessionTimings().VmLookAfterPhoneHome, session.Now);
+        Assert.Single(session.Calls, c => c.Name == nameof(GetVmActivity));
+        Assert.Contains(session.Inputs<InstanceChange>(nameof(UpdateInstanceActivity)), c => c.Status == LabInstanceStatus.Running);
+    }
+
+    [Fact]
     public async Task VmNeverReady_ErrorAtTheDeadline_JudgedByALookAfterIt()
     {
         var timings = new SessionTimings { ProvisioningDeadline = TimeSpan.FromMinutes(3) };
@@ -128,8 +166,8 @@ public sealed class OrchestratorBranchTests
         Assert.Equal(LabInstanceStatus.Error, result.Status);
         Assert.Equal("The VM was not ready within 00:03:00: it stayed pending/stopped/none", result.Error);
         Assert.True(session.Now >= ScriptedSession.Start + timings.ProvisioningDeadline);
-        // Polls back off from 2 s to 10 s: about 3 min / 10 s looks, not one every 2 s.
-        Assert.InRange(session.Calls.Count(c => c.Name == nameof(GetVmActivity)), 18, 25);
+        // Without the VM watch's word the session looks itself, rarely: after 2 min, then at the deadline.
+        Assert.Equal(2, session.Calls.Count(c => c.Name == nameof(GetVmActivity)));
         Assert.Single(session.Calls, c => c.Name == nameof(DestroyVmActivity));
     }
 
@@ -158,6 +196,7 @@ public sealed class OrchestratorBranchTests
         Assert.Equal(LabInstanceStatus.Provisioning, Statuses(session)[^1]);
         // The old lab still answers right after the reboot: that proves nothing until the new boot reports.
         await session.RaiseAsync(LabEvents.LabReady, new LabReport(1, 2));
+        await SeenAsync(session);
 
         Assert.Equal(LabInstanceStatus.Running, Statuses(session)[^1]);
         Assert.Equal(1, session.Inputs<InstanceChange>(nameof(UpdateInstanceActivity)).Last(c => c.RestartCount is not null).RestartCount);
@@ -186,6 +225,7 @@ public sealed class OrchestratorBranchTests
         var session = await RunningAsync();
 
         await session.RaiseAsync(LabEvents.Reset, true);
+        await SeenAsync(session);
 
         Assert.Equal([1, 2], session.Inputs<CreateVmInput>(nameof(CreateVmActivity)).Select(c => c.Generation));
         var destroy = Assert.Single(session.Inputs<DestroyVmInput>(nameof(DestroyVmActivity)));
@@ -220,6 +260,7 @@ public sealed class OrchestratorBranchTests
             Activities = (a, i) => a == nameof(UpdateInstanceActivity) && ((InstanceChange)i!).Step == "waiting-for-lab" ? false : Healthy(a, i),
         };
         await session.StartAsync();
+        await SeenAsync(session);
 
         var result = await session.Result;
         Assert.Equal(LabInstanceStatus.Stopped, result.Status);

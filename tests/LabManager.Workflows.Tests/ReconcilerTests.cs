@@ -22,7 +22,8 @@ public sealed class ReconcilerTests(LabSessionHost host) : IClassFixture<LabSess
 
     private Reconciler Reconciler(TimeSpan? grace = null)
     {
-        var options = Options.Create(new LabSessionOptions { OrphanGracePeriod = grace ?? TimeSpan.Zero });
+        // No VM watch here: a session it starts looks at its VM itself, soon.
+        var options = Options.Create(new LabSessionOptions { OrphanGracePeriod = grace ?? TimeSpan.Zero, Timings = LabSessionHost.FastTimings });
         return new Reconciler(Cloud, host.Store, new InMemoryLabCatalog(host.Lab), new DurableLabSessionControl(new ServiceCollection().AddSingleton(host.Client).BuildServiceProvider(), options), host.Notifier, _log, new LabMetrics(_meters), options, TimeProvider.System,
             NullLogger<Reconciler>.Instance);
     }

@@ -42,6 +42,7 @@ public sealed class ScriptedSession
         Event<LabReport>();
         Event<ClaimRequest>();
         Event<LabHealthReport>();
+        Event<VmSighting>();
     }
 
     public static readonly DateTime Start = new(2026, 12, 1, 12, 0, 0, DateTimeKind.Utc);

@@ -185,7 +185,7 @@ public sealed class InstancesApi(
 
                     try
                     {
-                        await cloud.SetFirewallRulesAsync(group, rules, ct);
+                        await cloud.SetFirewallRulesAsync(group, rules, cancellationToken: ct);
                     }
                     catch (CloudProviderException ex)
                     {

@@ -5,7 +5,8 @@ public interface ICloudProvider
 {
     /// <summary>
     /// Creates a VM, or adopts the one of ours (<see cref="CloudVm.IsOurs"/>) that already carries <see cref="VmSpec.Label"/>: calling
-    /// it twice for the same label never makes two VMs.
+    /// it twice for the same label never makes two VMs. With <see cref="VmSpec.Fresh"/> (no earlier create for the label was ever sent)
+    /// there is nothing to adopt, and the create is the only call.
     /// </summary>
     Task<CloudVm> CreateVmAsync(VmSpec spec, CancellationToken cancellationToken = default);
 
@@ -31,12 +32,15 @@ public interface ICloudProvider
 
     /// <summary>
     /// The firewall group with exactly this description, created when there is none: calling it twice (a lost answer) never makes two.
-    /// Answers its id.
+    /// Answers its id. <paramref name="fresh"/>: no create for this description was ever sent, so the groups are not listed first.
     /// </summary>
-    Task<string> EnsureFirewallAsync(string description, CancellationToken cancellationToken = default);
+    Task<string> EnsureFirewallAsync(string description, bool fresh = false, CancellationToken cancellationToken = default);
 
-    /// <summary>Makes the group's rules exactly <paramref name="rules"/>: adds what is missing, deletes what is not asked for.</summary>
-    Task SetFirewallRulesAsync(string groupId, IReadOnlyList<Access.FirewallRule> rules, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Makes the group's rules exactly <paramref name="rules"/>: adds what is missing, deletes what is not asked for. <paramref name="fresh"/>:
+    /// the group was just made and has no rules, so they are not listed first.
+    /// </summary>
+    Task SetFirewallRulesAsync(string groupId, IReadOnlyList<Access.FirewallRule> rules, bool fresh = false, CancellationToken cancellationToken = default);
 
     /// <summary>Deletes the group; one already gone counts as deleted.</summary>
     Task DeleteFirewallAsync(string groupId, CancellationToken cancellationToken = default);
@@ -48,8 +52,12 @@ public interface ICloudProvider
 /// <summary>A firewall group as the cloud reports it, with how many VMs are in it.</summary>
 public sealed record CloudFirewall(string Id, string Description, int InstanceCount, DateTimeOffset DateCreated);
 
-/// <summary>What to create. <see cref="Image"/> null: the deployment's default image; <see cref="FirewallGroupId"/>: the group the VM is made in.</summary>
-public sealed record VmSpec(string Label, string Region, string Plan, string UserData, IReadOnlyList<string> Tags, BootImage? Image = null, string? FirewallGroupId = null);
+/// <summary>
+/// What to create. <see cref="Image"/> null: the deployment's default image; <see cref="FirewallGroupId"/>: the group the VM is made in;
+/// <see cref="Fresh"/>: no create for this label was ever sent before (so no VM of it can exist to adopt).
+/// </summary>
+public sealed record VmSpec(string Label, string Region, string Plan, string UserData, IReadOnlyList<string> Tags, BootImage? Image = null, string? FirewallGroupId = null,
+    bool Fresh = false);
 
 /// <summary>
 /// What a VM boots from, exactly one of: a Vultr OS (<see cref="OsId"/>, e.g. 1743 = Ubuntu 22.04 x64), a marketplace image

@@ -17,6 +17,19 @@ public interface IInstanceStore
     /// <summary>Records the VM's state as the cloud reported it; touches nothing else of the instance.</summary>
     Task SetVmStatusAsync(Guid instanceId, string vmStatus, DateTimeOffset checkedAt, CancellationToken cancellationToken = default);
 
+    /// <summary>The instances provisioning with a VM (booting, or their lab awaited), by VM id: what the shared VM watch looks out for.</summary>
+    Task<IReadOnlyList<(Guid InstanceId, string VmId)>> ListBootingAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Notes that the instance is about to ask the cloud to make <paramref name="request"/> (<c>vm-1</c>, <c>firewall</c>): true the first
+    /// time. Later (a retry, a rerun after a crash) an earlier request may have reached the cloud with its answer lost, so the caller looks
+    /// for what it made before asking again. False too for an instance that is not stored.
+    /// </summary>
+    Task<bool> FirstCloudRequestAsync(Guid instanceId, string request, CancellationToken cancellationToken = default);
+
+    /// <summary>Takes turn <paramref name="slot"/> of the shared VM watch: true for one caller per turn, however many replicas ask.</summary>
+    Task<bool> TakeWatchTurnAsync(long slot, CancellationToken cancellationToken = default);
+
     /// <summary>Remembers that a stop was asked for (the first time only); touches nothing else.</summary>
     Task RequestStopAsync(Guid instanceId, DateTimeOffset at, CancellationToken cancellationToken = default);
 

@@ -35,6 +35,9 @@ public interface ILabSessionControl
     /// <summary>Whether <paramref name="key"/> is the key the instance's VMs were given (what their phone-home and agent present).</summary>
     bool IsVmKey(Guid instanceId, string? key);
 
+    /// <summary>Tells a booting session the VM watch saw its VM usable.</summary>
+    Task VmSeenAsync(Guid instanceId, Instances.VmSighting sighting, CancellationToken cancellationToken = default);
+
     /// <summary>Tells the session what the agent's heartbeat changed; the session decides what to do with it.</summary>
     Task ReportHealthAsync(Guid instanceId, Instances.LabHealthReport report, CancellationToken cancellationToken = default);
 

@@ -85,7 +85,7 @@ public sealed class LabSessionFunctions(
 /// Runs reconciliation on the schedule in the <c>SWEEP_SCHEDULE</c> app setting (every 5 minutes: <c>0 */5 * * * *</c>). It binds
 /// its own durable client, so it runs on a worker that has served no HTTP request yet.
 /// </summary>
-public sealed class ReconciliationFunctions(IReconciler reconciler, PoolKeepers keepers, AgentWatch watch, DurableClientSlot slot)
+public sealed class ReconciliationFunctions(IReconciler reconciler, PoolKeepers keepers, AgentWatch watch, VmWatch vms, DurableClientSlot slot)
 {
     [Function("ReconciliationSweep")]
     public async Task Sweep([TimerTrigger("%SWEEP_SCHEDULE%")] TimerInfo timer, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken)
@@ -102,5 +102,13 @@ public sealed class ReconciliationFunctions(IReconciler reconciler, PoolKeepers 
     {
         slot.Client ??= client;
         await watch.RunAsync(cancellationToken);
+    }
+
+    /// <summary>Every 2 s, the shared VM watch: booting sessions are told when the cloud lists their VM usable (one list call per turn).</summary>
+    [Function("VmWatch")]
+    public async Task WatchVms([TimerTrigger("*/2 * * * * *")] TimerInfo timer, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken)
+    {
+        slot.Client ??= client;
+        await vms.RunAsync(cancellationToken);
     }
 }

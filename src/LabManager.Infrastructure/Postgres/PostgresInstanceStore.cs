@@ -71,6 +71,30 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore,
             new { instanceId, vmStatus, checkedAt = checkedAt.UtcDateTime }, cancellationToken: cancellationToken));
     }
 
+    public async Task<IReadOnlyList<(Guid InstanceId, string VmId)>> ListBootingAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<(Guid, string)>(new CommandDefinition(
+            "SELECT id, cloud_instance_id FROM lab_instances WHERE status = 'provisioning' AND cloud_instance_id IS NOT NULL", cancellationToken: cancellationToken));
+        return [.. rows];
+    }
+
+    public async Task<bool> FirstCloudRequestAsync(Guid instanceId, string request, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO cloud_requests (instance_id, request) SELECT @instanceId, @request
+            WHERE EXISTS (SELECT 1 FROM lab_instances WHERE id = @instanceId) ON CONFLICT DO NOTHING
+            """, new { instanceId, request }, cancellationToken: cancellationToken)) == 1;
+    }
+
+    public async Task<bool> TakeWatchTurnAsync(long slot, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE vm_watch_turns SET slot = @slot WHERE id = 1 AND slot < @slot", new { slot }, cancellationToken: cancellationToken)) == 1;
+    }
+
     public async Task RequestStopAsync(Guid instanceId, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         await using var connection = await db.OpenConnectionAsync(cancellationToken);

@@ -37,6 +37,14 @@ public sealed class CachedInstanceStore(IInstanceStore store, IInstanceCache cac
         await cache.RemoveInstanceAsync(instanceId, cancellationToken);
     }
 
+    public Task<IReadOnlyList<(Guid InstanceId, string VmId)>> ListBootingAsync(CancellationToken cancellationToken = default) =>
+        store.ListBootingAsync(cancellationToken);
+
+    public Task<bool> FirstCloudRequestAsync(Guid instanceId, string request, CancellationToken cancellationToken = default) =>
+        store.FirstCloudRequestAsync(instanceId, request, cancellationToken);
+
+    public Task<bool> TakeWatchTurnAsync(long slot, CancellationToken cancellationToken = default) => store.TakeWatchTurnAsync(slot, cancellationToken);
+
     public async Task RequestStopAsync(Guid instanceId, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         await store.RequestStopAsync(instanceId, at, cancellationToken);

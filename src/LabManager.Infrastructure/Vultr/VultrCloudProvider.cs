@@ -17,7 +17,7 @@ public sealed class VultrCloudProvider(IVultrApi api, IOptions<VultrOptions> opt
     {
         // The label is the idempotency key: a create whose answer was lost left a VM we must adopt, not duplicate. Only a VM
         // that carries exactly this label and every one of our tags is adopted.
-        if (await FindAsync(spec.Label, spec.Tags, cancellationToken) is { } found)
+        if (!spec.Fresh && await FindAsync(spec.Label, spec.Tags, cancellationToken) is { } found)
         {
             logger.LogInformation("VM {Label} already exists as {VmId}; adopting it", spec.Label, found.Id);
             return found;
@@ -105,10 +105,10 @@ public sealed class VultrCloudProvider(IVultrApi api, IOptions<VultrOptions> opt
         }, "list instances").ToListAsync(cancellationToken);
     }
 
-    public async Task<string> EnsureFirewallAsync(string description, CancellationToken cancellationToken = default)
+    public async Task<string> EnsureFirewallAsync(string description, bool fresh = false, CancellationToken cancellationToken = default)
     {
         // The description is the idempotency key, as the label is for VMs: a create whose answer was lost is found again.
-        if ((await ListFirewallsAsync(cancellationToken)).FirstOrDefault(g => g.Description == description) is { } found)
+        if (!fresh && (await ListFirewallsAsync(cancellationToken)).FirstOrDefault(g => g.Description == description) is { } found)
         {
             return found.Id;
         }
@@ -118,9 +118,9 @@ public sealed class VultrCloudProvider(IVultrApi api, IOptions<VultrOptions> opt
         return created.FirewallGroup.Id;
     }
 
-    public async Task SetFirewallRulesAsync(string groupId, IReadOnlyList<Core.Access.FirewallRule> rules, CancellationToken cancellationToken = default)
+    public async Task SetFirewallRulesAsync(string groupId, IReadOnlyList<Core.Access.FirewallRule> rules, bool fresh = false, CancellationToken cancellationToken = default)
     {
-        var existing = await PagesAsync<VultrFirewallRule>(async cursor =>
+        List<VultrFirewallRule> existing = fresh ? [] : await PagesAsync<VultrFirewallRule>(async cursor =>
         {
             var page = await api.ListFirewallRulesAsync(groupId, PageSize, cursor, cancellationToken);
             return (page.FirewallRules, page.Meta);

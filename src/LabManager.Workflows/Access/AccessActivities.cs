@@ -42,8 +42,10 @@ public sealed class EnsureFirewallActivity(ICloudProvider cloud, IInstanceStore 
             return pooled;
         }
 
-        var groupId = await cloud.EnsureFirewallAsync(LabFirewall.Description(options.Value.VmTag, input.InstanceId));
-        await cloud.SetFirewallRulesAsync(groupId, rules);
+        // A first request makes the group and its rules without listing anything; a retry finds what an earlier one may have made.
+        var fresh = await store.FirstCloudRequestAsync(input.InstanceId, "firewall");
+        var groupId = await cloud.EnsureFirewallAsync(LabFirewall.Description(options.Value.VmTag, input.InstanceId), fresh);
+        await cloud.SetFirewallRulesAsync(groupId, rules, fresh);
         logger.LogInformation("Instance {InstanceId}: firewall group {GroupId} ({Mode} mode)", input.InstanceId, groupId, access.Value.Mode);
         return groupId;
     }

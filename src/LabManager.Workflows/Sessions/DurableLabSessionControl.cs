@@ -82,6 +82,9 @@ public sealed class DurableLabSessionControl(IServiceProvider services, IOptions
 
     public bool IsVmKey(Guid instanceId, string? key) => options.Value.PhoneHomeKey is { Length: > 0 } secret && PhoneHome.Matches(secret, instanceId, key);
 
+    public Task VmSeenAsync(Guid instanceId, VmSighting sighting, CancellationToken cancellationToken = default) =>
+        Client.RaiseEventAsync(instanceId.ToString(), LabEvents.VmSeen, sighting, cancellationToken);
+
     public Task ReportHealthAsync(Guid instanceId, LabHealthReport report, CancellationToken cancellationToken = default) =>
         Client.RaiseEventAsync(instanceId.ToString(), LabEvents.Health, report, cancellationToken);
 

@@ -28,6 +28,9 @@ public static class LabEvents
     /// <summary>The lab's agent reported a change of its containers' health (payload <see cref="LabHealthReport"/>).</summary>
     public const string Health = "Health";
 
+    /// <summary>The shared VM watch saw the session's VM usable (payload <see cref="Core.Instances.VmSighting"/>).</summary>
+    public const string VmSeen = "VmSeen";
+
     /// <summary>A pool's keeper: look at the pool now (a claim took a VM, or the settings changed); payload: the global quota now.</summary>
     public const string WakeKeeper = "WakeKeeper";
 }
@@ -55,11 +58,17 @@ public sealed record ExtendRequest(TimeSpan By);
 /// <summary>Timings of a session; tests shrink them.</summary>
 public sealed record SessionTimings
 {
-    /// <summary>First wait between VM status polls; doubles up to <see cref="VmPollMax"/>.</summary>
-    public TimeSpan VmPollInitial { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>
+    /// How long a booting session waits for the VM watch (<see cref="LabSessionOptions.VmWatchInterval"/>) before it looks at its VM itself
+    /// (one Vultr call); doubles up to <see cref="VmPollMax"/>. Longer than a boot, so that the watch, not the session, sees a VM come up.
+    /// </summary>
+    public TimeSpan VmPollInitial { get; init; } = TimeSpan.FromMinutes(2);
 
-    /// <summary>Longest wait between polls: bounds how late a ready VM is noticed (a poll is one Vultr call).</summary>
-    public TimeSpan VmPollMax { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>Longest wait between a session's own looks at its VM (each one Vultr call).</summary>
+    public TimeSpan VmPollMax { get; init; } = TimeSpan.FromMinutes(4);
+
+    /// <summary>After the lab phoned home from a VM the watch has not told of yet, how long before the session looks at the VM itself.</summary>
+    public TimeSpan VmLookAfterPhoneHome { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How long a VM may take to be active/running/ok.</summary>
     public TimeSpan ProvisioningDeadline { get; init; } = TimeSpan.FromMinutes(10);

@@ -29,6 +29,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         Timer,
         Stop,
         LabReady,
+        VmSeen,
     }
 
     /// <summary>The state of one execution (one generation between ContinueAsNew calls).</summary>
@@ -240,10 +241,13 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             var t = input.Timings;
             Step("waiting-for-vm", "Waiting for the VM to boot");
             var deadline = Now + t.ProvisioningDeadline;
+            var waitFrom = Now;
+            // The shared VM watch tells the session when the cloud lists its VM usable; the session looks itself only when the watch has said
+            // nothing for a while (a VM the list does not show). Each deadline is judged by a look taken after it passed ("last look", decided
+            // before looking): a look from before a crash that held the session up says nothing about now.
             var delay = t.VmPollInitial;
-            // Each deadline is judged by a look taken after it passed ("last look", decided before looking): a look from before a crash
-            // that held the session up says nothing about now.
-            var vm = await ctx.CallActivityAsync<VmSnapshot>(nameof(GetVmActivity), _s.VmId!, _retry);
+            var lookAt = Now + delay;
+            var vm = new VmSnapshot(_s.VmId!, true, false, "booting", "0.0.0.0", "");
             for (var lastLook = false; !vm.Ready; )
             {
                 if (!vm.Exists)
@@ -256,15 +260,34 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
                     return Failed($"The VM was not ready within {t.ProvisioningDeadline}: it stayed {vm.State}");
                 }
 
-                // The lab phoning home means the VM is up too: look at it again at once instead of after the next wait.
-                if (await WaitAsync(Min(Now + delay, deadline)) == Woke.Stop)
+                var woke = await WaitAsync(Min(lookAt, deadline), vmSeen: true);
+                if (woke == Woke.Stop)
                 {
                     return new BringUp(StoppedBy(), null, null);
                 }
 
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, t.VmPollMax.Ticks));
+                if (woke == Woke.VmSeen)
+                {
+                    // A sighting of an earlier VM, or from before this wait (a reboot's), says nothing about this one.
+                    if (_inbox.TakeVmSeen() is { } seen && seen.VmId == _s.VmId && seen.SeenAt >= waitFrom)
+                    {
+                        vm = new VmSnapshot(seen.VmId, true, true, seen.State, seen.MainIp, seen.InternalIp);
+                    }
+
+                    continue;
+                }
+
+                if (woke == Woke.LabReady)
+                {
+                    // The lab phoning home means its VM is up too: the watch tells soon, else the session looks itself.
+                    lookAt = Min(lookAt, Now + t.VmLookAfterPhoneHome);
+                    continue;
+                }
+
                 lastLook = Now >= deadline;
                 vm = await ctx.CallActivityAsync<VmSnapshot>(nameof(GetVmActivity), _s.VmId!, _retry);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, t.VmPollMax.Ticks));
+                lookAt = Now + delay;
             }
 
             Step("waiting-for-lab", "Waiting for the lab to answer");
@@ -503,7 +526,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             return vm;
         }
 
-        /// <summary>Destroys the current VM (confirmed gone), and notes when its bill stopped.</summary>
+        /// <summary>Destroys the current VM (Vultr accepted the delete), and notes when its bill stopped.</summary>
         private async Task DestroyVmAsync()
         {
             await ctx.CallActivityAsync<bool>(nameof(DestroyVmActivity), new DestroyVmInput(input.InstanceId, _s.VmId, _s.Generation), _destroyRetry);
@@ -516,7 +539,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             _s.VmId = null;
         }
 
-        /// <summary>Destroys the VM (confirmed), then records how the session ended.</summary>
+        /// <summary>Destroys the VM, then records how the session ended.</summary>
         private async Task<LabSessionResult> EndAsync(Ending ending)
         {
             Step("stopping", ending.Message);
@@ -583,12 +606,17 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
 
         private static BringUp Failed(string error) => new(new Ending(LabInstanceStatus.Error, NotStarted, error), null, null);
 
-        /// <summary>Waits until <paramref name="until"/>, a stop, or a phone-home (noted in the session state).</summary>
-        private async Task<Woke> WaitAsync(DateTimeOffset until)
+        /// <summary>
+        /// Waits until <paramref name="until"/>, a stop, a phone-home (noted in the session state), or, with <paramref name="vmSeen"/>, the VM
+        /// watch's word (left in the inbox for the caller).
+        /// </summary>
+        private async Task<Woke> WaitAsync(DateTimeOffset until, bool vmSeen = false)
         {
             using var cts = new CancellationTokenSource();
             var timer = ctx.CreateTimer(until.UtcDateTime, cts.Token);
-            var winner = await Task.WhenAny(timer, _inbox.Stop, _inbox.LabReady);
+            var winner = vmSeen
+                ? await Task.WhenAny(timer, _inbox.Stop, _inbox.LabReady, _inbox.VmSeen)
+                : await Task.WhenAny(timer, _inbox.Stop, _inbox.LabReady);
             if (winner == timer)
             {
                 return Woke.Timer;
@@ -598,6 +626,11 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             if (winner == _inbox.Stop)
             {
                 return Woke.Stop;
+            }
+
+            if (winner == _inbox.VmSeen)
+            {
+                return Woke.VmSeen;
             }
 
             TakeReport();
@@ -674,6 +707,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         private Task<LabReport>? _labReady;
         private Task<ClaimRequest>? _claim;
         private Task<LabHealthReport>? _health;
+        private Task<VmSighting>? _vmSeen;
 
         public Task<StopRequest> Stop => _stop ??= ctx.WaitForExternalEvent<StopRequest>(LabEvents.Stop);
         public Task<ExtendRequest> Extend => _extend ??= ctx.WaitForExternalEvent<ExtendRequest>(LabEvents.Extend);
@@ -682,6 +716,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         public Task<LabReport> LabReady => _labReady ??= ctx.WaitForExternalEvent<LabReport>(LabEvents.LabReady);
         public Task<ClaimRequest> Claim => _claim ??= ctx.WaitForExternalEvent<ClaimRequest>(LabEvents.Claim);
         public Task<LabHealthReport> Health => _health ??= ctx.WaitForExternalEvent<LabHealthReport>(LabEvents.Health);
+        public Task<VmSighting> VmSeen => _vmSeen ??= ctx.WaitForExternalEvent<VmSighting>(LabEvents.VmSeen);
 
         /// <summary>True when an event has arrived that the live loop has not handled yet.</summary>
         public bool HasPending =>
@@ -696,6 +731,8 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         public ClaimRequest TakeClaim() => Take(ref _claim)!;
 
         public LabHealthReport? TakeHealth() => Take(ref _health);
+
+        public VmSighting? TakeVmSeen() => Take(ref _vmSeen);
 
         public void TakeRestartOrReset(bool reset)
         {
