@@ -252,6 +252,20 @@ public sealed class OrchestratorBranchTests
     }
 
     [Fact]
+    public async Task StopRecordedBeforeAnythingWasMade_EndsStopped_WithoutAGroupOrAVm()
+    {
+        var session = new ScriptedSession(Input())
+        {
+            Activities = (a, i) => a == nameof(UpdateInstanceActivity) && ((InstanceChange)i!).Step == "creating-vm" ? false : Healthy(a, i),
+        };
+        await session.StartAsync();
+
+        var result = await session.Result;
+        Assert.Equal(LabInstanceStatus.Stopped, result.Status);
+        Assert.DoesNotContain(session.Calls, c => c.Name is nameof(Access.EnsureFirewallActivity) or nameof(CreateVmActivity) or nameof(DestroyVmActivity));
+    }
+
+    [Fact]
     public async Task LostStopEvent_SeenWhileTheVmIsUp_SessionWindsDownBeforeRunning()
     {
         // The stop lands after the VM booted: the step's update says so, and the lab is never made running.

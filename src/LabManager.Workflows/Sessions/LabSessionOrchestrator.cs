@@ -62,6 +62,9 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             return true;
         });
 
+        // Whether this execution asked for a VM (a create may have reached Vultr even if its answer never came back).
+        private bool _vmAsked;
+
         // The session's one state: carried across ContinueAsNew as input.Live.
         private readonly SessionState _s = SessionState.From(start.Live);
 
@@ -94,6 +97,13 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         /// <summary>Creates the VM and brings the lab up; null once it runs, else how the session ends.</summary>
         private async Task<Ending?> StartAsync()
         {
+            // A stop asked for before anything was made (a learner who changed their mind, a class that pressed Start twice) ends the
+            // session here: no firewall group, no VM, no Vultr call.
+            if (!await UpdateAsync(new InstanceChange(input.InstanceId, Now) { Step = "creating-vm", Message = "Creating the VM" }))
+            {
+                return StopAskedFor();
+            }
+
             VmSnapshot vm;
             try
             {
@@ -519,6 +529,7 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
 
         private async Task<VmSnapshot> CreateVmAsync()
         {
+            _vmAsked = true;
             var vm = await ctx.CallActivityAsync<VmSnapshot>(nameof(CreateVmActivity),
                 new CreateVmInput(input.InstanceId, input.LabId, _s.Generation, input.Lab, _s.FirewallGroupId), _retry);
             _s.VmId = vm.VmId;
@@ -549,7 +560,11 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             var vmId = _s.VmId;
             try
             {
-                await DestroyVmAsync();
+                // A session that never asked for a VM has none to look for.
+                if (_vmAsked || input.Live is not null)
+                {
+                    await DestroyVmAsync();
+                }
             }
             catch (TaskFailedException ex)
             {
