@@ -10,7 +10,6 @@ using LabManager.Testing;
 using LabManager.VultrEmulator;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
-using Microsoft.DurableTask.Testing;
 using Microsoft.DurableTask.Worker;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,4 +1,4 @@
 namespace LabManager.Core.Instances;
 
-/// <summary>The shared VM watch saw an instance's VM usable in the cloud's list, at <see cref="SeenAt"/>.</summary>
-public sealed record VmSighting(string VmId, string MainIp, string InternalIp, string State, DateTimeOffset SeenAt);
+/// <summary>The shared VM watch saw an instance's VM usable in the cloud's list.</summary>
+public sealed record VmSighting(string VmId, string MainIp, string InternalIp, string State);

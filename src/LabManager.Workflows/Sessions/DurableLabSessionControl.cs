@@ -111,9 +111,13 @@ public sealed class DurableLabSessionControl(IServiceProvider services, IOptions
         string? step = null, message = null;
         if (state.SerializedCustomStatus is { Length: > 0 } custom)
         {
+            // "null" until the session set one (an engine may say so before its first step).
             using var doc = JsonDocument.Parse(custom);
-            step = doc.RootElement.TryGetProperty("step", out var s) ? s.GetString() : null;
-            message = doc.RootElement.TryGetProperty("message", out var m) ? m.GetString() : null;
+            if (doc.RootElement.ValueKind == JsonValueKind.Object)
+            {
+                step = doc.RootElement.TryGetProperty("step", out var s) ? s.GetString() : null;
+                message = doc.RootElement.TryGetProperty("message", out var m) ? m.GetString() : null;
+            }
         }
 
         return new SessionProgress(state.RuntimeStatus.ToString(), step, message);

@@ -99,7 +99,9 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
         {
             // A stop asked for before anything was made (a learner who changed their mind, a class that pressed Start twice) ends the
             // session here: no firewall group, no VM, no Vultr call.
-            if (!await UpdateAsync(new InstanceChange(input.InstanceId, Now) { Step = "creating-vm", Message = "Creating the VM" }))
+            // (An empty change writes and tells nothing: it only reads whether a stop was asked for.)
+            Step("creating-vm", "Creating the firewall group");
+            if (!await UpdateAsync(new InstanceChange(input.InstanceId, Now)))
             {
                 return StopAskedFor();
             }
@@ -108,7 +110,6 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             try
             {
                 // The firewall group first: the VM is never up open to everyone.
-                Step("creating-vm", "Creating the firewall group");
                 _s.FirewallGroupId = await ctx.CallActivityAsync<string>(nameof(EnsureFirewallActivity), new FirewallInput(input.InstanceId, input.LabId, input.Lab), _retry);
                 Step("creating-vm", "Creating the VM");
                 vm = await CreateVmAsync();
@@ -251,7 +252,6 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
             var t = input.Timings;
             Step("waiting-for-vm", "Waiting for the VM to boot");
             var deadline = Now + t.ProvisioningDeadline;
-            var waitFrom = Now;
             // The shared VM watch tells the session when the cloud lists its VM usable; the session looks itself only when the watch has said
             // nothing for a while (a VM the list does not show). Each deadline is judged by a look taken after it passed ("last look", decided
             // before looking): a look from before a crash that held the session up says nothing about now.
@@ -278,8 +278,9 @@ public sealed class LabSessionOrchestrator : TaskOrchestrator<LabSessionInput, L
 
                 if (woke == Woke.VmSeen)
                 {
-                    // A sighting of an earlier VM, or from before this wait (a reboot's), says nothing about this one.
-                    if (_inbox.TakeVmSeen() is { } seen && seen.VmId == _s.VmId && seen.SeenAt >= waitFrom)
+                    // A sighting of an earlier VM says nothing about this one. After a reboot an ok proves nothing either: the lab's later
+                    // boot is what the wait below asks for.
+                    if (_inbox.TakeVmSeen() is { } seen && seen.VmId == _s.VmId)
                     {
                         vm = new VmSnapshot(seen.VmId, true, true, seen.State, seen.MainIp, seen.InternalIp);
                     }

@@ -44,7 +44,7 @@ public sealed class VmWatch(IInstanceStore store, ICloudProvider cloud, ILabSess
             await Parallel.ForEachAsync(seen, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken }, async (w, ct) =>
             {
                 var vm = usable[w.VmId];
-                await sessions.VmSeenAsync(w.InstanceId, new VmSighting(vm.Id, vm.MainIp, vm.InternalIp, vm.Describe(), now), ct);
+                await sessions.VmSeenAsync(w.InstanceId, new VmSighting(vm.Id, vm.MainIp, vm.InternalIp, vm.Describe()), ct);
             });
             _told.UnionWith(seen);
             if (seen.Count > 0)
