@@ -14,17 +14,7 @@ public sealed class AgentWatchService(AgentWatch watch, IOptions<AgentOptions> o
             return;
         }
 
-        using var timer = new PeriodicTimer(options.Value.Interval, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            try
-            {
-                await watch.RunAsync(stoppingToken);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                logger.LogError(ex, "Looking for silent agents failed; it looks again in {Interval}", options.Value.Interval);
-            }
-        }
+        await Periodic.EveryAsync(options.Value.Interval, time, watch.RunAsync,
+            (ex, _) => logger.LogError(ex, "Looking for silent agents failed; it looks again in {Interval}", options.Value.Interval), stoppingToken);
     }
 }

@@ -27,18 +27,10 @@ public sealed class ReconciliationService(IReconciler reconciler, PoolKeepers ke
             return;
         }
 
-        using var timer = new PeriodicTimer(interval, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        await Periodic.EveryAsync(interval, time, async ct =>
         {
-            try
-            {
-                await reconciler.RunAsync(stoppingToken);
-                await keepers.EnsureAllAsync(stoppingToken);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                logger.LogError(ex, "Reconciliation failed; it runs again in {Interval}", interval);
-            }
-        }
+            await reconciler.RunAsync(ct);
+            await keepers.EnsureAllAsync(ct);
+        }, (ex, _) => logger.LogError(ex, "Reconciliation failed; it runs again in {Interval}", interval), stoppingToken);
     }
 }
