@@ -35,6 +35,9 @@ public sealed record ApiRoute(string Area, string Method, string Pattern, string
 
     public Type? Data { get; init; }
 
+    /// <summary>Also answers as server-sent events to a caller that accepts <c>text/event-stream</c>.</summary>
+    public bool Streams { get; init; }
+
     /// <summary>Statuses particular to this route (quota 409, 429, 503 …); <see cref="Statuses"/> adds those every such route has.</summary>
     public IReadOnlyList<int> Refusals { get; init; } = [];
 
@@ -93,7 +96,7 @@ public static class ApiRoutes
         Progress("POST", "/api/labs/{id}/exercises/{exerciseId}/hints/{hintId}", "RevealHint", RouteAccess.Learner, (api, r, ct) => api.RevealHintAsync(r, ct))
             with { Data = typeof(HintReveal) },
         Progress("POST", "/api/labs/{id}/tutor", "AskTutor", RouteAccess.Learner, (api, r, ct) => api.AskTutorAsync(r, ct))
-            with { Body = typeof(ProgressApi.TutorBody), Data = typeof(TutorAnswerView), Refusals = [429, 502, 503] },
+            with { Body = typeof(ProgressApi.TutorBody), Data = typeof(TutorAnswerView), Refusals = [429, 502, 503], Streams = true },
         Progress("GET", "/api/users/me/progress", "MyProgress", RouteAccess.Learner, (api, r, ct) => api.MyProgressAsync(r, ct)) with { Data = typeof(UserProgress) },
 
         Admin("GET", "/api/admin/instances", "AdminListInstances", RouteAccess.Operator, (api, r, ct) => api.AdminListInstancesAsync(r, ct)) with { Data = typeof(List<InstanceView>) },

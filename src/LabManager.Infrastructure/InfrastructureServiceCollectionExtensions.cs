@@ -94,11 +94,16 @@ public static class InfrastructureServiceCollectionExtensions
         return connection;
     }
 
-    /// <summary>The AI tutor on the Anthropic SDK (section <c>Tutor</c>); without <c>Tutor:ApiKey</c> it reports itself disabled.</summary>
+    /// <summary>
+    /// The AI tutor on the provider <c>Tutor:Provider</c> names (section <c>Tutor</c>, validated at start); with none it reports
+    /// itself disabled.
+    /// </summary>
     public static IServiceCollection AddTutor(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<TutorOptions>().Bind(configuration.GetSection(TutorOptions.Section));
-        services.AddSingleton<ITutor, AnthropicTutor>();
+        services.AddOptions<TutorOptions>().Bind(configuration.GetSection(TutorOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<TutorOptions>, TutorOptionsValidation>();
+        services.AddHttpClient(ChatTutor.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan);
+        services.AddSingleton<ITutor, ChatTutor>();
         return services;
     }
 
@@ -147,5 +152,11 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton<VultrCloudProvider>();
         services.AddSingleton<ICloudProvider>(sp => sp.GetRequiredService<VultrCloudProvider>());
         return services;
+    }
+
+    private sealed class TutorOptionsValidation : IValidateOptions<TutorOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, TutorOptions options) =>
+            options.Validate() is { Count: > 0 } errors ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
     }
 }

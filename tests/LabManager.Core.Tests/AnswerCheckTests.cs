@@ -76,4 +76,30 @@ public sealed class AnswerCheckTests
     public void RedactFlags_ReplacesTheFlagWherePunctuationFollows() =>
         Assert.Equal("It is [redacted]. Or ([redacted]), not LM{other}.",
             TutorPrompt.RedactFlags($"It is {Flag}. Or ({Flag}), not LM{{other}}.", Lab));
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(7)]
+    public void FlagRedactor_NeverLetsOutAPieceOfAFlag_AndEndsAsTheWholeAnswerRedacted(int size)
+    {
+        var answer = $"It is {Flag}. Or ({Flag}), not LM{{other}}. Done";
+        var redactor = new FlagRedactor(Lab);
+        var shown = new List<string>();
+
+        for (var i = 0; i < answer.Length; i += size)
+        {
+            shown.Add(redactor.Add(answer.Substring(i, Math.Min(size, answer.Length - i))));
+            // At no moment does what was let through hold a piece of the flag.
+            Assert.DoesNotContain("LM{cbc", redactor.Text, StringComparison.Ordinal);
+            Assert.DoesNotContain("oracle", redactor.Text, StringComparison.Ordinal);
+        }
+
+        shown.Add(redactor.End());
+
+        Assert.Equal(TutorPrompt.RedactFlags(answer, Lab), string.Concat(shown));
+        Assert.Equal(string.Concat(shown), redactor.Text);
+        Assert.Equal("It is [redacted]. Or ([redacted]), not LM{other}. Done", redactor.Text);
+        Assert.True(shown.Count(s => s.Length > 0) > 3, "the text is let through as it comes, not only at the end");
+    }
 }

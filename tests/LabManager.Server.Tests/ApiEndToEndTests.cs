@@ -291,12 +291,12 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
     }
 
     [Fact]
-    public async Task Tutor_WithoutApiKey_503AndNothingElseChanges()
+    public async Task Tutor_WithoutAProvider_503AndNothingElseChanges()
     {
         var token = server.Token(Guid.NewGuid());
         var (status, body, _) = await server.SendAsync(HttpMethod.Post, $"/api/labs/{DvwaLab}/tutor", token, """{"question": "Where do I start?"}""");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
-        Assert.Equal("The tutor is not available: no Tutor:ApiKey is configured", body["message"]!.GetValue<string>());
+        Assert.Equal(Api.Labs.ProgressApi.NoTutor, body["message"]!.GetValue<string>());
         Assert.Equal(HttpStatusCode.OK, (await server.SendAsync(HttpMethod.Get, $"/api/labs/{DvwaLab}/progress", token)).Status);
     }
 

@@ -185,7 +185,7 @@ public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserF
         var ask = page.GetByRole(AriaRole.Button, new() { Name = "Ask", Exact = true });
         await question.FillAsync("How do I find the number of columns?");
         await ask.ClickAsync();
-        await Expect(page.Locator("#chat li.tutor")).ToHaveTextAsync(server.Anthropic.Answer);
+        await Expect(page.Locator("#chat li.tutor")).ToHaveTextAsync(server.Model.Answer);
         await question.FillAsync("And then?");
         await ask.ClickAsync();
         await Expect(page.Locator("#chat li.tutor")).ToHaveCountAsync(2);
@@ -280,7 +280,7 @@ public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserF
         await page.Keyboard.PressAsync("Enter");
         await Expect(page.Locator("#lab-detail h2")).ToBeFocusedAsync();
         await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Start lab" })).ToBeVisibleAsync();
-        await Expect(page.Locator("#tutor-off")).ToHaveTextAsync("The AI tutor is not enabled on this server (it needs a Tutor:ApiKey). Everything else works without it.");
+        await Expect(page.Locator("#tutor-off")).ToHaveTextAsync("The AI tutor is not enabled on this server (it needs a Tutor:Provider). Everything else works without it.");
 
         Assert.True(await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth") <= 390, "the page scrolls sideways at 390 px");
         await AssertAccessibleAsync(page, "learner");

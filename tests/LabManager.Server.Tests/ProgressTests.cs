@@ -5,31 +5,7 @@ using static LabManager.Server.Tests.ServerFixture;
 
 namespace LabManager.Server.Tests;
 
-/// <summary>The Server with the tutor pointed at a local fake of the Anthropic Messages API, 2 questions a day.</summary>
-public class TutorServer : ServerFixture
-{
-    public FakeAnthropic Anthropic { get; private set; } = null!;
-
-    protected override IEnumerable<string> Settings =>
-    [
-        .. base.Settings, "Tutor:ApiKey=test-anthropic-key", $"Tutor:Endpoint={Anthropic.Url}", "Tutor:Model=claude-test-model",
-        "Tutor:MaxTokens=321", "Tutor:DailyQuestionsPerUser=2", "Api:MaxSubmissionsPerWindow=3",
-    ];
-
-    public override async Task InitializeAsync()
-    {
-        Anthropic = await FakeAnthropic.StartAsync();
-        await base.InitializeAsync();
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await Anthropic.DisposeAsync();
-    }
-}
-
-/// <summary>Progress, exercises, hints and the tutor through the HTTP API, PostgreSQL and the workflow.</summary>
+/// <summary>Progress, exercises and hints through the HTTP API, PostgreSQL and the workflow.</summary>
 public sealed class ProgressTests(TutorServer server) : IClassFixture<TutorServer>
 {
     private const string DvwaAdminHash = "5f4dcc3b5aa765d61d8327deb882cf99";
@@ -126,39 +102,5 @@ public sealed class ProgressTests(TutorServer server) : IClassFixture<TutorServe
         Assert.Equal(HttpStatusCode.TooManyRequests, status);
         Assert.StartsWith("Too many answers: at most 3 per 60 s", body["message"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.InRange(int.Parse(response.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture), 1, 60);
-    }
-
-    [Fact]
-    public async Task Tutor_AnswersWithTheLabInItsPrompt_NeverAFlag_AndCountsTheDailyQuota()
-    {
-        var token = server.Token(Guid.NewGuid());
-        await server.SendAsync(HttpMethod.Post, DumpPath + "/hints/h2", token);
-        server.Anthropic.Answer = $"Close! The hash is {DvwaAdminHash}. Try ORDER BY.";
-        server.Anthropic.Requests.Clear();
-
-        var (status, body, _) = await server.SendAsync(HttpMethod.Post, $"/api/labs/{DvwaLab}/tutor", token, """{"question": "How do I find the number of columns?"}""");
-
-        Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal("Close! The hash is [redacted]. Try ORDER BY.", body["data"]!["answer"]!.GetValue<string>());
-        var (apiKey, request) = Assert.Single(server.Anthropic.Requests);
-        Assert.Equal("test-anthropic-key", apiKey);
-        Assert.Equal("claude-test-model", request["model"]!.GetValue<string>());
-        Assert.Equal(321, request["max_tokens"]!.GetValue<int>());
-        var system = request["system"]!.ToJsonString();
-        Assert.Contains("Find and exploit SQL injection in the Damn Vulnerable Web Application", system, StringComparison.Ordinal);
-        Assert.Contains("Use UNION-based extraction", system, StringComparison.Ordinal);
-        Assert.Contains("The table is called users; the columns user and password.", system, StringComparison.Ordinal);
-        Assert.DoesNotContain("Find the number of columns with ORDER BY first.", system, StringComparison.Ordinal);
-        var sent = request.ToJsonString();
-        Assert.DoesNotContain(DvwaAdminHash, sent, StringComparison.Ordinal);
-        Assert.DoesNotContain(Core.Labs.Flags.Hash(DvwaAdminHash), sent, StringComparison.Ordinal);
-        Assert.DoesNotContain("error in your SQL syntax", sent, StringComparison.Ordinal);
-        Assert.Contains("How do I find the number of columns?", request["messages"]!.ToJsonString(), StringComparison.Ordinal);
-
-        Assert.Equal(HttpStatusCode.OK, (await server.SendAsync(HttpMethod.Post, $"/api/labs/{DvwaLab}/tutor", token, """{"question": "And then?"}""")).Status);
-        var (third, refused, _) = await server.SendAsync(HttpMethod.Post, $"/api/labs/{DvwaLab}/tutor", token, """{"question": "One more?"}""");
-        Assert.Equal(HttpStatusCode.TooManyRequests, third);
-        Assert.StartsWith("You have asked the tutor 2 questions today", refused["message"]!.GetValue<string>(), StringComparison.Ordinal);
-        Assert.Equal(2, server.Anthropic.Requests.Count);
     }
 }

@@ -25,6 +25,21 @@ public sealed class StartupTests
         Assert.Contains("Api:AllowedOrigins entries must be origins", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Tutor:Provider=cerebras", "Tutor:Provider must be none, anthropic, openai or azureopenai, not 'cerebras'")]
+    [InlineData("Tutor:Provider=openai", "Tutor:Model is required with Tutor:Provider=openai")]
+    [InlineData("Tutor:Provider=azureopenai", "Tutor:Deployment is required with Tutor:Provider=azureopenai")]
+    [InlineData("Tutor:Endpoint=api.cerebras.ai/v1", "Tutor:Endpoint must be an http(s) URL, not 'api.cerebras.ai/v1'")]
+    public async Task Tutor_UnknownProviderOrMissingSetting_RefusedAtStart(string setting, string error)
+    {
+        await using var app = await ServerApp.BuildAsync(
+            ["--Tutor:ApiKey=a-key", "--Tutor:Endpoint=https://example.openai.azure.com", "--Auth:SigningKey=startup-test-signing-key-0123456789abcdef",
+             "--Vultr:ApiKey=unused", "--Access:GatewayCidrs:0=127.0.0.1/32", "--Vultr:BaseUrl=http://127.0.0.1:9/v2/", "--ConnectionStrings:Postgres=Host=127.0.0.1;Port=9",
+             "--" + setting]);
+        var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => app.StartAsync());
+        Assert.Contains(error, ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task GatewayMode_WithoutTheGatewaysAddresses_RefusedAtStart()
     {

@@ -1,7 +1,9 @@
+using System.Net.ServerSentEvents;
 using LabManager.Api.Auth;
 using LabManager.Core.Ports;
 using LabManager.Core.Access;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -51,7 +53,7 @@ public static class ApiHttp
 
         var trusted = http.RequestServices.GetRequiredService<IOptions<AccessOptions>>().Value.TrustedProxies;
         var request = new ApiRequest(user, values, http.Request.Query.ToDictionary(kv => kv.Key, kv => (string?)kv.Value.ToString()), json, id,
-            ClientAddress.Of(http, trusted)?.ToString());
+            ClientAddress.Of(http, trusted)?.ToString(), route.Streams && http.Request.Headers.Accept.ToString().Contains("text/event-stream", StringComparison.OrdinalIgnoreCase));
         await WriteAsync(http, await route.Handle(http.RequestServices, request, ct));
     }
 
@@ -64,6 +66,16 @@ public static class ApiHttp
         }
 
         http.Response.StatusCode = result.Status;
-        return http.Response.WriteAsJsonAsync(result.Body, ApiResult.Json, http.RequestAborted);
+        return result.Events is { } events ? WriteEventsAsync(http, events) : http.Response.WriteAsJsonAsync(result.Body, ApiResult.Json, http.RequestAborted);
+    }
+
+    /// <summary>Writes server-sent events, each sent as soon as it is produced (no buffering here or in a proxy).</summary>
+    private static async Task WriteEventsAsync(HttpContext http, IAsyncEnumerable<SseItem<string>> events)
+    {
+        http.Response.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+        http.Response.Headers["X-Accel-Buffering"] = "no";
+        http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        await SseFormatter.WriteAsync(events, http.Response.Body, http.RequestAborted);
     }
 }

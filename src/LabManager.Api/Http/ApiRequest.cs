@@ -9,7 +9,7 @@ namespace LabManager.Api.Http;
 /// <summary>
 /// What a route handler gets from the edge, already checked: the authenticated caller (for routes that need one), the route's
 /// <c>{id}</c> as a UUID, the other route values, the query, the body parsed as the route's body type (null when none was sent), and the
-/// caller's address (<see cref="ClientAddress"/>).
+/// caller's address (<see cref="ClientAddress"/>), and whether it asked for server-sent events (<c>Accept: text/event-stream</c>).
 /// </summary>
 public sealed record ApiRequest(
     UserRef? User,
@@ -17,7 +17,8 @@ public sealed record ApiRequest(
     IReadOnlyDictionary<string, string?> Query,
     object? Json = null,
     Guid Id = default,
-    string? ClientIp = null)
+    string? ClientIp = null,
+    bool WantsEvents = false)
 {
     /// <summary>Largest body a route accepts unless it says otherwise (<see cref="ApiRoute.MaxBody"/>).</summary>
     public const int MaxBodyBytes = 16 * 1024;

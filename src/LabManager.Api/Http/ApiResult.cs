@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net.ServerSentEvents;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -13,6 +14,11 @@ public sealed record Envelope<T>(bool Success, T? Data, string? Message, IReadOn
 /// <summary>A host-neutral answer: status, envelope, and headers (e.g. Retry-After). Each host maps it to its own response.</summary>
 public sealed record ApiResult(int Status, Envelope Body, IReadOnlyDictionary<string, string>? Headers = null)
 {
+    /// <summary>When set, the answer is these server-sent events (status 200, <c>text/event-stream</c>) instead of the envelope.</summary>
+    public IAsyncEnumerable<SseItem<string>>? Events { get; init; }
+
+    public static ApiResult EventStream(IAsyncEnumerable<SseItem<string>> events) => new(200, new Envelope(true, null, null)) { Events = events };
+
     /// <summary>How every body is written: camelCase, enums as lower-case strings.</summary>
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {

@@ -25,6 +25,11 @@ public static class ApiShapes
             endpoint.Produces(status, success ? typeof(Envelope<>).MakeGenericType(route.Data ?? typeof(object)) : typeof(Envelope), "application/json");
         }
 
+        if (route.Streams)
+        {
+            endpoint.Produces<string>(route.Success, "text/event-stream");
+        }
+
         return endpoint;
     }
 

@@ -1,3 +1,6 @@
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
 using LabManager.Api.Auth;
 using LabManager.Api.Http;
 using LabManager.Core.Labs;
@@ -114,7 +117,7 @@ public sealed class ProgressApi(
 
         if (!tutor.IsEnabled)
         {
-            return ApiResult.Error(503, "The tutor is not available: no Tutor:ApiKey is configured");
+            return ApiResult.Error(503, NoTutor);
         }
 
         var limit = tutorOptions.Value.DailyQuestionsPerUser;
@@ -124,6 +127,11 @@ public sealed class ProgressApi(
         }
 
         var prompt = TutorPrompt.Build(lab!, await progress.GetLabProgressAsync(user.Id, lab!, ct), await progress.GetMemoryAsync(user.Id, ct));
+        if (request.WantsEvents)
+        {
+            return ApiResult.EventStream(StreamAnswerAsync(user.Id, lab!, prompt, question!, ct));
+        }
+
         try
         {
             var answer = TutorPrompt.RedactFlags(await tutor.AnswerAsync(prompt, question!, ct), lab!);
@@ -132,9 +140,53 @@ public sealed class ProgressApi(
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             logger.LogError(ex, "The tutor failed for user {UserId} on {Lab}", user.Id, lab!.Slug);
-            return ApiResult.Error(502, "The tutor could not answer right now; try again shortly");
+            return ApiResult.Error(502, TutorFailed);
         }
     }
+
+    public const string NoTutor = "The tutor is not available: this server has no Tutor:Provider (or Tutor:ApiKey) configured";
+
+    private const string TutorFailed = "The tutor could not answer right now; try again shortly";
+
+    /// <summary>
+    /// The answer as events: <c>delta</c> {text} as the model produces it, redacted a whole word at a time (<see cref="FlagRedactor"/>),
+    /// then <c>done</c> {answer} with the whole redacted text, or <c>error</c> {message} if the model fails midway.
+    /// </summary>
+    private async IAsyncEnumerable<SseItem<string>> StreamAnswerAsync(Guid userId, Lab lab, string prompt, string question, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var redactor = new FlagRedactor(lab);
+        await using var pieces = tutor.StreamAsync(prompt, question, ct).GetAsyncEnumerator(ct);
+        while (true)
+        {
+            bool more;
+            string shown;
+            try
+            {
+                more = await pieces.MoveNextAsync();
+                shown = more ? redactor.Add(pieces.Current) : redactor.End();
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                logger.LogError(ex, "The tutor failed for user {UserId} on {Lab} after {Length} characters", userId, lab.Slug, redactor.Text.Length);
+                break;
+            }
+
+            if (shown.Length > 0)
+            {
+                yield return Event("delta", new { text = shown });
+            }
+
+            if (!more)
+            {
+                yield return Event("done", new TutorAnswerView(redactor.Text));
+                yield break;
+            }
+        }
+
+        yield return Event("error", new { message = TutorFailed });
+    }
+
+    private static SseItem<string> Event(string type, object data) => new(JsonSerializer.Serialize(data, ApiResult.Json), type);
 
     /// <summary>The body's one text field, trimmed; a 400 unless it has 1 to <see cref="MaxTextLength"/> characters.</summary>
     private static (string? Text, ApiResult? Error) Text(string? field, string name)

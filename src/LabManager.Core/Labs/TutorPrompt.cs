@@ -57,6 +57,46 @@ public static class TutorPrompt
             m => hashes.Any(h => Flags.Matches(m.Value, h)) ? "[redacted]" : m.Value);
     }
 
+    /// <summary>The characters that end a word for <see cref="RedactFlags"/>: text cut just after one redacts as the whole would.</summary>
+    internal static bool EndsWord(char c) => char.IsWhiteSpace(c) || c is '`' or '\'' or '"' or '<' or '>' or '(' or ')' or '[' or ']';
+
     private static void AppendList(StringBuilder text, string title, IReadOnlyList<string> items) =>
         text.AppendLine($"{title}: {(items.Count == 0 ? "none yet" : string.Join("; ", items))}");
+}
+
+/// <summary>
+/// Redacts an answer that arrives in pieces: text is let through only up to the last character that ends a word, so a flag split
+/// over two pieces is held back until it is whole and then redacted; it is never shown, even in part. <see cref="Text"/> is what
+/// was let through, the same as <see cref="TutorPrompt.RedactFlags"/> of the whole answer.
+/// </summary>
+public sealed class FlagRedactor(Lab lab)
+{
+    private readonly StringBuilder _held = new();
+    private readonly StringBuilder _shown = new();
+
+    public string Text => _shown.ToString();
+
+    /// <summary>Takes the next piece; returns what may be shown now (often empty mid-word).</summary>
+    public string Add(string piece)
+    {
+        _held.Append(piece);
+        var end = _held.Length - 1;
+        while (end >= 0 && !TutorPrompt.EndsWord(_held[end]))
+        {
+            end--;
+        }
+
+        return end < 0 ? "" : Release(end + 1);
+    }
+
+    /// <summary>The answer is complete: returns the rest.</summary>
+    public string End() => Release(_held.Length);
+
+    private string Release(int length)
+    {
+        var text = TutorPrompt.RedactFlags(_held.ToString(0, length), lab);
+        _held.Remove(0, length);
+        _shown.Append(text);
+        return text;
+    }
 }

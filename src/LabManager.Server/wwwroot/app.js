@@ -639,7 +639,7 @@ async function submitAnswer(exercise, form) {
 function renderTutorPanel(lab) {
   const section = h('section', { class: 'tutor', 'aria-labelledby': 'tutor-title' }, h('h3', { id: 'tutor-title' }, 'AI tutor'));
   if (!state.features.tutor) {
-    section.append(h('p', { class: 'muted', id: 'tutor-off' }, 'The AI tutor is not enabled on this server (it needs a Tutor:ApiKey). Everything else works without it.'));
+    section.append(h('p', { class: 'muted', id: 'tutor-off' }, 'The AI tutor is not enabled on this server (it needs a Tutor:Provider). Everything else works without it.'));
     return section;
   }
   const chat = h('ul', { class: 'chat', 'aria-live': 'polite', id: 'chat' });
