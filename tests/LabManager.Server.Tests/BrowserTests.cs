@@ -5,6 +5,7 @@ using Deque.AxeCore.Playwright;
 using LabManager.Core.Instances;
 using LabManager.Testing;
 using Microsoft.Playwright;
+using Xunit.Abstractions;
 using static Microsoft.Playwright.Assertions;
 
 namespace LabManager.Server.Tests;
@@ -76,7 +77,7 @@ public sealed class BrowserFixture : TutorServer
         page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Artifacts, name + ".png"), FullPage = true });
 }
 
-public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserFixture>
+public sealed class BrowserTests(BrowserFixture server, ITestOutputHelper output) : IClassFixture<BrowserFixture>
 {
     private const string SqliDump = "5f4dcc3b5aa765d61d8327deb882cf99";
 
@@ -180,12 +181,39 @@ public sealed class BrowserTests(BrowserFixture server) : IClassFixture<BrowserF
         await detect.GetByRole(AriaRole.Button, new() { Name = "Submit" }).ClickAsync();
         await Expect(page.Locator("#alert")).ToContainTextAsync(new Regex(@"Too many answers: at most 3 per 60 s; retry in \d+ s"));
 
-        // The tutor answers in the chat panel, and its daily quota is explained when spent.
+        // The tutor's answer shows in the chat panel as it is written: the model's fake sends a piece every 250 ms, the admin hash
+        // split over three of them. What the answer's bubble showed at every change is recorded in the page: never a piece of the flag.
+        server.Model.Chunks = ["Close! ", "The hash ", "is 5f4dcc3b", "5aa765d61d83", "27deb882cf99. ", "Now try ", "ORDER BY ", "to count ", "the columns."];
+        server.Model.ChunkDelay = TimeSpan.FromMilliseconds(250);
+        await page.EvaluateAsync("""
+            () => {
+              window.shown = [];
+              document.querySelector('#tutor-question').form.addEventListener('submit', () => { window.asked = performance.now(); }, { capture: true });
+              new MutationObserver(() => {
+                const bubble = [...document.querySelectorAll('#chat li.tutor')].pop();
+                if (bubble) window.shown.push({ at: performance.now() - window.asked, text: bubble.textContent });
+              }).observe(document.querySelector('#chat'), { childList: true, subtree: true, characterData: true });
+            }
+            """);
         var question = page.GetByLabel("Ask the tutor about this lab (it guides; it never gives flags)");
         var ask = page.GetByRole(AriaRole.Button, new() { Name = "Ask", Exact = true });
         await question.FillAsync("How do I find the number of columns?");
         await ask.ClickAsync();
-        await Expect(page.Locator("#chat li.tutor")).ToHaveTextAsync(server.Model.Answer);
+        const string answer = "Close! The hash is [redacted]. Now try ORDER BY to count the columns.";
+        await Expect(page.Locator("#chat li.tutor")).ToHaveTextAsync(answer);
+        var shown = System.Text.Json.Nodes.JsonNode.Parse(await page.EvaluateAsync<string>("JSON.stringify(window.shown)"))!.AsArray()
+            .Select(e => (At: e!["at"]!.GetValue<double>(), Text: e["text"]!.GetValue<string>())).ToList();
+        foreach (var piece in new[] { "5f4dcc3b", "5aa765d61d83", "27deb882cf99" })
+        {
+            Assert.DoesNotContain(shown, e => e.Text.Contains(piece, StringComparison.Ordinal));
+        }
+
+        var firstWords = shown.First(e => e.Text.Length > 1);
+        var whole = shown.First(e => e.Text == answer);
+        Assert.True(shown.Select(e => e.Text).Distinct().Count() >= 5, string.Join(" | ", shown.Select(e => e.Text).Distinct()));
+        Assert.True(whole.At - firstWords.At >= 1000, $"first words at {firstWords.At:F0} ms, the whole answer at {whole.At:F0} ms");
+        output.WriteLine($"tutor on the page: first words {firstWords.At:F0} ms after Ask, the whole answer {whole.At:F0} ms ({server.Model.Chunks.Count} pieces, 250 ms apart)");
+        server.Model.ChunkDelay = TimeSpan.Zero;
         await question.FillAsync("And then?");
         await ask.ClickAsync();
         await Expect(page.Locator("#chat li.tutor")).ToHaveCountAsync(2);

@@ -56,20 +56,52 @@ class ApiError extends Error {
 }
 
 async function api(method, path, body) {
+  return envelopeOf(await send(method, path, body));
+}
+
+async function send(method, path, body, accept) {
   const headers = {};
   if (state.token) headers.Authorization = `Bearer ${state.token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  let response;
+  if (accept) headers.Accept = accept;
   try {
-    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    return await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch {
     throw new ApiError(0, 'The server cannot be reached; check the connection and try again.');
   }
+}
+
+async function envelopeOf(response) {
   const envelope = await response.json().catch(() => null);
   if (!response.ok || !envelope?.success) {
     throw new ApiError(response.status, envelope?.message ?? `The server answered ${response.status}.`);
   }
   return envelope;
+}
+
+/**
+ * Reads server-sent events from a response, calling onEvent(type, data) for each as it arrives; answers when onEvent
+ * answers something other than undefined, and throws if the stream ends before that.
+ */
+async function readEvents(response, onEvent) {
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new ApiError(502, 'The answer was cut off; try again shortly.');
+    buffer += value.replace(/\r/g, '');
+    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+      const lines = buffer.slice(0, end).split('\n');
+      buffer = buffer.slice(end + 2);
+      const type = lines.find((l) => l.startsWith('event:'))?.slice(6).trim() ?? 'message';
+      const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
+      const result = onEvent(type, JSON.parse(data));
+      if (result !== undefined) {
+        reader.cancel().catch(() => {});
+        return result;
+      }
+    }
+  }
 }
 
 /** Shows an API error as the API's sentence (quotas and rate limits say how long to wait); a refused token signs out. */
@@ -656,9 +688,23 @@ function renderTutorPanel(lab) {
         messages.push({ who: 'me', text: question });
         drawChat();
         form.question.value = '';
+        // The answer shows as it is written (a word at a time: the server holds back a word until it is whole, so a flag
+        // is redacted before any of it is shown); "…" until the first word.
+        const answer = { who: 'tutor', text: '' };
+        messages.push(answer);
+        drawChat();
+        const shown = chat.lastElementChild;
+        shown.textContent = '…';
+        const show = (text) => {
+          answer.text = text;
+          shown.textContent = text;
+          chat.scrollTop = chat.scrollHeight;
+        };
         try {
-          const { data } = await api('POST', `/api/labs/${lab.id}/tutor`, { question });
-          messages.push({ who: 'tutor', text: data.answer });
+          show(await askTutor(lab.id, question, show));
+        } catch (error) {
+          if (!answer.text) messages.splice(messages.indexOf(answer), 1);
+          throw error;
         } finally {
           drawChat();
           chat.scrollTop = chat.scrollHeight;
@@ -671,6 +717,21 @@ function renderTutorPanel(lab) {
   h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Ask')));
   section.append(chat, form);
   return section;
+}
+
+/** Asks the tutor; onText(text so far) as the answer streams in. Answers the whole answer (a server without streaming sends it at once). */
+async function askTutor(labId, question, onText) {
+  const response = await send('POST', `/api/labs/${labId}/tutor`, { question }, 'text/event-stream');
+  if (!response.ok || !response.headers.get('Content-Type')?.startsWith('text/event-stream')) {
+    return (await envelopeOf(response)).data.answer;
+  }
+  let text = '';
+  return readEvents(response, (type, data) => {
+    if (type === 'delta') onText(text += data.text);
+    if (type === 'done') return data.answer;
+    if (type === 'error') throw new ApiError(502, data.message);
+    return undefined;
+  });
 }
 
 // ---------- operator ----------
