@@ -24,9 +24,23 @@ param jwtSigningKey string
 @secure()
 param phoneHomeKey string
 
-@description('AI tutor API key (stored in Key Vault); empty disables the tutor.')
+@description('AI tutor API key (stored in Key Vault), for tutorProvider anthropic or openai.')
 @secure()
 param tutorApiKey string = ''
+
+@description('AI tutor: anthropic or openai (an OpenAI-compatible endpoint) with tutorApiKey; azureopenai: an Azure OpenAI account and deployment made here, reached with the Function App\'s identity; none. Empty: anthropic with a tutorApiKey, otherwise none.')
+@allowed(['', 'none', 'anthropic', 'openai', 'azureopenai'])
+param tutorProvider string = ''
+
+@description('AI tutor endpoint for anthropic or openai (e.g. https://api.cerebras.ai/v1); empty for the provider\'s own.')
+param tutorEndpoint string = ''
+
+@description('AI tutor model: the model name (anthropic, openai), or the model deployed (azureopenai).')
+param tutorModel string = ''
+
+@description('azureopenai: the model version deployed, and its capacity in thousands of tokens per minute.')
+param tutorModelVersion string = '2024-07-18'
+param tutorCapacity int = 10
 
 @description('PostgreSQL administrator login.')
 param postgresAdminLogin string = 'labmanager'
@@ -62,6 +76,11 @@ param allowedOrigins array = []
 
 var tags = { 'azd-env-name': environmentName }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
+var tutor = empty(tutorProvider) ? (empty(tutorApiKey) ? 'none' : 'anthropic') : tutorProvider
+var azureTutor = tutor == 'azureopenai'
+var azureTutorModel = empty(tutorModel) ? 'gpt-4o-mini' : tutorModel
+// The account's subdomain names its endpoint, so the Function App's settings need not wait for the account.
+var openAiSubdomain = 'oai-${token}'
 
 resource group 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -125,6 +144,27 @@ module function 'app/function.bicep' = {
     maxGlobalInstances: maxGlobalInstances
     sweepSchedule: sweepSchedule
     allowedOrigins: allowedOrigins
+    tutorProvider: tutor
+    tutorEndpoint: azureTutor ? 'https://${openAiSubdomain}.openai.azure.com/' : tutorEndpoint
+    tutorModel: azureTutor ? azureTutorModel : tutorModel
+    tutorDeployment: azureTutor ? 'tutor' : ''
+    // With azureopenai and no key, the identity is used: the vault's placeholder for a missing key must not be sent as one.
+    tutorKeyed: !empty(tutorApiKey)
+  }
+}
+
+module openAi 'app/openai.bicep' = if (azureTutor) {
+  name: 'openai'
+  scope: group
+  params: {
+    location: location
+    tags: tags
+    subdomain: openAiSubdomain
+    deployment: 'tutor'
+    model: azureTutorModel
+    modelVersion: tutorModelVersion
+    capacity: tutorCapacity
+    principalId: function.outputs.principalId
   }
 }
 

@@ -11,6 +11,13 @@ param maxContainersPerUser int
 param maxGlobalInstances int
 param sweepSchedule string
 param allowedOrigins array
+@description('Tutor:Provider (none, anthropic, openai, azureopenai) and its settings.')
+param tutorProvider string
+param tutorEndpoint string
+param tutorModel string
+param tutorDeployment string
+@description('Whether a tutor key was given (the vault holds a placeholder otherwise).')
+param tutorKeyed bool
 
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -100,7 +107,11 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'Api__MaxStartsPerWindow', value: '10' }
         { name: 'LabSessions__VmTag', value: 'labmanager' }
         { name: 'LabSessions__MaxLifetime', value: '04:00:00' }
-        { name: 'Tutor__ApiKey', value: '@Microsoft.KeyVault(SecretUri=${secretUris.tutorApiKey})' }
+        { name: 'Tutor__Provider', value: tutorProvider }
+        { name: 'Tutor__Endpoint', value: tutorEndpoint }
+        { name: 'Tutor__Model', value: tutorModel }
+        { name: 'Tutor__Deployment', value: tutorDeployment }
+        { name: 'Tutor__ApiKey', value: tutorKeyed ? '@Microsoft.KeyVault(SecretUri=${secretUris.tutorApiKey})' : '' }
       ]
     }
   }
@@ -131,3 +142,4 @@ resource secretsRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 output apiUrl string = 'https://${app.properties.defaultHostName}/api'
+output principalId string = app.identity.principalId

@@ -46,7 +46,8 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
 var secrets = {
   'vultr-api-key': vultrApiKey
   'jwt-signing-key': jwtSigningKey
-  'tutor-api-key': empty(tutorApiKey) ? 'disabled' : tutorApiKey
+  // A secret cannot be empty: without a key the vault holds a placeholder, which the Function App is not given.
+  'tutor-api-key': empty(tutorApiKey) ? 'none' : tutorApiKey
   'postgres-connection': 'Host=${postgres.properties.fullyQualifiedDomainName};Database=labmanager;Username=${postgresAdminLogin};Password=${postgresAdminPassword};SSL Mode=Require'
   'redis-connection': '${redis.properties.hostName}:${redis.properties.sslPort},password=${redis.listKeys().primaryKey},ssl=True,abortConnect=False'
   'signalr-connection': signalR.listKeys().primaryConnectionString

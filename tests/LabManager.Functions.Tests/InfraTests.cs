@@ -84,15 +84,43 @@ public sealed class InfraTests
         Assert.DoesNotContain(settings.Keys, k => k == "AzureWebJobsStorage");
     }
 
+    [Fact]
+    public void AzureOpenAi_OnlyWithTutorProviderAzureOpenAi_KeyLess_AndTheFunctionAppsIdentityMayUseIt()
+    {
+        var module = Resources(Template.Value).Single(r => r["name"]?.GetValue<string>() == "openai");
+        Assert.Equal("[variables('azureTutor')]", module["condition"]!.GetValue<string>());
+        Assert.Equal("[equals(variables('tutor'), 'azureopenai')]", Template.Value["variables"]!["azureTutor"]!.GetValue<string>());
+        Assert.Equal("", Template.Value["parameters"]!["tutorProvider"]!["defaultValue"]!.GetValue<string>());
+        Assert.Contains("'none'", Template.Value["variables"]!["tutor"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        var inner = Resources(module["properties"]!["template"]!).ToList();
+        var account = inner.Single(r => r["type"]!.GetValue<string>() == "Microsoft.CognitiveServices/accounts");
+        Assert.Equal("OpenAI", account["kind"]!.GetValue<string>());
+        Assert.True(account["properties"]!["disableLocalAuth"]!.GetValue<bool>());
+        Assert.Single(inner, r => r["type"]!.GetValue<string>() == "Microsoft.CognitiveServices/accounts/deployments");
+        var role = inner.Single(r => r["type"]!.GetValue<string>() == "Microsoft.Authorization/roleAssignments");
+        // Cognitive Services OpenAI User, for the Function App's system-assigned identity.
+        Assert.Equal("5e0bd9bd-7b93-4f28-af87-19fc36ad61bd", module["properties"]!["template"]!["variables"]!["openAiUser"]!.GetValue<string>());
+        Assert.Contains("variables('openAiUser')", role["properties"]!["roleDefinitionId"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("function", module["properties"]!["parameters"]!["principalId"]!.ToJsonString(), StringComparison.Ordinal);
+
+        var settings = Sites(Template.Value).Single()["properties"]!["siteConfig"]!["appSettings"]!.AsArray()
+            .ToDictionary(s => s!["name"]!.GetValue<string>(), s => s!["value"]!.GetValue<string>());
+        Assert.Contains("tutorProvider", settings["Tutor__Provider"], StringComparison.Ordinal);
+        // Without a key, no key is set (the identity is used), rather than the vault's placeholder.
+        Assert.Contains("if(parameters('tutorKeyed')", settings["Tutor__ApiKey"], StringComparison.Ordinal);
+    }
+
+    private static IEnumerable<JsonObject> Resources(JsonNode template) => template["resources"] switch
+    {
+        JsonArray array => array.Select(r => r!.AsObject()),
+        JsonObject map => map.Select(kv => kv.Value!.AsObject()),
+        _ => [],
+    };
+
     private static IEnumerable<JsonObject> Sites(JsonNode template)
     {
-        var resources = template["resources"] switch
-        {
-            JsonArray array => array.Select(r => r!.AsObject()),
-            JsonObject map => map.Select(kv => kv.Value!.AsObject()),
-            _ => [],
-        };
-        foreach (var r in resources)
+        foreach (var r in Resources(template))
         {
             var type = r["type"]!.GetValue<string>();
             if (type == "Microsoft.Resources/deployments")
