@@ -465,6 +465,7 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
                     $"{route.Name}: the success answer's data has no shape");
             }
 
+            Assert.Equal(route.Streams, operation["description"]?.GetValue<string>().Contains("text/event-stream", StringComparison.Ordinal) == true);
             Assert.Equal(route.Body is not null, operation["requestBody"] is not null);
             if (route.Body is not null)
             {

@@ -27,7 +27,8 @@ public static class ApiShapes
 
         if (route.Streams)
         {
-            endpoint.Produces<string>(route.Success, "text/event-stream");
+            endpoint.WithDescription("With Accept: text/event-stream, the answer is server-sent events as it is produced: "
+                + "delta {text}, then done (the success answer's data) or error {message}. Refusals are JSON either way.");
         }
 
         return endpoint;
