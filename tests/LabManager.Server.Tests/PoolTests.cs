@@ -111,6 +111,13 @@ public sealed class PoolTests(PoolServer server, ITestOutputHelper output) : ICl
         Assert.Equal(createsBefore + 4, Creates(await server.Emulator.InspectAsync()));
         Assert.DoesNotContain((await server.Emulator.InspectAsync()).Vms, v => v.Label == LabInstance.VmLabel(crashed));
 
+        // A dead VM and a surplus in the same turn: both go in that turn (the dead one is not taken for the surplus), well before the
+        // keeper's next turn (30 s).
+        await server.Emulator.CrashLabAsync(await server.Db.ScalarAsync<string>(
+            $"SELECT cloud_instance_id FROM lab_instances WHERE lab_id = '{JuiceShopLab}' AND status = 'pooled' ORDER BY created_at LIMIT 1"));
+        Assert.Equal(HttpStatusCode.OK, (await SetPoolAsync(JuiceShopLab, """{"min": 0, "max": 2}""")).Status);
+        await WaitForReadyAsync(JuiceShopLab, 0, TimeSpan.FromSeconds(15));
+
         foreach (var (id, token) in ids.Zip(learners))
         {
             await server.StopAndWaitAsync(id, token);

@@ -86,8 +86,8 @@ public sealed class KeepPoolActivity(
         var counts = await pools.CountsAsync(input.LabId, now - FailureWindow);
         var have = counts.Ready + counts.Booting;
         // A ready VM whose lab stopped answering is retired, and replaced below.
-        var dead = lab is null ? 0 : await RetireDeadAsync(lab, counts.ReadyIds);
-        have -= dead;
+        var dead = lab is null ? [] : await RetireDeadAsync(lab, counts.ReadyIds);
+        have -= dead.Count;
         if (pool.Max == 0 && have == 0)
         {
             return new PoolKept(false, 0, 0, Interval);
@@ -98,7 +98,7 @@ public sealed class KeepPoolActivity(
         var lead = counts.TypicalBoot is { } boot ? boot * 1.5 : DefaultLead;
         var wanted = pool.WantedAt(now, lead);
         var retired = 0;
-        foreach (var id in counts.BootingIds.Reverse().Concat(counts.ReadyIds).Take(Math.Max(0, have - wanted)))
+        foreach (var id in counts.BootingIds.Reverse().Concat(counts.ReadyIds.Except(dead)).Take(Math.Max(0, have - wanted)))
         {
             retired += await RetireAsync(id) ? 1 : 0;
         }
@@ -133,10 +133,10 @@ public sealed class KeepPoolActivity(
             await sessions.StartPooledAsync(instance.Id, lab);
         }
 
-        if (started + retired + dead > 0)
+        if (started + retired + dead.Count > 0)
         {
             logger.LogInformation("Pool of {Lab}: {Ready} ready, {Booting} booting; booted {Started}, retired {Retired}, {Dead} whose lab stopped answering",
-                lab!.Slug, counts.Ready, counts.Booting, started, retired, dead);
+                lab!.Slug, counts.Ready, counts.Booting, started, retired, dead.Count);
         }
 
         var next = counts.Failed > 0 ? TimeSpan.FromTicks(Interval.Ticks * Math.Min(counts.Failed, 10)) : Interval;
@@ -145,21 +145,21 @@ public sealed class KeepPoolActivity(
             next = change - now;
         }
 
-        return new PoolKept(true, started, retired + dead, next);
+        return new PoolKept(true, started, retired + dead.Count, next);
     }
 
-    /// <summary>Probes the ready VMs' labs (as the session did before it pooled them); those that do not answer are retired.</summary>
-    private async Task<int> RetireDeadAsync(Lab lab, IReadOnlyList<Guid> ready)
+    /// <summary>Probes the ready VMs' labs (as the session did before it pooled them); those that do not answer are retired (their ids answered).</summary>
+    private async Task<List<Guid>> RetireDeadAsync(Lab lab, IReadOnlyList<Guid> ready)
     {
         var answers = await Task.WhenAll(ready.Select(async id => (Id: id, Up: await instances.GetAsync(id) is not { PublicIp: { } ip }
             || (await probe.ExecuteAsync(new ProbeLabInput(lab.Id, ip, lab.ContainerConfig, id))).Up)));
-        var dead = 0;
+        var dead = new List<Guid>();
         foreach (var (id, _) in answers.Where(a => !a.Up))
         {
             if (await RetireAsync(id))
             {
                 logger.LogWarning("Pool of {Lab}: the lab of pooled instance {InstanceId} stopped answering; replacing it", lab.Slug, id);
-                dead++;
+                dead.Add(id);
             }
         }
 
