@@ -52,13 +52,20 @@ public static class TutorPrompt
             return answer;
         }
 
-        // A word, without the punctuation that may follow it in a sentence.
-        return System.Text.RegularExpressions.Regex.Replace(answer, @"[^\s`'""<>()\[\]]+?(?=[.,;:!?]*(?:[\s`'""<>()\[\]]|$))",
-            m => hashes.Any(h => Flags.Matches(m.Value, h)) ? "[redacted]" : m.Value);
+        return Word.Replace(answer, m => hashes.Any(h => Flags.Matches(m.Value, h)) ? "[redacted]" : m.Value);
     }
 
-    /// <summary>The characters that end a word for <see cref="RedactFlags"/>: text cut just after one redacts as the whole would.</summary>
-    internal static bool EndsWord(char c) => char.IsWhiteSpace(c) || c is '`' or '\'' or '"' or '<' or '>' or '(' or ')' or '[' or ']';
+    /// <summary>Besides white space, the characters that end a word for <see cref="RedactFlags"/>.</summary>
+    private const string WordEnds = "`'\"<>()[]";
+
+    /// <summary>A word, without the punctuation that may follow it in a sentence.</summary>
+    private static readonly System.Text.RegularExpressions.Regex Word = new(
+        $@"[^\s{Escaped}]+?(?=[.,;:!?]*(?:[\s{Escaped}]|$))", System.Text.RegularExpressions.RegexOptions.Compiled);
+
+    private static string Escaped => string.Concat(WordEnds.Select(c => $"\\{c}"));
+
+    /// <summary>Whether <paramref name="c"/> ends a word for <see cref="RedactFlags"/>: text cut just after one redacts as the whole would.</summary>
+    internal static bool EndsWord(char c) => char.IsWhiteSpace(c) || WordEnds.Contains(c);
 
     private static void AppendList(StringBuilder text, string title, IReadOnlyList<string> items) =>
         text.AppendLine($"{title}: {(items.Count == 0 ? "none yet" : string.Join("; ", items))}");
