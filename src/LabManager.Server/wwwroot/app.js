@@ -79,28 +79,23 @@ async function envelopeOf(response) {
   return envelope;
 }
 
-/**
- * Reads server-sent events from a response, calling onEvent(type, data) for each as it arrives; answers when onEvent
- * answers something other than undefined, and throws if the stream ends before that.
- */
-async function readEvents(response, onEvent) {
+/** The server-sent events of a response, each { type, data } as it arrives (data parsed as JSON). */
+async function* events(response) {
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) throw new ApiError(502, 'The answer was cut off; try again shortly.');
-    buffer += value.replace(/\r/g, '');
-    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-      const lines = buffer.slice(0, end).split('\n');
-      buffer = buffer.slice(end + 2);
-      const type = lines.find((l) => l.startsWith('event:'))?.slice(6).trim() ?? 'message';
-      const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
-      const result = onEvent(type, JSON.parse(data));
-      if (result !== undefined) {
-        reader.cancel().catch(() => {});
-        return result;
+  try {
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      buffer += read.value.replace(/\r/g, '');
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const lines = buffer.slice(0, end).split('\n');
+        buffer = buffer.slice(end + 2);
+        const type = lines.find((l) => l.startsWith('event:'))?.slice(6).trim() ?? 'message';
+        const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
+        yield { type, data: JSON.parse(data) };
       }
     }
+  } finally {
+    reader.cancel().catch(() => {});
   }
 }
 
@@ -726,12 +721,12 @@ async function askTutor(labId, question, onText) {
     return (await envelopeOf(response)).data.answer;
   }
   let text = '';
-  return readEvents(response, (type, data) => {
+  for await (const { type, data } of events(response)) {
     if (type === 'delta') onText(text += data.text);
     if (type === 'done') return data.answer;
     if (type === 'error') throw new ApiError(502, data.message);
-    return undefined;
-  });
+  }
+  throw new ApiError(502, 'The answer was cut off; try again shortly.');
 }
 
 // ---------- operator ----------
