@@ -74,10 +74,14 @@ public sealed class AzureOpenAiTutorServer : TutorServer
     public override (string System, int MaxTokens) Read(JsonObject body) => OpenAiTutorServer.OpenAiRead(body);
 }
 
+// One collection: the three Servers run one after another (a few seconds each), not beside the heavier tests' Servers all at once.
+[Collection(nameof(TutorTests<TutorServer>))]
 public sealed class AnthropicTutorTests(TutorServer server) : TutorTests<TutorServer>(server);
 
+[Collection(nameof(TutorTests<TutorServer>))]
 public sealed class OpenAiTutorTests(OpenAiTutorServer server) : TutorTests<OpenAiTutorServer>(server);
 
+[Collection(nameof(TutorTests<TutorServer>))]
 public sealed class AzureOpenAiTutorTests(AzureOpenAiTutorServer server) : TutorTests<AzureOpenAiTutorServer>(server)
 {
     [Fact]
