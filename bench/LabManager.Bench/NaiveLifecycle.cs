@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.Sockets;
 using LabManager.Core.CloudInit;
 using LabManager.Core.Instances;
+using LabManager.Core.Labs;
 using LabManager.Core.Ports;
 using LabManager.Infrastructure;
 using LabManager.Infrastructure.Postgres;
@@ -38,7 +39,7 @@ internal static class NaiveLifecycle
         }).Build();
         await using var services = new ServiceCollection().AddLogging().AddVultrCloudProvider(configuration).BuildServiceProvider();
         var cloud = services.GetRequiredService<ICloudProvider>();
-        var lab = LabCatalogFile.Read(RepoPaths.Catalog).Single(l => l.Slug == "dvwa-sql-injection");
+        var lab = LabDocument.ReadFile(RepoPaths.Catalog, new LabDefaults()).Single(l => l.Slug == "dvwa-sql-injection");
         var userData = CloudInitRenderer.Render(lab.ContainerConfig);
         var running = new ConcurrentDictionary<string, (string VmId, DateTimeOffset Expiry)>();
         var history = new ConcurrentDictionary<string, (DateTimeOffset RunningAt, DateTimeOffset Expiry)>();

@@ -1,6 +1,7 @@
 using LabManager.Api.Http;
 using LabManager.Api.Labs;
 using LabManager.Core.Instances;
+using LabManager.Core.Labs;
 using LabManager.Core.Ports;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -111,6 +112,23 @@ public static class ApiRoutes
             with { Body = typeof(AdminApi.PoolBody), Data = typeof(PoolView) },
         Admin("GET", "/api/admin/flag-signals", "AdminSharedFlags", RouteAccess.Operator, (api, r, ct) => api.SharedFlagsAsync(r, ct)) with { Data = typeof(List<SharedFlagSignal>) },
         Admin("GET", "/api/admin/pools", "AdminPools", RouteAccess.Operator, (api, r, ct) => api.PoolsAsync(r, ct)) with { Data = typeof(List<PoolView>) },
+
+        Catalog("GET", "/api/admin/labs", "AdminListLabs", (api, r, ct) => api.ListAsync(r, ct)) with { Data = typeof(List<CatalogLabView>) },
+        Catalog("POST", "/api/admin/labs", "AdminCreateLab", (api, r, ct) => api.CreateAsync(r, ct))
+            with { Body = typeof(Lab), MaxBody = CatalogApi.MaxLabBytes, Success = 201, Data = typeof(CatalogSaveView), Refusals = [409, 503] },
+        Catalog("POST", "/api/admin/labs/validate", "AdminValidateLab", (api, r, ct) => api.ValidateAsync(r, ct))
+            with { Body = typeof(Lab), MaxBody = CatalogApi.MaxLabBytes, Data = typeof(CatalogCheckView), Refusals = [503] },
+        Catalog("GET", "/api/admin/labs/export", "AdminExportLabs", (api, r, ct) => api.ExportAsync(r, ct)) with { Refusals = [400] },
+        Catalog("GET", "/api/admin/labs/{id}", "AdminGetLab", (api, r, ct) => api.GetAsync(r, ct)) with { Data = typeof(CatalogLabDetail) },
+        Catalog("PUT", "/api/admin/labs/{id}", "AdminUpdateLab", (api, r, ct) => api.UpdateAsync(r, ct))
+            with { Body = typeof(Lab), MaxBody = CatalogApi.MaxLabBytes, Data = typeof(CatalogSaveView), Refusals = [409, 503] },
+        Catalog("DELETE", "/api/admin/labs/{id}", "AdminDeleteLab", (api, r, ct) => api.DeleteAsync(r, ct)) with { Data = typeof(DeleteOutcome), Refusals = [202, 409] },
+        Catalog("POST", "/api/admin/labs/{id}/activate", "AdminActivateLab", (api, r, ct) => api.ActivateAsync(r, ct)) with { Data = typeof(CatalogLabDetail), Refusals = [409] },
+        Catalog("POST", "/api/admin/labs/{id}/deactivate", "AdminDeactivateLab", (api, r, ct) => api.DeactivateAsync(r, ct)) with { Data = typeof(CatalogLabDetail), Refusals = [409] },
+        Catalog("GET", "/api/admin/labs/{id}/versions", "AdminLabVersions", (api, r, ct) => api.VersionsAsync(r, ct)) with { Data = typeof(List<LabVersionInfo>) },
+        Catalog("GET", "/api/admin/labs/{id}/versions/{version}", "AdminLabVersion", (api, r, ct) => api.VersionAsync(r, ct)) with { Data = typeof(LabVersionView) },
+        Catalog("POST", "/api/admin/labs/{id}/versions/{version}/rollback", "AdminRollbackLab", (api, r, ct) => api.RollbackAsync(r, ct))
+            with { Data = typeof(CatalogSaveView), Refusals = [409, 503] },
     ];
 
     private static ApiRoute Labs(string method, string pattern, string name, RouteAccess access, Func<LabsApi, ApiRequest, CancellationToken, Task<ApiResult>> handle) =>
@@ -124,6 +142,9 @@ public static class ApiRoutes
 
     private static ApiRoute Admin(string method, string pattern, string name, RouteAccess access, Func<AdminApi, ApiRequest, CancellationToken, Task<ApiResult>> handle) =>
         Route("admin", method, pattern, name, access, handle);
+
+    private static ApiRoute Catalog(string method, string pattern, string name, Func<CatalogApi, ApiRequest, CancellationToken, Task<ApiResult>> handle) =>
+        Route("admin", method, pattern, name, RouteAccess.Operator, handle);
 
     private static ApiRoute Route<TApi>(string area, string method, string pattern, string name, RouteAccess access, Func<TApi, ApiRequest, CancellationToken, Task<ApiResult>> handle)
         where TApi : notnull =>

@@ -54,6 +54,7 @@ public static class ApiServiceCollectionExtensions
         services.AddSingleton<LabsApi>();
         services.AddSingleton<InstancesApi>();
         services.AddSingleton<AdminApi>();
+        services.AddSingleton<CatalogApi>();
         services.AddSingleton<PoolKeepers>();
         services.AddSingleton<AgentWatch>();
         services.AddSingleton<ProgressApi>();

@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
+using LabManager.Core.Labs;
 using LabManager.Core.Ports;
 using LabManager.Core.Realtime;
 using LabManager.Infrastructure.Notifications;
@@ -30,15 +31,21 @@ public static class InfrastructureServiceCollectionExtensions
             .Configure(o =>
             {
                 o.ConnectionString = configuration.GetConnectionString("Postgres") ?? "";
-                o.CatalogFile = configuration["Catalog:File"];
             })
             .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddOptions<CatalogOptions>()
+            .Bind(configuration.GetSection("Catalog"))
+            .Validate(o => o.Mode is CatalogMode.File or CatalogMode.Merge, "Catalog:Mode must be file or merge")
+            .Validate(o => o.Mode != CatalogMode.File || !string.IsNullOrEmpty(o.File), "Catalog:Mode=file needs Catalog:File")
             .ValidateOnStart();
         Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<IOptions<PostgresOptions>>().Value.ConnectionString));
+        services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<VultrOptions>>().Value switch { var v => new LabDefaults(v.DefaultRegion, v.DefaultPlan) });
         services.AddSingleton<PostgresLabCatalog>();
         services.AddSingleton<ILabCatalog>(sp => sp.GetRequiredService<PostgresLabCatalog>());
+        services.AddSingleton<ILabCatalogStore>(sp => sp.GetRequiredService<PostgresLabCatalog>());
         services.AddSingleton<PostgresInstanceStore>();
         services.AddSingleton<IInstanceStore>(sp => sp.GetRequiredService<PostgresInstanceStore>());
         services.AddSingleton<IPoolStore>(sp => sp.GetRequiredService<PostgresInstanceStore>());
@@ -66,6 +73,7 @@ public static class InfrastructureServiceCollectionExtensions
         services.AddSingleton<IInstanceCache>(sp => new RedisCache(sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>(), sp.GetRequiredService<ILogger<RedisCache>>()));
         services.AddSingleton<IInstanceStore>(sp => new CachedInstanceStore(sp.GetRequiredService<PostgresInstanceStore>(), sp.GetRequiredService<IInstanceCache>()));
         services.AddSingleton<ILabCatalog>(sp => new CachedLabCatalog(sp.GetRequiredService<PostgresLabCatalog>(), sp.GetRequiredService<IInstanceCache>()));
+        services.AddSingleton<ILabCatalogStore>(sp => new CachedLabCatalogStore(sp.GetRequiredService<PostgresLabCatalog>(), sp.GetRequiredService<IInstanceCache>()));
         services.AddSingleton<IPoolStore>(sp => new CachedPoolStore(sp.GetRequiredService<PostgresInstanceStore>(), sp.GetRequiredService<IInstanceCache>()));
         return services;
     }

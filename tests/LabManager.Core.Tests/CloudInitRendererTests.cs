@@ -68,8 +68,8 @@ public sealed class CloudInitRendererTests : IDisposable
     {
         var bad = Config(Web() with { Name = "x; reboot", Capabilities = ["$(id)"] });
         var ex = Assert.Throws<ArgumentException>(() => CloudInitRenderer.Render(bad));
-        Assert.Contains("container name", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("capability", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("containers[0].name: 'x; reboot'", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("containers[0].capabilities[0]: '$(id)' is not allowed", ex.Message, StringComparison.Ordinal);
     }
 
     [Theory]

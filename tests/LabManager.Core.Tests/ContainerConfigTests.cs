@@ -50,7 +50,7 @@ public sealed class ContainerConfigTests
 
     [Fact]
     public void Validate_NoContainers_Invalid() =>
-        Assert.Contains("at least one container is required", new ContainerConfig { Containers = [] }.Validate());
+        Assert.Contains("containers: at least one container is required", new ContainerConfig { Containers = [] }.Validate());
 
     [Fact]
     public void Validate_GoodConfig_NoErrors() =>

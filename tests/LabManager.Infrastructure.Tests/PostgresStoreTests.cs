@@ -39,7 +39,7 @@ public sealed class PostgresStoreTests : IAsyncLifetime
         Assert.Equal(Directory.GetFiles(Path.Combine(RepoPaths.Root, "src", "LabManager.Infrastructure", "Postgres", "Migrations"), "*.sql").Length, scripts);
         Assert.Equal((long)scripts, await Db.ScalarAsync<long>("SELECT count(*) FROM schemaversions"));
         Assert.Equal(4L, await Db.ScalarAsync<long>("SELECT count(*) FROM labs"));
-        var fromFile = LabCatalogFile.Read(RepoPaths.Catalog);
+        var fromFile = LabDocument.ReadFile(RepoPaths.Catalog, new LabDefaults());
         var labs = await Catalog.ListAsync();
         Assert.Equal(fromFile.Select(l => l.Slug).Order(), labs.Select(l => l.Slug).Order());
         var dvwa = labs.Single(l => l.Slug == "dvwa-sql-injection");
@@ -57,15 +57,15 @@ public sealed class PostgresStoreTests : IAsyncLifetime
              {"id":"6f1c2a9e-0d1b-4c57-9a61-3c2f5d0b7a12","slug":"docker","name":"Docker","region":"ams","plan":"vc2-2c-4gb","image":{"imageId":"docker"},"containerConfig":{{container}}}]
             """);
 
-        var labs = LabCatalogFile.Read(path, "fra", "vc2-2c-4gb");
+        var labs = LabDocument.ReadFile(path, new LabDefaults("fra", "vc2-2c-4gb"));
 
         Assert.Equal(("fra", "vc2-2c-4gb", (Core.Ports.BootImage?)null), (labs[0].Region, labs[0].Plan, labs[0].Image));
         Assert.Equal(("ams", new Core.Ports.BootImage(ImageId: "docker")), (labs[1].Region, labs[1].Image));
         await _postgres.StartHostedAsync();
-        await Services.GetRequiredService<PostgresLabCatalog>().UpsertAsync(labs[1]);
+        await Services.GetRequiredService<PostgresLabCatalog>().SaveAsync(labs[1], "test");
         Assert.Equal(new Core.Ports.BootImage(ImageId: "docker"), (await Catalog.GetAsync(labs[1].Id))!.Image);
         File.WriteAllText(path, $$"""[{"id":"6f1c2a9e-0d1b-4c57-9a61-3c2f5d0b7a13","slug":"two","name":"Two","image":{"osId":1743,"imageId":"docker"},"containerConfig":{{container}}}]""");
-        Assert.Contains("two: image must name exactly one of osId, imageId or snapshotId", Assert.Throws<InvalidDataException>(() => LabCatalogFile.Read(path)).Message, StringComparison.Ordinal);
+        Assert.Contains("[0].image: must name exactly one of osId, imageId or snapshotId", Assert.Throws<InvalidDataException>(() => LabDocument.ReadFile(path, new LabDefaults())).Message, StringComparison.Ordinal);
         File.Delete(path);
     }
 
@@ -75,20 +75,20 @@ public sealed class PostgresStoreTests : IAsyncLifetime
         var path = Path.GetTempFileName();
         const string lab = """{"id":"6f1c2a9e-0d1b-4c57-9a61-3c2f5d0b7a21","slug":"pooled","name":"Pooled","containerConfig":{"containers":[{"name":"web","image":"nginx:1","ports":[{"hostPort":80,"containerPort":80}]}]}}""";
         File.WriteAllText(path, "[" + lab[..^1] + ""","pool":{"min":2,"max":3,"maxAgeMinutes":90}}]""");
-        var pooled = Assert.Single(LabCatalogFile.Read(path));
+        var pooled = Assert.Single(LabDocument.ReadFile(path, new LabDefaults()));
         Assert.Equal(new LabPool(2, 3, 90), pooled.Pool);
         await _postgres.StartHostedAsync();
         var catalog = Services.GetRequiredService<PostgresLabCatalog>();
-        await catalog.UpsertAsync(pooled);
+        await catalog.SaveAsync(pooled, "test");
         Assert.Equal(new LabPool(2, 3, 90), (await Catalog.GetAsync(pooled.Id))!.Pool);
 
         // Set through the API, then the file (naming no pool) loaded again at a start: the operator's pool stays.
         Assert.True(await Services.GetRequiredService<IPoolStore>().SetPoolAsync(pooled.Id, new LabPool(1, 1, 30)));
-        await catalog.UpsertAsync(pooled with { Pool = null });
+        await catalog.SaveAsync(pooled with { Pool = null }, "test");
         Assert.Equal(new LabPool(1, 1, 30), (await Catalog.GetAsync(pooled.Id))!.Pool);
 
         File.WriteAllText(path, "[" + lab[..^1] + ""","pool":{"min":3,"max":2}}]""");
-        Assert.Contains("pooled: pool max must be at least min", Assert.Throws<InvalidDataException>(() => LabCatalogFile.Read(path)).Message, StringComparison.Ordinal);
+        Assert.Contains("[0].pool.max: must be at least min", Assert.Throws<InvalidDataException>(() => LabDocument.ReadFile(path, new LabDefaults())).Message, StringComparison.Ordinal);
         File.Delete(path);
     }
 
@@ -96,9 +96,9 @@ public sealed class PostgresStoreTests : IAsyncLifetime
     public void CatalogFile_Invalid_RefusedWithReasons()
     {
         var path = Path.GetTempFileName();
-        File.WriteAllText(path, """[{"id":"6f1c2a9e-0d1b-4c57-9a61-3c2f5d0b7a09","slug":"x","name":"X","containerConfig":{"containers":[{"name":"bad name","image":"i"}]}}]""");
-        var ex = Assert.Throws<InvalidDataException>(() => LabCatalogFile.Read(path));
-        Assert.Contains("x: container name 'bad name'", ex.Message, StringComparison.Ordinal);
+        File.WriteAllText(path, """[{"id":"6f1c2a9e-0d1b-4c57-9a61-3c2f5d0b7a09","slug":"xx","name":"X","containerConfig":{"containers":[{"name":"bad name","image":"i"}]}}]""");
+        var ex = Assert.Throws<InvalidDataException>(() => LabDocument.ReadFile(path, new LabDefaults()));
+        Assert.Contains("[0].containerConfig.containers[0].name: 'bad name' must match", ex.Message, StringComparison.Ordinal);
         File.Delete(path);
     }
 
@@ -306,9 +306,10 @@ public sealed class PostgresStoreTests : IAsyncLifetime
         Assert.Empty(recent[1].Failures!);
     }
 
-    // Records holding lists compare by reference, and jsonb reorders keys: compare as JSON with sorted environments.
+    // Records holding lists compare by reference, and jsonb reorders keys: compare as JSON with sorted environments. The version is the catalog's.
     private static string Canonical(Core.Labs.Lab lab) => JsonSerializer.Serialize(lab with
     {
+        Version = 0,
         ContainerConfig = lab.ContainerConfig with
         {
             Containers = [.. lab.ContainerConfig.Containers.Select(c => c with { Environment = new SortedDictionary<string, string>(c.Environment.ToDictionary(), StringComparer.Ordinal) })],

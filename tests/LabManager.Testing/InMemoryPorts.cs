@@ -117,6 +117,10 @@ public sealed class InMemoryLabCatalog(params Lab[] labs) : ILabCatalog
     public Task<Lab?> GetAsync(Guid labId, CancellationToken cancellationToken = default) =>
         Task.FromResult(labs.FirstOrDefault(l => l.Id == labId));
 
+    /// <summary>Each lab has one version here: the one it is.</summary>
+    public Task<Lab?> GetAsync(Guid labId, int version, CancellationToken cancellationToken = default) =>
+        Task.FromResult(labs.FirstOrDefault(l => l.Id == labId && (version == 0 || l.Version == version)));
+
     public Task<IReadOnlyList<Lab>> ListAsync(CancellationToken cancellationToken = default) => Task.FromResult<IReadOnlyList<Lab>>(labs);
 }
 

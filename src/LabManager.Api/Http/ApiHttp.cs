@@ -66,6 +66,12 @@ public static class ApiHttp
         }
 
         http.Response.StatusCode = result.Status;
+        if (result.Text is { } text)
+        {
+            http.Response.ContentType = result.ContentType + "; charset=utf-8";
+            return http.Response.WriteAsync(text, http.RequestAborted);
+        }
+
         return result.Events is { } events ? WriteEventsAsync(http, events) : http.Response.WriteAsJsonAsync(result.Body, ApiResult.Json, http.RequestAborted);
     }
 

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using LabManager.Core.Ports;
@@ -62,6 +63,12 @@ public sealed record ApiRequest(
         var info = StrictJson.GetTypeInfo(type);
         try
         {
+            // A lab is read by the catalog's own reader, which names each bad field by its path (LabDocument.ReadLab).
+            if (type == typeof(Core.Labs.Lab))
+            {
+                return JsonNode.Parse(body) is JsonObject lab ? (lab, null) : (default, ApiResult.BadRequest("The request body must be a JSON object"));
+            }
+
             using var document = JsonDocument.Parse(body);
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {

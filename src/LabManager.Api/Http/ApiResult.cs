@@ -19,6 +19,18 @@ public sealed record ApiResult(int Status, Envelope Body, IReadOnlyDictionary<st
 
     public static ApiResult EventStream(IAsyncEnumerable<SseItem<string>> events) => new(200, new Envelope(true, null, null)) { Events = events };
 
+    /// <summary>When set, the answer is this text as a file of <see cref="ContentType"/> (an export) instead of the envelope.</summary>
+    public string? Text { get; init; }
+
+    public string ContentType { get; init; } = "application/json";
+
+    public static ApiResult File(string text, string contentType, string fileName) =>
+        new(200, new Envelope(true, null, null), new Dictionary<string, string> { ["Content-Disposition"] = $"attachment; filename=\"{fileName}\"" })
+        {
+            Text = text,
+            ContentType = contentType,
+        };
+
     /// <summary>How every body is written: camelCase, enums as lower-case strings.</summary>
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {

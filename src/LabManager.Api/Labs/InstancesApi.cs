@@ -125,7 +125,7 @@ public sealed class InstancesApi(
 
         if (instance.Status == LabInstanceStatus.Running && agent.Value.ActivityBytes > 0 && recorded.NetTotalBefore is { } before
             && reading.NetTotal - before >= agent.Value.ActivityBytes
-            && LabFirewall.BypassesGateway((await catalog.GetAsync(instance.LabId, ct))?.ContainerConfig, access.Value))
+            && LabFirewall.BypassesGateway((await catalog.GetAsync(instance.LabId, instance.LabVersion, ct))?.ContainerConfig, access.Value))
         {
             await TouchAsync(instance.Id, ct);
         }
@@ -167,7 +167,7 @@ public sealed class InstancesApi(
                 return ApiResult.Conflict($"Only a running lab can be opened; this one is {instance.Status.ToWire()}");
             }
 
-            var container = (await catalog.GetAsync(instance.LabId, ct))?.ContainerConfig;
+            var container = (await catalog.GetAsync(instance.LabId, instance.LabVersion, ct))?.ContainerConfig;
             var now = time.GetUtcNow();
             if (instance.UserId == request.Caller.Id && request.ClientIp is { } ip && ip != instance.LearnerIp && container is not null)
             {

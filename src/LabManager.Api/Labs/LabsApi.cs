@@ -182,7 +182,8 @@ public sealed class LabsApi(
 
         try
         {
-            await sessions.StartAsync(instance.Id, instance.UserId, lab, length, ct);
+            // The version the instance was made for, whatever the lab is now.
+            await sessions.StartAsync(instance.Id, instance.UserId, await catalog.GetAsync(lab.Id, instance.LabVersion, ct) ?? lab, length, ct);
             logger.LogWarning("Instance {InstanceId}: its session had never been scheduled; scheduled it on the learner's new start", instance.Id);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)

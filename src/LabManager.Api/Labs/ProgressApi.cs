@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using LabManager.Api.Auth;
 using LabManager.Api.Http;
+using LabManager.Core.Instances;
 using LabManager.Core.Labs;
 using LabManager.Core.Ports;
 using Microsoft.Extensions.Logging;
@@ -13,6 +14,7 @@ namespace LabManager.Api.Labs;
 /// <summary>Learning progress, exercise submissions, hints and the tutor, host-agnostic like the other areas.</summary>
 public sealed class ProgressApi(
     ILabCatalog catalog,
+    IInstanceStore instances,
     ILearningProgress progress,
     ITutor tutor,
     IEnumerable<IAnswerChecker> checkers,
@@ -200,8 +202,20 @@ public sealed class ProgressApi(
     private async Task<(UserRef? User, Lab? Lab, ApiResult? Denied)> UserAndLabAsync(ApiRequest request, CancellationToken ct)
     {
         var user = request.Caller;
-        var lab = await catalog.GetAsync(request.Id, ct);
-        return lab is { IsActive: true } ? (user, lab, null) : (null, null, ApiResult.NotFound("Lab"));
+        if (await catalog.GetAsync(request.Id, ct) is not { } lab)
+        {
+            return (null, null, ApiResult.NotFound("Lab"));
+        }
+
+        // A learner's live instance runs the version it started with: its exercises, points and hints are that version's, even when
+        // the lab changed or was deactivated since.
+        var live = (await instances.ListByUserAsync(user.Id, ct)).FirstOrDefault(i => i.LabId == lab.Id && i.Status.IsActive());
+        if (live is { LabVersion: > 0 } && live.LabVersion != lab.Version)
+        {
+            lab = await catalog.GetAsync(lab.Id, live.LabVersion, ct) ?? lab;
+        }
+
+        return lab.IsActive || live is not null ? (user, lab, null) : (null, null, ApiResult.NotFound("Lab"));
     }
 
     private async Task<(UserRef? User, Lab? Lab, Exercise? Exercise, ApiResult? Denied)> UserLabAndExerciseAsync(ApiRequest request, CancellationToken ct)

@@ -9,6 +9,9 @@ public sealed record LabInstance
     public required Guid Id { get; init; }
     public required Guid UserId { get; init; }
     public required Guid LabId { get; init; }
+
+    /// <summary>The version of the lab the instance started with (<see cref="Labs.Lab.Version"/>); 0 for one started before versions were kept.</summary>
+    public int LabVersion { get; init; }
     public LabInstanceStatus Status { get; init; } = LabInstanceStatus.Starting;
 
     /// <summary>The cloud provider's VM id, once created.</summary>

@@ -40,6 +40,12 @@ public sealed record Lab
 
     public bool IsActive { get; init; } = true;
 
+    /// <summary>
+    /// The catalog's version of this definition: every change makes a new one, and an instance runs the version it started with. Set by
+    /// the catalog, never read from a file or a request.
+    /// </summary>
+    public int Version { get; init; }
+
     /// <summary>The warm pool kept for this lab; null: none, every start boots a VM.</summary>
     public LabPool? Pool { get; init; }
 }

@@ -47,6 +47,9 @@ public interface ICloudProvider
 
     /// <summary>Every firewall group of the account, across all pages: whoever deletes one checks its description is ours first.</summary>
     Task<IReadOnlyList<CloudFirewall>> ListFirewallsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The plans and regions the account can use, across all pages (what a lab's plan and region are checked against).</summary>
+    Task<CloudOffer> GetOfferAsync(CancellationToken cancellationToken = default);
 }
 
 /// <summary>A firewall group as the cloud reports it, with how many VMs are in it.</summary>
@@ -124,3 +127,9 @@ public sealed class CloudRequestRefusedException(string message, int statusCode,
 
 /// <summary>A failure no retry can fix (the lab or the instance does not exist): the workflow fails at once with its reason.</summary>
 public sealed class PermanentFailureException(string message) : Exception(message);
+
+/// <summary>A plan the cloud sells: its size and the regions it is sold in.</summary>
+public sealed record CloudPlan(string Id, int VcpuCount, int RamMb, IReadOnlyList<string> Locations);
+
+/// <summary>What the cloud offers: its plans and the ids of its regions.</summary>
+public sealed record CloudOffer(IReadOnlyList<CloudPlan> Plans, IReadOnlyList<string> Regions);

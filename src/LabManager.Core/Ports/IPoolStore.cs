@@ -32,6 +32,9 @@ public sealed record PoolCounts(IReadOnlyList<Guid> ReadyIds, IReadOnlyList<Guid
     /// <summary>The booting ones still <c>starting</c>: the only ones that may lack a session (their keeper died before starting it).</summary>
     public IReadOnlyList<Guid> StartingIds { get; init; } = [];
 
+    /// <summary>Unclaimed pooled instances (ready or booting) of an earlier version of the lab: never claimed, to be retired. Not in the other lists.</summary>
+    public IReadOnlyList<Guid> StaleIds { get; init; } = [];
+
     /// <summary>How long the lab's recent cold starts took to run (the 90th percentile of the last week's); null without any.</summary>
     public TimeSpan? TypicalBoot { get; init; }
 

@@ -165,4 +165,64 @@ public static class ApiFunctions
     public static Task<IActionResult> AdminSharedFlags(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "admin/flag-signals")] HttpRequest request,
         [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminSharedFlags", request, client);
+
+    [Function("AdminListLabs")]
+    public static Task<IActionResult> AdminListLabs(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "admin/labs")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminListLabs", request, client);
+
+    [Function("AdminCreateLab")]
+    public static Task<IActionResult> AdminCreateLab(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "admin/labs")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminCreateLab", request, client);
+
+    [Function("AdminValidateLab")]
+    public static Task<IActionResult> AdminValidateLab(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "admin/labs/validate")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminValidateLab", request, client);
+
+    [Function("AdminExportLabs")]
+    public static Task<IActionResult> AdminExportLabs(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "admin/labs/export")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminExportLabs", request, client);
+
+    [Function("AdminGetLab")]
+    public static Task<IActionResult> AdminGetLab(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "admin/labs/{id}")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminGetLab", request, client);
+
+    [Function("AdminUpdateLab")]
+    public static Task<IActionResult> AdminUpdateLab(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "put", Route = "admin/labs/{id}")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminUpdateLab", request, client);
+
+    [Function("AdminDeleteLab")]
+    public static Task<IActionResult> AdminDeleteLab(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "delete", Route = "admin/labs/{id}")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminDeleteLab", request, client);
+
+    [Function("AdminActivateLab")]
+    public static Task<IActionResult> AdminActivateLab(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "admin/labs/{id}/activate")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminActivateLab", request, client);
+
+    [Function("AdminDeactivateLab")]
+    public static Task<IActionResult> AdminDeactivateLab(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "admin/labs/{id}/deactivate")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminDeactivateLab", request, client);
+
+    [Function("AdminLabVersions")]
+    public static Task<IActionResult> AdminLabVersions(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "admin/labs/{id}/versions")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminLabVersions", request, client);
+
+    [Function("AdminLabVersion")]
+    public static Task<IActionResult> AdminLabVersion(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "admin/labs/{id}/versions/{version}")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminLabVersion", request, client);
+
+    [Function("AdminRollbackLab")]
+    public static Task<IActionResult> AdminRollbackLab(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "admin/labs/{id}/versions/{version}/rollback")] HttpRequest request,
+        [DurableClient] DurableTaskClient client) => FunctionsHttp.RunAsync("AdminRollbackLab", request, client);
 }

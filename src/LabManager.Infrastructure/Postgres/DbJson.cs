@@ -1,14 +1,9 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 
 namespace LabManager.Infrastructure.Postgres;
 
-/// <summary>How lab definitions are written to jsonb columns and read from the catalog file.</summary>
+/// <summary>How lab definitions (and the other jsonb columns) are written and read: as the catalog file is (<see cref="Core.Labs.LabDocument.Json"/>).</summary>
 public static class DbJson
 {
-    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
-    {
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    };
+    public static JsonSerializerOptions Options => Core.Labs.LabDocument.Json;
 }

@@ -22,7 +22,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore,
     private static string SqlList(IEnumerable<LabInstanceStatus> statuses) => "(" + string.Join(", ", statuses.Select(s => $"'{s.ToWire()}'")) + ")";
 
     private const string InstanceColumns = """
-        id, user_id, lab_id, status, cloud_instance_id, public_ip, internal_ip, access_url, ports, created_at, started_at,
+        id, user_id, lab_id, lab_version, status, cloud_instance_id, public_ip, internal_ip, access_url, ports, created_at, started_at,
                expires_at, ended_at, error_message, restart_count, vm_status, vm_checked_at, stop_requested_at, vms::text AS vms,
                firewall_group_id, learner_ip, last_activity_at
         """;
@@ -249,11 +249,11 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore,
         var claimed = await connection.QuerySingleOrDefaultAsync<InstanceRow>(new CommandDefinition(
             $"""
             UPDATE lab_instances SET user_id = @userId, claimed_at = @now, updated_at = now()
-            WHERE id = (SELECT id FROM lab_instances WHERE lab_id = @labId AND user_id = @owner AND status = 'pooled' AND stop_requested_at IS NULL
-                        ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+            WHERE id = (SELECT id FROM lab_instances WHERE lab_id = @labId AND lab_version = @version AND user_id = @owner AND status = 'pooled'
+                        AND stop_requested_at IS NULL ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
             RETURNING {InstanceColumns}
             """,
-            new { userId = user.Id, now, labId = lab.Id, owner = LabPool.Owner }, tx, cancellationToken: cancellationToken));
+            new { userId = user.Id, now, labId = lab.Id, version = lab.Version, owner = LabPool.Owner }, tx, cancellationToken: cancellationToken));
         if (claimed is not null)
         {
             await tx.CommitAsync(cancellationToken);
@@ -265,7 +265,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore,
             return new StartOutcome.QuotaExceeded("global", quotas.MaxActiveGlobal);
         }
 
-        var instance = new LabInstance { Id = request.InstanceId, UserId = user.Id, LabId = lab.Id, CreatedAt = now, Ports = lab.ContainerConfig.HostPorts() };
+        var instance = new LabInstance { Id = request.InstanceId, UserId = user.Id, LabId = lab.Id, LabVersion = lab.Version, CreatedAt = now, Ports = lab.ContainerConfig.HostPorts() };
         await InsertAsync(connection, tx, instance, cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return new StartOutcome.Created(instance);
@@ -355,7 +355,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore,
     public async Task<PoolCounts> CountsAsync(Guid labId, DateTimeOffset since, CancellationToken cancellationToken = default)
     {
         const string sql = """
-            SELECT id, status FROM lab_instances
+            SELECT id, status, lab_version <> (SELECT version FROM labs WHERE id = @labId) AS stale FROM lab_instances
             WHERE lab_id = @labId AND user_id = @owner AND status IN ('starting', 'provisioning', 'pooled') AND stop_requested_at IS NULL ORDER BY created_at;
             SELECT count(*) FILTER (WHERE claimed_at > @since),
                    count(*) FILTER (WHERE claimed_at IS NULL AND user_id <> @owner AND created_at > @since),
@@ -367,13 +367,15 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore,
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         await using var results = await connection.QueryMultipleAsync(new CommandDefinition(sql,
             new { labId, owner = LabPool.Owner, since = since.ToUniversalTime() }, cancellationToken: cancellationToken));
-        var pooled = (await results.ReadAsync<(Guid Id, string Status)>()).ToList();
+        var all = (await results.ReadAsync<(Guid Id, string Status, bool Stale)>()).ToList();
+        var pooled = all.Where(p => !p.Stale).ToList();
         var (claimed, cold, failed) = await results.ReadSingleAsync<(long, long, long)>();
         var boot = await results.ReadSingleAsync<double?>();
         return new PoolCounts([.. pooled.Where(p => p.Status == "pooled").Select(p => p.Id)], [.. pooled.Where(p => p.Status != "pooled").Select(p => p.Id)],
             (int)claimed, (int)cold, (int)failed)
         {
             StartingIds = [.. pooled.Where(p => p.Status == "starting").Select(p => p.Id)],
+            StaleIds = [.. all.Where(p => p.Stale).Select(p => p.Id)],
             TypicalBoot = boot is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
         };
     }
@@ -381,9 +383,9 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore,
     private static Task<int> InsertAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, LabInstance instance, CancellationToken cancellationToken)
     {
         const string sql = """
-            INSERT INTO lab_instances (id, user_id, lab_id, status, cloud_instance_id, public_ip, internal_ip, access_url, ports, created_at,
+            INSERT INTO lab_instances (id, user_id, lab_id, lab_version, status, cloud_instance_id, public_ip, internal_ip, access_url, ports, created_at,
                                        started_at, expires_at, ended_at, error_message, restart_count, vms, firewall_group_id, learner_ip)
-            VALUES (@Id, @UserId, @LabId, @Status, @CloudInstanceId, @PublicIp, @InternalIp, @AccessUrl, @Ports, @CreatedAt,
+            VALUES (@Id, @UserId, @LabId, @LabVersion, @Status, @CloudInstanceId, @PublicIp, @InternalIp, @AccessUrl, @Ports, @CreatedAt,
                     @StartedAt, @ExpiresAt, @EndedAt, @ErrorMessage, @RestartCount, @Vms::jsonb, @FirewallGroupId, @LearnerIp)
             """;
         return connection.ExecuteAsync(new CommandDefinition(sql, InstanceRow.From(instance), tx, cancellationToken: cancellationToken));
@@ -395,6 +397,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore,
         public Guid Id { get; set; }
         public Guid UserId { get; set; }
         public Guid LabId { get; set; }
+        public int LabVersion { get; set; }
         public string Status { get; set; } = "";
         public string? CloudInstanceId { get; set; }
         public string? PublicIp { get; set; }
@@ -420,6 +423,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore,
             Id = i.Id,
             UserId = i.UserId,
             LabId = i.LabId,
+            LabVersion = i.LabVersion,
             Status = i.Status.ToWire(),
             CloudInstanceId = i.CloudInstanceId,
             PublicIp = i.PublicIp,
@@ -442,6 +446,7 @@ public sealed class PostgresInstanceStore(NpgsqlDataSource db) : IInstanceStore,
             Id = Id,
             UserId = UserId,
             LabId = LabId,
+            LabVersion = LabVersion,
             Status = LabInstanceTransitions.ParseWire(Status),
             CloudInstanceId = CloudInstanceId,
             PublicIp = PublicIp,

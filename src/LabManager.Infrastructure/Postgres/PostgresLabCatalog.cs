@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using Dapper;
 using LabManager.Core.Labs;
@@ -6,49 +7,196 @@ using Npgsql;
 
 namespace LabManager.Infrastructure.Postgres;
 
-/// <summary>Lab definitions in the <c>labs</c> table.</summary>
-public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
+/// <summary>
+/// Lab definitions in the <c>labs</c> table, each change kept in <c>lab_versions</c>. A version never changes once written, so versions
+/// read are kept in memory.
+/// </summary>
+public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog, ILabCatalogStore
 {
-    private const string SelectLabs = """
-        SELECT id, slug, name, description, category, difficulty, estimated_time_minutes, points, tags, container_config::text AS container_config,
-               exercises::text AS exercises, prerequisites, learning_objectives, timeout_minutes, max_instances_per_user, plan, region, image::text AS image, is_active, idle_timeout_minutes, pool::text AS pool
-        FROM labs
+    private const string Columns = """
+        id, slug, name, description, category, difficulty, estimated_time_minutes, points, tags, container_config::text AS container_config,
+               exercises::text AS exercises, prerequisites, learning_objectives, timeout_minutes, max_instances_per_user, plan, region, image::text AS image, is_active,
+               idle_timeout_minutes, pool::text AS pool, version, updated_at, updated_by
         """;
+
+    private const string SelectLabs = "SELECT " + Columns + " FROM labs";
+
+    /// <summary>The statuses of an instance that still has (or is about to have) a VM.</summary>
+    private const string Live = "('starting', 'provisioning', 'running', 'stopping', 'pooled')";
+
+    private readonly ConcurrentDictionary<(Guid, int), Lab> _versions = new();
 
     public async Task<Lab?> GetAsync(Guid labId, CancellationToken cancellationToken = default)
     {
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
-        var row = await connection.QuerySingleOrDefaultAsync<LabRow>(new CommandDefinition(SelectLabs + " WHERE id = @labId", new { labId }, cancellationToken: cancellationToken));
+        var row = await connection.QuerySingleOrDefaultAsync<LabRow>(new CommandDefinition(SelectLabs + " WHERE id = @labId AND deleted_at IS NULL", new { labId }, cancellationToken: cancellationToken));
         return row?.ToLab();
+    }
+
+    public async Task<Lab?> GetAsync(Guid labId, int version, CancellationToken cancellationToken = default)
+    {
+        var current = await GetAsync(labId, cancellationToken);
+        return version == 0 || current?.Version == version ? current : await OldVersionAsync(labId, version, current?.IsActive ?? false, cancellationToken);
+    }
+
+    private async Task<Lab?> OldVersionAsync(Guid labId, int version, bool active, CancellationToken cancellationToken)
+    {
+        if (!_versions.TryGetValue((labId, version), out var lab))
+        {
+            await using var connection = await db.OpenConnectionAsync(cancellationToken);
+            var definition = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
+                "SELECT definition::text FROM lab_versions WHERE lab_id = @labId AND version = @version", new { labId, version }, cancellationToken: cancellationToken));
+            if (definition is null)
+            {
+                return null;
+            }
+
+            lab = JsonSerializer.Deserialize<Lab>(definition, DbJson.Options)! with { Version = version };
+            _versions[(labId, version)] = lab;
+        }
+
+        return lab with { IsActive = active };
     }
 
     public async Task<IReadOnlyList<Lab>> ListAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
-        var rows = await connection.QueryAsync<LabRow>(new CommandDefinition(SelectLabs + " WHERE is_active ORDER BY name", cancellationToken: cancellationToken));
+        var rows = await connection.QueryAsync<LabRow>(new CommandDefinition(SelectLabs + " WHERE is_active AND deleted_at IS NULL ORDER BY name", cancellationToken: cancellationToken));
         return [.. rows.Select(r => r.ToLab())];
     }
 
-    /// <summary>
-    /// Inserts the lab, or updates the one with the same slug (its id is kept); a pool the lab does not name is left as the API set it.
-    /// </summary>
-    public async Task UpsertAsync(Lab lab, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<CatalogEntry>> ListAllAsync(CancellationToken cancellationToken = default)
     {
-        const string sql = """
-            INSERT INTO labs (id, slug, name, description, category, difficulty, estimated_time_minutes, points, tags, container_config, exercises,
-                              prerequisites, learning_objectives, timeout_minutes, max_instances_per_user, plan, region, image, is_active, idle_timeout_minutes, pool)
-            VALUES (@Id, @Slug, @Name, @Description, @Category, @Difficulty, @EstimatedTimeMinutes, @Points, @Tags, @ContainerConfig::jsonb, @Exercises::jsonb,
-                    @Prerequisites, @LearningObjectives, @TimeoutMinutes, @MaxInstancesPerUser, @Plan, @Region, @Image::jsonb, @IsActive, @IdleTimeoutMinutes, @Pool::jsonb)
-            ON CONFLICT (slug) DO UPDATE SET
-                name = excluded.name, description = excluded.description, category = excluded.category, difficulty = excluded.difficulty,
-                estimated_time_minutes = excluded.estimated_time_minutes, points = excluded.points, tags = excluded.tags,
-                container_config = excluded.container_config, exercises = excluded.exercises, prerequisites = excluded.prerequisites,
-                learning_objectives = excluded.learning_objectives, timeout_minutes = excluded.timeout_minutes,
-                max_instances_per_user = excluded.max_instances_per_user, plan = excluded.plan, region = excluded.region, image = excluded.image, idle_timeout_minutes = excluded.idle_timeout_minutes,
-                is_active = excluded.is_active, pool = coalesce(excluded.pool, labs.pool), updated_at = now()
-            """;
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(sql, LabRow.From(lab), cancellationToken: cancellationToken));
+        var rows = await connection.QueryAsync<LabRow>(new CommandDefinition(
+            $"SELECT {Columns}, (SELECT count(*) FROM lab_instances i WHERE i.lab_id = labs.id AND i.status IN {Live}) AS live FROM labs WHERE deleted_at IS NULL ORDER BY name",
+            cancellationToken: cancellationToken));
+        return [.. rows.Select(r => new CatalogEntry(r.ToLab(), (int)r.Live, DbTime.Utc(r.UpdatedAt), r.UpdatedBy))];
+    }
+
+    /// <summary>The slug's lab, deleted or not: the id a catalog file's lab is saved under (a file names labs by slug).</summary>
+    public async Task<Guid?> IdOfSlugAsync(string slug, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<Guid?>(new CommandDefinition("SELECT id FROM labs WHERE slug = @slug", new { slug }, cancellationToken: cancellationToken));
+    }
+
+    public async Task<SaveOutcome> SaveAsync(Lab lab, string changedBy, string? note = null, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        var row = await connection.QuerySingleOrDefaultAsync<LabRow>(new CommandDefinition(
+            $"SELECT {Columns}, deleted_at IS NOT NULL AS deleted FROM labs WHERE id = @Id FOR UPDATE", new { lab.Id }, tx, cancellationToken: cancellationToken));
+        var definition = LabDocument.Definition(lab);
+        IReadOnlyList<string> changes = row is null ? ["created"] : LabDocument.Changes(LabDocument.Definition(row.ToLab()), definition);
+        if (row is { Deleted: true } && changes.Count == 0)
+        {
+            changes = ["restored"];
+        }
+
+        var version = row is null ? 1 : changes.Count == 0 ? row.Version : row.Version + 1;
+        var values = LabRow.From(lab with { Version = version });
+        values.UpdatedBy = changedBy;
+        try
+        {
+            if (row is null)
+            {
+                await connection.ExecuteAsync(new CommandDefinition("""
+                    INSERT INTO labs (id, slug, name, description, category, difficulty, estimated_time_minutes, points, tags, container_config, exercises,
+                                      prerequisites, learning_objectives, timeout_minutes, max_instances_per_user, plan, region, image, is_active, idle_timeout_minutes, pool,
+                                      version, updated_by)
+                    VALUES (@Id, @Slug, @Name, @Description, @Category, @Difficulty, @EstimatedTimeMinutes, @Points, @Tags, @ContainerConfig::jsonb, @Exercises::jsonb,
+                            @Prerequisites, @LearningObjectives, @TimeoutMinutes, @MaxInstancesPerUser, @Plan, @Region, @Image::jsonb, @IsActive, @IdleTimeoutMinutes, @Pool::jsonb,
+                            @Version, @UpdatedBy)
+                    """, values, tx, cancellationToken: cancellationToken));
+            }
+            else if (changes.Count > 0)
+            {
+                await connection.ExecuteAsync(new CommandDefinition("""
+                    UPDATE labs SET slug = @Slug, name = @Name, description = @Description, category = @Category, difficulty = @Difficulty,
+                        estimated_time_minutes = @EstimatedTimeMinutes, points = @Points, tags = @Tags, container_config = @ContainerConfig::jsonb,
+                        exercises = @Exercises::jsonb, prerequisites = @Prerequisites, learning_objectives = @LearningObjectives, timeout_minutes = @TimeoutMinutes,
+                        max_instances_per_user = @MaxInstancesPerUser, plan = @Plan, region = @Region, image = @Image::jsonb, idle_timeout_minutes = @IdleTimeoutMinutes,
+                        is_active = @IsActive, pool = coalesce(@Pool::jsonb, pool), version = @Version, updated_by = @UpdatedBy, deleted_at = NULL, updated_at = now()
+                    WHERE id = @Id
+                    """, values, tx, cancellationToken: cancellationToken));
+            }
+            else if (row.IsActive != lab.IsActive || (lab.Pool is not null && lab.Pool != row.ToLab().Pool))
+            {
+                await connection.ExecuteAsync(new CommandDefinition(
+                    "UPDATE labs SET is_active = @IsActive, pool = coalesce(@Pool::jsonb, pool), updated_by = @UpdatedBy, updated_at = now() WHERE id = @Id",
+                    values, tx, cancellationToken: cancellationToken));
+            }
+
+            if (row is null || changes.Count > 0)
+            {
+                await connection.ExecuteAsync(new CommandDefinition("""
+                    INSERT INTO lab_versions (lab_id, version, definition, changed_by, changes, note) VALUES (@Id, @version, @definition::jsonb, @changedBy, @changes, @note)
+                    """, new { lab.Id, version, definition = definition.ToJsonString(DbJson.Options), changedBy, changes = changes.ToArray(), note }, tx, cancellationToken: cancellationToken));
+            }
+
+            await tx.CommitAsync(cancellationToken);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            return new SaveOutcome(row?.Version ?? 0, [], false, $"slug: '{lab.Slug}' is another lab's");
+        }
+
+        return new SaveOutcome(version, changes.Count == 0 ? [] : changes, row is null);
+    }
+
+    /// <summary>
+    /// Writes the first version of every lab that has none (labs loaded before versions were kept); done once at start-up, and
+    /// nothing to do after that.
+    /// </summary>
+    public async Task KeepFirstVersionsAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<LabRow>(new CommandDefinition(
+            SelectLabs + " WHERE NOT EXISTS (SELECT 1 FROM lab_versions v WHERE v.lab_id = labs.id AND v.version = labs.version)", cancellationToken: cancellationToken));
+        foreach (var lab in rows.Select(r => r.ToLab()))
+        {
+            await connection.ExecuteAsync(new CommandDefinition("""
+                INSERT INTO lab_versions (lab_id, version, definition, changed_by, changes, note) VALUES (@Id, @Version, @definition::jsonb, 'catalog', '{created}', 'kept from before versions')
+                ON CONFLICT DO NOTHING
+                """, new { lab.Id, lab.Version, definition = LabDocument.Definition(lab).ToJsonString(DbJson.Options) }, cancellationToken: cancellationToken));
+        }
+    }
+
+    public async Task<bool> SetActiveAsync(Guid labId, bool active, string changedBy, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE labs SET is_active = @active, updated_by = @changedBy, updated_at = now() WHERE id = @labId AND deleted_at IS NULL",
+            new { labId, active, changedBy }, cancellationToken: cancellationToken)) == 1;
+    }
+
+    public async Task<DeleteOutcome> DeleteAsync(Guid labId, string changedBy, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        if (await connection.QuerySingleOrDefaultAsync<int?>(new CommandDefinition(
+            "SELECT 1 FROM labs WHERE id = @labId AND deleted_at IS NULL FOR UPDATE", new { labId }, tx, cancellationToken: cancellationToken)) is null)
+        {
+            return new DeleteOutcome(false, false, 0);
+        }
+
+        var live = await connection.QuerySingleAsync<long>(new CommandDefinition(
+            $"SELECT count(*) FROM lab_instances WHERE lab_id = @labId AND status IN {Live}", new { labId }, tx, cancellationToken: cancellationToken));
+        // The row stays (past sessions and progress refer to it, its versions are history): a deleted lab is only hidden.
+        await connection.ExecuteAsync(new CommandDefinition(
+            $"UPDATE labs SET is_active = false, {(live == 0 ? "deleted_at = now(), " : "")}updated_by = @changedBy, updated_at = now() WHERE id = @labId",
+            new { labId, changedBy }, tx, cancellationToken: cancellationToken));
+        await tx.CommitAsync(cancellationToken);
+        return new DeleteOutcome(true, live == 0, (int)live);
+    }
+
+    public async Task<IReadOnlyList<LabVersionInfo>> VersionsAsync(Guid labId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<(int Version, string ChangedBy, DateTime ChangedAt, string[] Changes, string? Note)>(new CommandDefinition(
+            "SELECT version, changed_by, changed_at, changes, note FROM lab_versions WHERE lab_id = @labId ORDER BY version DESC", new { labId }, cancellationToken: cancellationToken));
+        return [.. rows.Select(r => new LabVersionInfo(r.Version, r.ChangedBy, DbTime.Utc(r.ChangedAt), r.Changes, r.Note))];
     }
 
     /// <summary>The <c>labs</c> row as Dapper reads and writes it.</summary>
@@ -75,6 +223,11 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
         public string? Image { get; set; }
         public bool IsActive { get; set; }
         public string? Pool { get; set; }
+        public int Version { get; set; }
+        public DateTime UpdatedAt { get; set; }
+        public string UpdatedBy { get; set; } = "";
+        public long Live { get; set; }
+        public bool Deleted { get; set; }
 
         public static LabRow From(Lab lab) => new()
         {
@@ -99,6 +252,7 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
             Image = lab.Image is null ? null : JsonSerializer.Serialize(lab.Image, DbJson.Options),
             IsActive = lab.IsActive,
             Pool = lab.Pool is null ? null : JsonSerializer.Serialize(lab.Pool, DbJson.Options),
+            Version = lab.Version,
         };
 
         public Lab ToLab() => new()
@@ -124,6 +278,7 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog
             Image = Image is null ? null : JsonSerializer.Deserialize<Core.Ports.BootImage>(Image, DbJson.Options),
             IsActive = IsActive,
             Pool = Pool is null ? null : JsonSerializer.Deserialize<LabPool>(Pool, DbJson.Options),
+            Version = Version,
         };
     }
 }

@@ -8,7 +8,4 @@ public sealed class PostgresOptions
     /// <summary>Npgsql connection string, from <c>ConnectionStrings:Postgres</c>.</summary>
     [Required(ErrorMessage = "ConnectionStrings:Postgres is required")]
     public string ConnectionString { get; set; } = "";
-
-    /// <summary>The lab catalog file loaded at start-up (<c>Catalog:File</c>); none when empty.</summary>
-    public string? CatalogFile { get; set; }
 }

@@ -130,11 +130,15 @@ public sealed class CachedPoolStore(IPoolStore store, IInstanceCache cache) : IP
         store.CountsAsync(labId, since, cancellationToken);
 }
 
-/// <summary>The active catalog from the cache, filled from the store on a miss; removed when the catalog is loaded.</summary>
+/// <summary>The active catalog from the cache (one Redis key every replica reads), filled from the store on a miss; removed at every change.</summary>
 public sealed class CachedLabCatalog(ILabCatalog catalog, IInstanceCache cache) : ILabCatalog
 {
     public async Task<Lab?> GetAsync(Guid labId, CancellationToken cancellationToken = default) =>
         (await ListAsync(cancellationToken)).FirstOrDefault(l => l.Id == labId) ?? await catalog.GetAsync(labId, cancellationToken);
+
+    public async Task<Lab?> GetAsync(Guid labId, int version, CancellationToken cancellationToken = default) =>
+        (await ListAsync(cancellationToken)).FirstOrDefault(l => l.Id == labId && (version == 0 || l.Version == version))
+        ?? await catalog.GetAsync(labId, version, cancellationToken);
 
     public async Task<IReadOnlyList<Lab>> ListAsync(CancellationToken cancellationToken = default)
     {
@@ -147,4 +151,33 @@ public sealed class CachedLabCatalog(ILabCatalog catalog, IInstanceCache cache) 
         await cache.SetCatalogAsync(labs, cancellationToken);
         return labs;
     }
+}
+
+/// <summary>Catalog changes, each removing the cached catalog: every replica reads the change on its next request.</summary>
+public sealed class CachedLabCatalogStore(ILabCatalogStore store, IInstanceCache cache) : ILabCatalogStore
+{
+    public Task<IReadOnlyList<CatalogEntry>> ListAllAsync(CancellationToken cancellationToken = default) => store.ListAllAsync(cancellationToken);
+
+    public async Task<SaveOutcome> SaveAsync(Lab lab, string changedBy, string? note = null, CancellationToken cancellationToken = default)
+    {
+        var outcome = await store.SaveAsync(lab, changedBy, note, cancellationToken);
+        await cache.RemoveCatalogAsync(cancellationToken);
+        return outcome;
+    }
+
+    public async Task<bool> SetActiveAsync(Guid labId, bool active, string changedBy, CancellationToken cancellationToken = default)
+    {
+        var set = await store.SetActiveAsync(labId, active, changedBy, cancellationToken);
+        await cache.RemoveCatalogAsync(cancellationToken);
+        return set;
+    }
+
+    public async Task<DeleteOutcome> DeleteAsync(Guid labId, string changedBy, CancellationToken cancellationToken = default)
+    {
+        var outcome = await store.DeleteAsync(labId, changedBy, cancellationToken);
+        await cache.RemoveCatalogAsync(cancellationToken);
+        return outcome;
+    }
+
+    public Task<IReadOnlyList<LabVersionInfo>> VersionsAsync(Guid labId, CancellationToken cancellationToken = default) => store.VersionsAsync(labId, cancellationToken);
 }

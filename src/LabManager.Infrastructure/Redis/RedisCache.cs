@@ -57,7 +57,13 @@ public sealed class RedisCache : IInstanceCache
     public async Task<IReadOnlyList<Lab>?> GetCatalogAsync(CancellationToken cancellationToken = default) =>
         await GetAsync<List<Lab>>(Key("catalog"));
 
-    public Task SetCatalogAsync(IReadOnlyList<Lab> labs, CancellationToken cancellationToken = default) => SetAsync(Key("catalog"), labs, null);
+    /// <summary>
+    /// How long the cached catalog is kept at most: every change removes it at once, and this bounds how long a copy filled from a read
+    /// that raced a change could be served.
+    /// </summary>
+    public static readonly TimeSpan CatalogTtl = TimeSpan.FromMinutes(1);
+
+    public Task SetCatalogAsync(IReadOnlyList<Lab> labs, CancellationToken cancellationToken = default) => SetAsync(Key("catalog"), labs, CatalogTtl);
 
     public Task RemoveCatalogAsync(CancellationToken cancellationToken = default) => Run(db => db.KeyDeleteAsync(Key("catalog")));
 

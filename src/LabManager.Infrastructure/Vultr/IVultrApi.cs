@@ -33,6 +33,12 @@ public interface IVultrApi
     [Post("/firewalls")]
     Task<VultrFirewallEnvelope> CreateFirewallAsync([Body] VultrCreateFirewallRequest request, CancellationToken cancellationToken);
 
+    [Get("/plans")]
+    Task<VultrPlanList> ListPlansAsync([AliasAs("per_page")] int perPage, [AliasAs("cursor")] string? cursor, CancellationToken cancellationToken);
+
+    [Get("/regions")]
+    Task<VultrRegionList> ListRegionsAsync([AliasAs("per_page")] int perPage, [AliasAs("cursor")] string? cursor, CancellationToken cancellationToken);
+
     [Get("/firewalls")]
     Task<VultrFirewallList> ListFirewallsAsync([AliasAs("per_page")] int perPage, [AliasAs("cursor")] string? cursor, CancellationToken cancellationToken);
 
@@ -51,6 +57,14 @@ public interface IVultrApi
 }
 
 public sealed record VultrCreateFirewallRequest(string Description);
+
+public sealed record VultrPlanList(IReadOnlyList<VultrPlan> Plans, VultrMeta Meta);
+
+public sealed record VultrPlan(string Id, int VcpuCount, int Ram, IReadOnlyList<string> Locations);
+
+public sealed record VultrRegionList(IReadOnlyList<VultrRegion> Regions, VultrMeta Meta);
+
+public sealed record VultrRegion(string Id);
 
 public sealed record VultrFirewallEnvelope(VultrFirewall FirewallGroup);
 

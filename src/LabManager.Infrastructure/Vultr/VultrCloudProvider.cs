@@ -165,6 +165,33 @@ public sealed class VultrCloudProvider(IVultrApi api, IOptions<VultrOptions> opt
         }, "list firewall groups").ToListAsync(cancellationToken);
     }
 
+    /// <summary>How long the plans and regions are kept once read: they change when Vultr changes its offer, rarely.</summary>
+    public static readonly TimeSpan OfferTtl = TimeSpan.FromMinutes(10);
+
+    private (CloudOffer Offer, DateTimeOffset At)? _offer;
+
+    public async Task<CloudOffer> GetOfferAsync(CancellationToken cancellationToken = default)
+    {
+        if (_offer is { } kept && DateTimeOffset.UtcNow - kept.At < OfferTtl)
+        {
+            return kept.Offer;
+        }
+
+        var plans = await PagesAsync(async cursor =>
+        {
+            var page = await api.ListPlansAsync(PageSize, cursor, cancellationToken);
+            return (page.Plans.Select(p => new CloudPlan(p.Id, p.VcpuCount, p.Ram, p.Locations)), page.Meta);
+        }, "list plans").ToListAsync(cancellationToken);
+        var regions = await PagesAsync(async cursor =>
+        {
+            var page = await api.ListRegionsAsync(PageSize, cursor, cancellationToken);
+            return (page.Regions.Select(r => r.Id), page.Meta);
+        }, "list regions").ToListAsync(cancellationToken);
+        var offer = new CloudOffer(plans, regions);
+        _offer = (offer, DateTimeOffset.UtcNow);
+        return offer;
+    }
+
     /// <summary>Every item of a Vultr list, page after page: <c>meta.links.next</c> is passed back as the cursor until it is empty.</summary>
     private static async IAsyncEnumerable<T> PagesAsync<T>(Func<string?, Task<(IEnumerable<T> Items, VultrMeta Meta)>> page, string what)
     {

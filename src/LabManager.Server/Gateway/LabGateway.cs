@@ -181,7 +181,7 @@ public sealed class LabGateway(
         }
 
         LabRoute? route = null;
-        if (await instances.GetAsync(instanceId, ct) is { } instance && await catalog.GetAsync(instance.LabId, ct) is { } lab)
+        if (await instances.GetAsync(instanceId, ct) is { } instance && await catalog.GetAsync(instance.LabId, instance.LabVersion, ct) is { } lab)
         {
             var container = lab.ContainerConfig;
             route = new LabRoute(instance.Status, instance.PublicIp, container.AccessScheme == "https" ? "https" : "http", container.WebPorts());

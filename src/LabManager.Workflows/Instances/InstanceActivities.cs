@@ -169,7 +169,7 @@ public sealed class RecordProgressActivity(IInstanceStore store, ILabCatalog cat
             return true;
         }
 
-        var lab = await catalog.GetAsync(instance.LabId);
+        var lab = await catalog.GetAsync(instance.LabId, instance.LabVersion);
         var cost = lab is null ? null : SessionCost.ForVms(lab.Plan, instance.Vms, input.At);
         var total = instance.Vms.Aggregate(TimeSpan.Zero, (sum, vm) => sum + ((vm.DestroyedAt ?? input.At) - vm.CreatedAt));
         await tracker.LabEndedAsync(new LabSessionSummary(instance.UserId, instance.LabId, instance.Id, input.Outcome, instance.StartedAt, input.At, total, cost));

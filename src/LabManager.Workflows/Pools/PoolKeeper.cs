@@ -88,9 +88,16 @@ public sealed class KeepPoolActivity(
         // A ready VM whose lab stopped answering is retired, and replaced below.
         var dead = lab is null ? [] : await RetireDeadAsync(lab, counts.ReadyIds);
         have -= dead.Count;
+        // The lab changed since they booted: they run its earlier version, which no learner may be given.
+        var stale = 0;
+        foreach (var id in counts.StaleIds)
+        {
+            stale += await RetireAsync(id) ? 1 : 0;
+        }
+
         if (pool.Max == 0 && have == 0)
         {
-            return new PoolKept(false, 0, 0, Interval);
+            return new PoolKept(false, 0, stale, Interval);
         }
 
         // Beyond what is wanted now (the settings were lowered, a warm-up ended): the youngest booting ones go first, then the oldest ready.
@@ -123,7 +130,10 @@ public sealed class KeepPoolActivity(
         var started = 0;
         for (; started < want; started++)
         {
-            var instance = new LabInstance { Id = Guid.NewGuid(), UserId = LabPool.Owner, LabId = input.LabId, CreatedAt = now, Ports = lab!.ContainerConfig.HostPorts() };
+            var instance = new LabInstance
+            {
+                Id = Guid.NewGuid(), UserId = LabPool.Owner, LabId = input.LabId, LabVersion = lab!.Version, CreatedAt = now, Ports = lab.ContainerConfig.HostPorts(),
+            };
             if (!await pools.TryAddAsync(instance, input.MaxGlobal))
             {
                 logger.LogWarning("Pool of {Lab}: the global quota of {Max} instances is reached; {Missing} pooled VMs not booted", lab.Slug, input.MaxGlobal, want - started);
@@ -133,10 +143,10 @@ public sealed class KeepPoolActivity(
             await sessions.StartPooledAsync(instance.Id, lab);
         }
 
-        if (started + retired + dead.Count > 0)
+        if (started + retired + dead.Count + stale > 0)
         {
-            logger.LogInformation("Pool of {Lab}: {Ready} ready, {Booting} booting; booted {Started}, retired {Retired}, {Dead} whose lab stopped answering",
-                lab!.Slug, counts.Ready, counts.Booting, started, retired, dead.Count);
+            logger.LogInformation("Pool of {Lab}: {Ready} ready, {Booting} booting; booted {Started}, retired {Retired}, {Dead} whose lab stopped answering, {Stale} of an earlier version",
+                lab?.Slug, counts.Ready, counts.Booting, started, retired, dead.Count, stale);
         }
 
         var next = counts.Failed > 0 ? TimeSpan.FromTicks(Interval.Ticks * Math.Min(counts.Failed, 10)) : Interval;
@@ -145,7 +155,7 @@ public sealed class KeepPoolActivity(
             next = change - now;
         }
 
-        return new PoolKept(true, started, retired + dead.Count, next);
+        return new PoolKept(true, started, retired + dead.Count + stale, next);
     }
 
     /// <summary>Probes the ready VMs' labs (as the session did before it pooled them); those that do not answer are retired (their ids answered).</summary>

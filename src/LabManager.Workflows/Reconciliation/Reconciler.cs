@@ -212,7 +212,7 @@ public sealed class Reconciler(
             await notifier.StatusChangedAsync(new LabStatusEvent(stopped.UserId, stopped.Id, stopped.LabId, stopped.Status, "Stopped by user"), cancellationToken);
             logger.LogWarning("Reconciliation ended instance {InstanceId}, stopped before its session ever started", instance.Id);
         }
-        else if (instance.Status == LabInstanceStatus.Starting && await catalog.GetAsync(instance.LabId, cancellationToken) is { } lab)
+        else if (instance.Status == LabInstanceStatus.Starting && await catalog.GetAsync(instance.LabId, instance.LabVersion, cancellationToken) is { } lab)
         {
             // A pool's keeper that died between adding its instance and starting its session: a pooled session, as it meant.
             // A learner's timeoutOverride went with the request that was lost: the lab's own length.
