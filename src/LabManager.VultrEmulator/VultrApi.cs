@@ -17,6 +17,9 @@ internal static class VultrApi
         v2.MapGet("/instances", ListInstances);
         v2.MapGet("/instances/{id}", (string id, Cloud cloud) =>
             cloud.Get(id) is { } vm ? Json.Ok(new { instance = cloud.Show(vm) }) : NotFound());
+        // As Vultr answers it: the user_data the VM was created with, base64.
+        v2.MapGet("/instances/{id}/user-data", (string id, Cloud cloud) =>
+            cloud.Get(id) is { } vm ? Json.Ok(new { user_data = new { data = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(vm.UserData)) } }) : NotFound());
         v2.MapDelete("/instances/{id}", (string id, Cloud cloud, LabApps apps) =>
         {
             switch (cloud.Delete(id))

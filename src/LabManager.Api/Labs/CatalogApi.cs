@@ -44,8 +44,13 @@ public sealed class CatalogApi(
             return refused;
         }
 
+        if (lab is null)
+        {
+            return ApiResult.Ok(new CatalogCheckView(false, problems, null), $"The lab has {problems.Count} problems");
+        }
+
         // The phone-home and heartbeat URLs hold each instance's own key, and its flags are its own: placeholders here.
-        var flags = lab!.Exercises.Where(e => e.Check?.DynamicFlag is not null).ToDictionary(e => e.Check!.DynamicFlag!, e => $"<the instance's own flag for {e.Id}>");
+        var flags = lab.Exercises.Where(e => e.Check?.DynamicFlag is not null).ToDictionary(e => e.Check!.DynamicFlag!, e => $"<the instance's own flag for {e.Id}>");
         var userData = problems.Count == 0 ? CloudInitRenderer.Render(lab.ContainerConfig, environment: flags) : null;
         return ApiResult.Ok(new CatalogCheckView(problems.Count == 0, problems, userData), problems.Count == 0 ? "The lab is valid" : $"The lab has {problems.Count} problems");
     }
@@ -218,7 +223,7 @@ public sealed class CatalogApi(
         problems.AddRange(readProblems);
         if (lab is null)
         {
-            return (null, problems, problems.Count == 0 ? null : Invalid(problems));
+            return (null, problems, null);
         }
 
         if (await OfferAsync(ct) is not { } offer)

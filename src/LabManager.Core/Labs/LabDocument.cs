@@ -148,8 +148,7 @@ public static class LabDocument
         var message = ex.Message;
         if (message.Contains("could not be mapped", StringComparison.Ordinal))
         {
-            var field = message.Split('\'')[1];
-            return $"{(path == "$" ? "" : path + ".")}{field}: unknown field".TrimStart('.');
+            return $"{path}: unknown field";
         }
 
         if (message.IndexOf("including: ", StringComparison.Ordinal) is var including and >= 0)
