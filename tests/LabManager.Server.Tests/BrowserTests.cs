@@ -252,6 +252,24 @@ public sealed class BrowserTests(BrowserFixture server, ITestOutputHelper output
         // Each instance's agent: its figures and whether it reports.
         await Expect(otherRow.Locator("td.agent")).ToHaveTextAsync("ok");
         await Expect(otherRow.Locator("td").Nth(8)).ToHaveTextAsync(new Regex(@"^\d+\.\d %$"));
+        // The catalog: each lab's version and live instances; the editor saves only what its dry run passed.
+        var cryptoRow = ops.Locator($"tr[data-lab='{ServerFixture.CryptoLab}']");
+        await Expect(cryptoRow.Locator("td").Nth(2)).ToHaveTextAsync("v1");
+        await Expect(ops.Locator($"tr[data-lab='{ServerFixture.JuiceShopLab}'] td").Nth(3)).ToHaveTextAsync("1");
+        await cryptoRow.GetByRole(AriaRole.Button, new() { Name = "Edit Cryptography: padding oracle" }).ClickAsync();
+        var editor = ops.GetByLabel("Lab definition (JSON)");
+        await Expect(editor).ToHaveValueAsync(new Regex("\"slug\": \"crypto-padding-oracle\""));
+        var definition = await editor.InputValueAsync();
+        await editor.FillAsync(definition.Replace("\"timeoutMinutes\": 90", "\"timeoutMinutes\": 2", StringComparison.Ordinal));
+        await ops.GetByRole(AriaRole.Button, new() { Name = "Check (dry run)" }).ClickAsync();
+        await Expect(ops.Locator("#catalog-problems")).ToContainTextAsync("timeoutMinutes: must be 5..1440");
+        await Expect(ops.Locator("#catalog-save")).ToBeDisabledAsync();
+        await editor.FillAsync(definition.Replace("\"timeoutMinutes\": 90", "\"timeoutMinutes\": 80", StringComparison.Ordinal));
+        await ops.GetByRole(AriaRole.Button, new() { Name = "Check (dry run)" }).ClickAsync();
+        await Expect(ops.Locator("#catalog-user-data")).ToContainTextAsync("docker run");
+        await ops.Locator("#catalog-save").ClickAsync();
+        await Expect(cryptoRow.Locator("td").Nth(2)).ToHaveTextAsync("v2");
+        Assert.Equal(80, await server.Db.ScalarAsync<int>($"SELECT timeout_minutes FROM labs WHERE id = '{ServerFixture.CryptoLab}'"));
         await AssertAccessibleAsync(ops, "operator");
         await server.ScreenshotAsync(ops, "07-operator");
         await otherRow.GetByRole(AriaRole.Button, new() { Name = $"Force stop instance {otherId[..8]}" }).ClickAsync();

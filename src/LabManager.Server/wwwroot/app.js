@@ -732,9 +732,11 @@ async function askTutor(labId, question, onText) {
 // ---------- operator ----------
 
 async function loadOperator() {
-  const [instances, activity, runs, pools] = await Promise.all([
-    api('GET', '/api/admin/instances'), api('GET', '/api/admin/activity'), api('GET', '/api/admin/reconciliation'), api('GET', '/api/admin/pools')]);
+  const [instances, activity, runs, pools, labs] = await Promise.all([
+    api('GET', '/api/admin/instances'), api('GET', '/api/admin/activity'), api('GET', '/api/admin/reconciliation'), api('GET', '/api/admin/pools'),
+    api('GET', '/api/admin/labs')]);
   renderOperatorInstances(instances.data);
+  renderCatalog(labs.data);
   renderPools(pools.data);
   renderChart(activity.data);
   renderRuns(runs.data);
@@ -769,6 +771,70 @@ function renderOperatorInstances(instances) {
       onclick: (e) => confirm(`Force stop instance ${short(i.id)} of ${i.labName}? Its VM is destroyed.`)
         && run(e.currentTarget, async () => { await api('POST', `/api/admin/instances/${i.id}/stop`); showAlert(`Force-stopping ${short(i.id)}`, 'info'); await loadOperator(); }),
     }, 'Force stop')))));
+}
+
+// The catalog: each lab with its state, version, live instances and last change; a JSON editor whose Save is enabled only once the
+// server's dry run of exactly the text shown has passed.
+const catalog = { editing: null, checked: null };
+
+function renderCatalog(labs) {
+  fill($('#ops-labs tbody'), ...labs.map((l) => h('tr', { 'data-lab': l.id },
+    h('td', { title: l.slug }, l.name),
+    h('td', null, h('span', { class: `badge ${l.isActive ? 'running' : 'stopped'}` }, l.isActive ? 'active' : 'inactive')),
+    h('td', null, `v${l.version}`),
+    h('td', null, String(l.liveInstances)),
+    h('td', { title: l.updatedBy }, `${new Date(l.updatedAt).toLocaleString()} · ${l.updatedBy.split(' ')[0]}`),
+    h('td', null,
+      h('button', { type: 'button', class: 'secondary', 'aria-label': `Edit ${l.name}`, onclick: (e) => run(e.currentTarget, () => editLab(l.id)) }, 'Edit'),
+      h('button', {
+        type: 'button', class: l.isActive ? 'danger' : 'secondary', 'aria-label': `${l.isActive ? 'Deactivate' : 'Activate'} ${l.name}`,
+        onclick: (e) => run(e.currentTarget, async () => {
+          const done = await api('POST', `/api/admin/labs/${l.id}/${l.isActive ? 'deactivate' : 'activate'}`);
+          showAlert(`${l.name}: ${done.message}`, 'info');
+          await loadOperator();
+        }),
+      }, l.isActive ? 'Deactivate' : 'Activate')))));
+}
+
+async function editLab(id) {
+  const text = id ? JSON.stringify((await api('GET', `/api/admin/labs/${id}`)).data.lab, null, 2)
+    : JSON.stringify({ slug: 'new-lab', name: 'New lab', category: 'web', containerConfig: { containers: [{ name: 'web', image: 'nginx:1.27', ports: [{ hostPort: 8080, containerPort: 80 }] }] } }, null, 2);
+  catalog.editing = id;
+  $('#catalog-json').value = text;
+  $('#catalog-editor').hidden = false;
+  setChecked(null);
+  fill($('#catalog-result'), h('p', { class: 'muted' }, id ? 'Editing: check the change before saving it.' : 'A new lab: check it before saving it.'));
+  $('#catalog-json').focus();
+}
+
+function setChecked(text) {
+  catalog.checked = text;
+  $('#catalog-save').disabled = text === null || text !== $('#catalog-json').value;
+}
+
+async function checkLab() {
+  const text = $('#catalog-json').value;
+  let lab;
+  try {
+    lab = JSON.parse(text);
+  } catch (error) {
+    fill($('#catalog-result'), h('p', { class: 'error', role: 'alert' }, `Not valid JSON: ${error.message}`));
+    return setChecked(null);
+  }
+  const result = (await api('POST', '/api/admin/labs/validate', lab)).data;
+  fill($('#catalog-result'), result.valid
+    ? h('div', null, h('p', { class: 'badge running' }, 'Valid: this is the VM\'s user_data'), h('pre', { id: 'catalog-user-data', tabindex: '0', 'aria-label': 'Rendered user_data' }, result.userData))
+    : h('ul', { id: 'catalog-problems', class: 'error' }, ...result.problems.map((p) => h('li', null, p))));
+  setChecked(result.valid ? text : null);
+}
+
+async function saveLab() {
+  const lab = JSON.parse($('#catalog-json').value);
+  const saved = catalog.editing ? await api('PUT', `/api/admin/labs/${catalog.editing}`, lab) : await api('POST', '/api/admin/labs', lab);
+  showAlert(`${lab.name}: ${saved.message}${saved.data.changes?.length ? ` (${saved.data.changes.join(', ')})` : ''}`, 'info');
+  catalog.editing = saved.data.id;
+  setChecked(null);
+  await loadOperator();
 }
 
 function renderChart(activity) {
@@ -849,6 +915,11 @@ function wire() {
   $('#filters').addEventListener('submit', (e) => e.preventDefault());
   for (const id of ['#filter-category', '#filter-difficulty']) $(id).addEventListener('change', () => run(null, loadCatalog));
   $('#ops-refresh').addEventListener('click', (e) => run(e.currentTarget, loadOperator));
+  $('#catalog-new').addEventListener('click', (e) => run(e.currentTarget, () => editLab(null)));
+  $('#catalog-check').addEventListener('click', (e) => run(e.currentTarget, checkLab));
+  $('#catalog-save').addEventListener('click', (e) => run(e.currentTarget, saveLab));
+  $('#catalog-close').addEventListener('click', () => { $('#catalog-editor').hidden = true; catalog.editing = null; });
+  $('#catalog-json').addEventListener('input', () => setChecked(catalog.checked));
   $('#ops-reconcile').addEventListener('click', (e) => run(e.currentTarget, async () => {
     const { data } = await api('POST', '/api/admin/cleanup');
     showAlert(`Reconciliation ran: ${data.actions} repair(s)`, 'info');
