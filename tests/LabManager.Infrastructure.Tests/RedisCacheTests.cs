@@ -73,6 +73,26 @@ public sealed class RedisCacheTests : IAsyncLifetime
         _db.ScalarAsync<int>($"WITH u AS (UPDATE lab_instances SET error_message = '{text}' WHERE id = '{id}' RETURNING 1) SELECT count(*)::int FROM u");
 
     [Fact]
+    public async Task Catalog_AChangeOnOneReplica_IsReadByAnotherAtOnce()
+    {
+        // Two replicas on one database and one Redis (a database of its own, so no other test's catalog is cached there).
+        var redis = SharedRedis + ",defaultDatabase=5";
+        var a = await BuildAsync(redis);
+        var b = await BuildAsync(redis);
+        var lab = (await a.GetRequiredService<ILabCatalog>().ListAsync())[0];
+        await CachedAsync(a, async cache => await cache.GetCatalogAsync() is not null);
+        Assert.Equal(lab.Name, (await b.GetRequiredService<ILabCatalog>().GetAsync(lab.Id))!.Name);
+
+        var saved = await b.GetRequiredService<ILabCatalogStore>().SaveAsync(lab with { Name = "Renamed on B" }, "test");
+
+        Assert.Equal(lab.Version + 1, saved.Version);
+        Assert.Equal(["name"], saved.Changes);
+        var seen = (await a.GetRequiredService<ILabCatalog>().GetAsync(lab.Id))!;
+        Assert.Equal(("Renamed on B", lab.Version + 1), (seen.Name, seen.Version));
+        Assert.Contains(await a.GetRequiredService<ILabCatalog>().ListAsync(), l => l.Name == "Renamed on B");
+    }
+
+    [Fact]
     public async Task Instance_SecondReadIsACacheHit_ChangeInvalidates()
     {
         var services = await BuildAsync(SharedRedis);
