@@ -24,6 +24,8 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog, ILabC
     /// <summary>The statuses of an instance that still has (or is about to have) a VM.</summary>
     private const string Live = "('starting', 'provisioning', 'running', 'stopping', 'pooled')";
 
+    private const int SaveLockKey = 7_270_005;
+
     private readonly ConcurrentDictionary<(Guid, int), Lab> _versions = new();
 
     public async Task<Lab?> GetAsync(Guid labId, CancellationToken cancellationToken = default)
@@ -85,6 +87,9 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog, ILabC
     {
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        // Saves of one lab take turns (two replicas loading the file at once, two operators): the second sees the first's version.
+        await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(@SaveLockKey, hashtext(@Id::text))", new { SaveLockKey, lab.Id }, tx,
+            cancellationToken: cancellationToken));
         var row = await connection.QuerySingleOrDefaultAsync<LabRow>(new CommandDefinition(
             $"SELECT {Columns}, deleted_at IS NOT NULL AS deleted FROM labs WHERE id = @Id FOR UPDATE", new { lab.Id }, tx, cancellationToken: cancellationToken));
         var definition = LabDocument.Definition(lab);
