@@ -44,15 +44,12 @@ public sealed class CatalogApi(
             return refused;
         }
 
-        if (lab is null)
-        {
-            return ApiResult.Ok(new CatalogCheckView(false, problems, null), $"The lab has {problems.Count} problems");
-        }
-
         // The phone-home and heartbeat URLs hold each instance's own key, and its flags are its own: placeholders here.
-        var flags = lab.Exercises.Where(e => e.Check?.DynamicFlag is not null).ToDictionary(e => e.Check!.DynamicFlag!, e => $"<the instance's own flag for {e.Id}>");
-        var userData = problems.Count == 0 ? CloudInitRenderer.Render(lab.ContainerConfig, environment: flags) : null;
-        return ApiResult.Ok(new CatalogCheckView(problems.Count == 0, problems, userData), problems.Count == 0 ? "The lab is valid" : $"The lab has {problems.Count} problems");
+        var userData = lab is not null && problems.Count == 0
+            ? CloudInitRenderer.Render(lab.ContainerConfig, environment: lab.Exercises.Where(e => e.Check?.DynamicFlag is not null)
+                .ToDictionary(e => e.Check!.DynamicFlag!, e => $"<the instance's own flag for {e.Id}>"))
+            : null;
+        return ApiResult.Ok(new CatalogCheckView(userData is not null, problems, userData), userData is not null ? "The lab is valid" : $"The lab has {problems.Count} problems");
     }
 
     public async Task<ApiResult> CreateAsync(ApiRequest request, CancellationToken ct)
@@ -153,16 +150,10 @@ public sealed class CatalogApi(
             return ApiResult.NotFound("Version");
         }
 
-        var lab = old with { IsActive = current.IsActive, Pool = current.Pool };
-        var offer = await OfferAsync(ct);
-        if (offer is null)
-        {
-            return CloudUnavailable();
-        }
-
         // The rules may have changed since (the cloud stopped selling its plan): an old version is checked like a new one.
-        var problems = LabValidator.Problems(lab, offer, options.Value.MaxGlobalInstances);
-        return problems.Count > 0 ? Invalid(problems) : await SaveAsync(request, lab, $"rolled back to version {old.Version}", ct);
+        var lab = old with { IsActive = current.IsActive, Pool = current.Pool };
+        var (problems, denied) = await RulesAsync(lab, ct);
+        return denied ?? (problems.Count > 0 ? Invalid(problems) : await SaveAsync(request, lab, $"rolled back to version {old.Version}", ct));
     }
 
     /// <summary>The whole catalog (inactive labs too) in the catalog file's format: saved as the file, it loads the same labs.</summary>
@@ -181,9 +172,8 @@ public sealed class CatalogApi(
         }
 
         var labs = (await store.ListAllAsync(ct)).Select(e => e.Lab).OrderBy(l => l.Slug, StringComparer.Ordinal);
-        return chosen == CatalogFormat.Json
-            ? ApiResult.File(LabDocument.Write(labs, chosen), "application/json", "labs.json")
-            : ApiResult.File(LabDocument.Write(labs, chosen), "application/yaml", "labs.yaml");
+        var extension = chosen == CatalogFormat.Json ? "json" : "yaml";
+        return ApiResult.File(LabDocument.Write(labs, chosen), $"application/{extension}", $"labs.{extension}");
     }
 
     private async Task<ApiResult> SaveAsync(ApiRequest request, Lab lab, string? note, CancellationToken ct)
@@ -226,14 +216,13 @@ public sealed class CatalogApi(
             return (null, problems, null);
         }
 
-        if (await OfferAsync(ct) is not { } offer)
-        {
-            return (null, [], CloudUnavailable());
-        }
-
-        problems.AddRange(LabValidator.Problems(lab, offer, options.Value.MaxGlobalInstances));
-        return (lab, problems, null);
+        var (rules, denied) = await RulesAsync(lab, ct);
+        return denied is not null ? (null, [], denied) : (lab, [.. problems, .. rules], null);
     }
+
+    /// <summary>Every rule of <see cref="LabValidator"/>, against the cloud's plans and regions; 503 while the cloud cannot be asked.</summary>
+    private async Task<(IReadOnlyList<string> Problems, ApiResult? Denied)> RulesAsync(Lab lab, CancellationToken ct) =>
+        await OfferAsync(ct) is { } offer ? (LabValidator.Problems(lab, offer, options.Value.MaxGlobalInstances), null) : ([], CloudUnavailable());
 
     private async Task<Lab?> VersionOfAsync(ApiRequest request, CancellationToken ct) =>
         int.TryParse(request.Route.GetValueOrDefault("version"), NumberStyles.None, CultureInfo.InvariantCulture, out var version) && version > 0

@@ -92,8 +92,9 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog, ILabC
             cancellationToken: cancellationToken));
         var row = await connection.QuerySingleOrDefaultAsync<LabRow>(new CommandDefinition(
             $"SELECT {Columns}, deleted_at IS NOT NULL AS deleted FROM labs WHERE id = @Id FOR UPDATE", new { lab.Id }, tx, cancellationToken: cancellationToken));
+        var current = row?.ToLab();
         var definition = LabDocument.Definition(lab);
-        IReadOnlyList<string> changes = row is null ? ["created"] : LabDocument.Changes(LabDocument.Definition(row.ToLab()), definition);
+        IReadOnlyList<string> changes = current is null ? ["created"] : LabDocument.Changes(LabDocument.Definition(current), definition);
         if (row is { Deleted: true } && changes.Count == 0)
         {
             changes = ["restored"];
@@ -126,7 +127,7 @@ public sealed class PostgresLabCatalog(NpgsqlDataSource db) : ILabCatalog, ILabC
                     WHERE id = @Id
                     """, values, tx, cancellationToken: cancellationToken));
             }
-            else if (row.IsActive != lab.IsActive || (lab.Pool is not null && lab.Pool != row.ToLab().Pool))
+            else if (current!.IsActive != lab.IsActive || (lab.Pool is not null && lab.Pool != current.Pool))
             {
                 await connection.ExecuteAsync(new CommandDefinition(
                     "UPDATE labs SET is_active = @IsActive, pool = coalesce(@Pool::jsonb, pool), updated_by = @UpdatedBy, updated_at = now() WHERE id = @Id",
