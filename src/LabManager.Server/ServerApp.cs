@@ -88,6 +88,11 @@ public static class ServerApp
             app.Logger.LogInformation("No Vultr:ApiKey: using the embedded Vultr emulator at {Url}", emulator.Root);
         }
 
+        if (sidecar.WorkerId is not null)
+        {
+            app.Logger.LogInformation("Durable task hub {TaskHub} in Azure Storage; this Server works on it as {WorkerId}", durable.TaskHub, sidecar.WorkerId);
+        }
+
         if (durable.Engine == DurableBackend.InMemory)
         {
             app.Logger.LogWarning("Durable:Backend is {Backend}: workflows run in this process's memory, so every lab session in progress is lost when " +

@@ -98,3 +98,48 @@ public sealed class DurableEngineTests : IAsyncLifetime
         Assert.Null(await Client.GetInstanceAsync(nowhere));
     }
 }
+
+/// <summary>The Azure Storage engine as replicas run it: two processes on one task hub share it out, each under its own name.</summary>
+public sealed class SharedTaskHubTests
+{
+    [Fact]
+    public async Task TwoSidecarsOnOneTaskHub_OnOneHost_EachOwnHalfThePartitions_UnderTheirOwnNames()
+    {
+        var storage = Environment.GetEnvironmentVariable("LABMANAGER_TEST_AZURITE")
+            ?? throw new InvalidOperationException("LABMANAGER_TEST_AZURITE is not set: run the tests with ./scripts/test.sh");
+        var options = new DurableOptions { Backend = "AzureStorage", StorageConnectionString = storage, TaskHub = "lm" + Guid.NewGuid().ToString("N")[..10] };
+        var quiet = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["LogLevel:Default"] = "Warning" }).Build();
+        await using var a = await DurableSidecar.StartAsync(options, quiet);
+        await using var b = await DurableSidecar.StartAsync(options, quiet);
+        // The engine takes partitions once a worker asks it for work.
+        using var workerOfA = await StartWorkerAsync(a.Address);
+        using var workerOfB = await StartWorkerAsync(b.Address);
+        Assert.NotEqual(a.WorkerId, b.WorkerId);
+        Assert.StartsWith(Environment.MachineName + "-", a.WorkerId, StringComparison.Ordinal);
+
+        // The engine keeps who owns each of the hub's 4 partitions in a table; a worker that joins takes its share from the other.
+        var partitions = new Azure.Data.Tables.TableClient(storage, options.TaskHub + "Partitions");
+        var owners = new List<string>();
+        for (var clock = System.Diagnostics.Stopwatch.StartNew(); clock.Elapsed < TimeSpan.FromSeconds(90); await Task.Delay(500))
+        {
+            owners = [.. partitions.Query<Azure.Data.Tables.TableEntity>().Select(p => p.GetString("CurrentOwner") ?? "")];
+            if (owners.Count(o => o == a.WorkerId) == 2 && owners.Count(o => o == b.WorkerId) == 2)
+            {
+                break;
+            }
+        }
+
+        Assert.True(owners.Count == 4 && owners.Count(o => o == a.WorkerId) == 2 && owners.Count(o => o == b.WorkerId) == 2,
+            $"partitions owned by [{string.Join(", ", owners)}], not two each by {a.WorkerId} and {b.WorkerId}");
+    }
+
+    private static async Task<IHost> StartWorkerAsync(string address)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddDurableTaskWorker(b => b.UseGrpc(address));
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
+    }
+}

@@ -25,26 +25,38 @@ public sealed class DurableSidecar : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ILoggerFactory _loggerFactory;
 
-    private DurableSidecar(WebApplication app, ILoggerFactory loggerFactory, string address)
+    private DurableSidecar(WebApplication app, ILoggerFactory loggerFactory, string address, string? workerId)
     {
         _app = app;
         _loggerFactory = loggerFactory;
         Address = address;
+        WorkerId = workerId;
     }
 
     /// <summary>gRPC address for the Durable Task worker and client, e.g. <c>http://127.0.0.1:41234</c>.</summary>
     public string Address { get; }
+
+    /// <summary>
+    /// This process's name among the task hub's workers (Azure Storage only): the machine name and a random suffix. The engine's default,
+    /// the machine name alone, is the same for replicas on one host or in containers named alike, and two workers of one name each take
+    /// the other's partitions for their own, running the same session twice at once (split brain: a step's result discarded, the session
+    /// stalled).
+    /// </summary>
+    public string? WorkerId { get; }
 
     /// <summary>Creates the task hub if needed and starts serving; <paramref name="logging"/> is the host's Logging section.</summary>
     public static async Task<DurableSidecar> StartAsync(DurableOptions options, IConfiguration logging, CancellationToken cancellationToken = default)
     {
         var loggerFactory = LoggerFactory.Create(b => b.AddConfiguration(logging).AddConsole());
         IOrchestrationService service;
+        string? workerId = null;
         if (options.Engine == DurableBackend.AzureStorage)
         {
+            workerId = $"{Environment.MachineName}-{Guid.NewGuid().ToString("N")[..8]}";
             var storage = new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
             {
                 TaskHubName = options.TaskHub,
+                WorkerId = workerId,
                 StorageAccountClientProvider = new StorageAccountClientProvider(options.StorageConnectionString),
                 MaxQueuePollingInterval = TimeSpan.FromSeconds(1),
                 // A message a crashed process had dequeued stays invisible this long before another process gets it:
@@ -74,7 +86,7 @@ public sealed class DurableSidecar : IAsyncDisposable
         app.MapGrpcService<TaskHubGrpcServer>();
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new DurableSidecar(app, loggerFactory, address);
+        return new DurableSidecar(app, loggerFactory, address, workerId);
     }
 
     public async ValueTask DisposeAsync()
