@@ -18,13 +18,44 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
 
     public EmulatorOptions Options { get; } = options.Value;
     public TimeProvider Time { get; } = time;
-    public FaultSettings Faults { get; set; } = options.Value.Faults;
+    private readonly Lock _drawLock = new();
+    private FaultSettings _faults = options.Value.Faults;
+    private Random _draws = DrawsOf(options.Value.Faults);
+
+    /// <summary>The faults injected now; setting them starts their random draws again (from <see cref="FaultSettings.Seed"/> when set).</summary>
+    public FaultSettings Faults
+    {
+        get => _faults;
+        set
+        {
+            lock (_drawLock)
+            {
+                (_faults, _draws) = (value, DrawsOf(value));
+            }
+        }
+    }
     public Dictionary<string, FirewallGroup> Firewalls { get; } = [];
     public Lock FirewallLock { get; } = new();
     public ConcurrentDictionary<string, int> Creates { get; } = new();
     public ConcurrentQueue<DeletedVm> Deleted { get; } = new();
     /// <summary>Calls by kind (<see cref="EmulatorMiddleware.KindOf"/>), and the faults injected: answered_429, answered_5xx, create_answer_lost, vm_stuck.</summary>
     public ConcurrentDictionary<string, int> Requests { get; } = new();
+
+    /// <summary>Whether a fault of this rate strikes now. A rate of 0 draws nothing, so a seeded run's draws go to the faults it turned on.</summary>
+    public bool Strikes(double rate)
+    {
+        if (rate <= 0)
+        {
+            return false;
+        }
+
+        lock (_drawLock)
+        {
+            return _draws.NextDouble() < rate;
+        }
+    }
+
+    private static Random DrawsOf(FaultSettings faults) => faults.Seed is { } seed ? new Random(seed) : new Random();
 
     /// <summary>Adds one to <see cref="Requests"/>[<paramref name="kind"/>].</summary>
     public void Count(string kind) => Requests.AddOrUpdate(kind, 1, (_, n) => n + 1);
@@ -49,8 +80,8 @@ internal sealed partial class Cloud(IOptions<EmulatorOptions> options, TimeProvi
             DateCreated = now,
             MainIp = NextIp(),
             DefaultPassword = Convert.ToBase64String(Guid.NewGuid().ToByteArray())[..16],
-            Stuck = Random.Shared.NextDouble() < Faults.StuckRate,
-            Locked = Random.Shared.NextDouble() < Faults.LockedRate,
+            Stuck = Strikes(Faults.StuckRate),
+            Locked = Strikes(Faults.LockedRate),
             LabPorts = PublishedPorts(userData),
             Containers = AgentEmulation.Containers(userData),
             Agent = AgentEmulation.Find(userData),

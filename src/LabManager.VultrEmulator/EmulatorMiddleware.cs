@@ -44,7 +44,7 @@ internal sealed class EmulatorMiddleware(RequestDelegate next, Cloud cloud)
             return;
         }
 
-        if (faults.ErrorRate > 0 && Random.Shared.NextDouble() < faults.ErrorRate)
+        if (cloud.Strikes(faults.ErrorRate))
         {
             cloud.Count("answered_5xx");
             await Json.Error(500, "Internal server error.").ExecuteAsync(http);

@@ -74,6 +74,12 @@ public sealed record FaultSettings
     /// <summary>Fraction (0..1) of calls answered 500.</summary>
     public double ErrorRate { get; init; }
 
+    /// <summary>
+    /// Seed of the random draws that pick which calls and VMs the rates strike; unset, every run differs. A seeded run strikes the same
+    /// draws again: the same calls when they come in the same order.
+    /// </summary>
+    public int? Seed { get; init; }
+
     /// <summary>Calls per second above which the emulator answers 429; 0 = no limit. Vultr's is 30.</summary>
     public int RateLimitPerSecond { get; init; } = 30;
 

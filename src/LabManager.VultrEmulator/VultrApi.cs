@@ -218,7 +218,7 @@ internal static class VultrApi
         var vm = cloud.Create(label, Str(body, "hostname") ?? label, region, plan, source, tags, userData);
         vm.FirewallGroupId = firewall;
 
-        if (Random.Shared.NextDouble() < cloud.Faults.LoseCreateAnswerRate)
+        if (cloud.Strikes(cloud.Faults.LoseCreateAnswerRate))
         {
             // The VM exists, but the client never hears about it.
             cloud.Count("create_answer_lost");

@@ -67,6 +67,8 @@ public sealed class ApiEndToEndTests(ServerFixture server) : IClassFixture<Serve
         Assert.Equal(id, secondBody["data"]!["id"]!.GetValue<string>());
         Assert.Equal("This lab is already starting or running for you", secondBody["message"]!.GetValue<string>());
 
+        // Running before the stop: a session stopped before its VM is made never makes one, which would leave nothing to count.
+        await server.WaitForStatusAsync(id, token, LabInstanceStatus.Running);
         await server.StopAndWaitAsync(id, token);
         await server.AssertNoVmLeftAsync([id]);
         var inspection = await server.Emulator.InspectAsync();

@@ -303,6 +303,30 @@ public sealed class VultrApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Faults_Seeded_StrikeTheSameCallsAgain()
+    {
+        async Task<string> PatternAsync(int seed)
+        {
+            await _emulator.SetFaultsAsync(new FaultSettings { ErrorRate = 0.5, Seed = seed, RateLimitPerSecond = 0 });
+            var pattern = "";
+            for (var i = 0; i < 24; i++)
+            {
+                using var response = await _api.GetAsync("regions");
+                pattern += response.StatusCode == HttpStatusCode.InternalServerError ? 'x' : '.';
+            }
+
+            return pattern;
+        }
+
+        var first = await PatternAsync(7);
+
+        Assert.Equal(first, await PatternAsync(7));
+        Assert.Contains("x", first, StringComparison.Ordinal);
+        Assert.Contains(".", first, StringComparison.Ordinal);
+        Assert.NotEqual(first, await PatternAsync(8));
+    }
+
+    [Fact]
     public async Task Faults_LostCreateAnswer_VmExistsButClientGetsNoAnswer()
     {
         await _emulator.SetFaultsAsync(new FaultSettings { LoseCreateAnswerRate = 1 });
