@@ -43,7 +43,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : IAsyncLifetime
         (_b, var address) = await ServerApp.StartAsync(
         [
             "--urls", $"http://127.0.0.1:{port}",
-            "--Durable:Backend=AzureStorage", $"--Durable:TaskHub={_a.TaskHub}", $"--Durable:StorageConnectionString={_a.Storage}",
+            "--Durable:Backend=AzureStorage", $"--Durable:TaskHub={_a.TaskHub}", $"--Durable:StorageConnectionString={_a.Storage}", "--Durable:WorkerId=replica-b",
             $"--ConnectionStrings:Postgres={_a.Db.ConnectionString}", $"--Auth:SigningKey={ServerProcesses.SigningKey}", $"--Catalog:File={RepoPaths.Catalog}",
             $"--Vultr:BaseUrl={_a.EmulatorUrl}/v2", "--Vultr:ApiKey=local-emulator-key", "--Logging:LogLevel:Default=Warning",
             $"--LabSessions:PhoneHomeUrl=http://127.0.0.1:{port}/api/labs/instances/{{instanceId}}/ready?key={{key}}",

@@ -33,7 +33,7 @@ public sealed class ReplicaTests : IAsyncLifetime
         _db = await TestDatabase.CreateAsync();
         _emulator = await VultrEmulatorApp.StartAsync(o => (o.PendingSeconds, o.BootSeconds, o.InstallSeconds, o.CloudInitSeconds) = (0.3, 0.3, 0.3, 0.3));
         var hub = "lm" + Guid.NewGuid().ToString("N")[..10];
-        foreach (var _ in new[] { "A", "B" })
+        foreach (var name in new[] { "A", "B" })
         {
             var port = ProcessHost.FreePort();
             var (app, address) = await ServerApp.StartAsync(
@@ -41,6 +41,7 @@ public sealed class ReplicaTests : IAsyncLifetime
                 "--urls", $"http://127.0.0.1:{port}",
                 $"--ConnectionStrings:Postgres={_db.ConnectionString}", $"--ConnectionStrings:Redis={Required("LABMANAGER_TEST_REDIS")}",
                 "--Durable:Backend=AzureStorage", $"--Durable:TaskHub={hub}", $"--Durable:StorageConnectionString={Required("LABMANAGER_TEST_AZURITE")}",
+                $"--Durable:WorkerId=replica-{name}",
                 $"--Auth:SigningKey={SigningKey}", $"--Catalog:File={RepoPaths.Catalog}", "--Logging:LogLevel:Default=Warning",
                 $"--Vultr:BaseUrl={_emulator.ApiBase}", $"--Vultr:ApiKey={_emulator.ApiKey}", "--Vultr:RetryDelay=00:00:00.2",
                 $"--LabSessions:PhoneHomeUrl=http://127.0.0.1:{port}/api/labs/instances/{{instanceId}}/ready?key={{key}}", "--LabSessions:PhoneHomeKey=replica-phone-home-key",
@@ -159,10 +160,15 @@ public sealed class ReplicaTests : IAsyncLifetime
 
     private static async Task WaitForAsync(HttpClient server, string id, string token, string status)
     {
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        while (JsonNode.Parse(await (await SendAsync(server, HttpMethod.Get, $"/api/labs/instances/{id}", token)).Content.ReadAsStringAsync())!["data"]!["status"]!.GetValue<string>() != status)
+        for (var clock = System.Diagnostics.Stopwatch.StartNew(); ; await Task.Delay(100))
         {
-            await Task.Delay(100, cts.Token);
+            var data = JsonNode.Parse(await (await SendAsync(server, HttpMethod.Get, $"/api/labs/instances/{id}", token)).Content.ReadAsStringAsync())!["data"]!;
+            if (data["status"]!.GetValue<string>() == status)
+            {
+                return;
+            }
+
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90), $"instance {id} still {data["status"]} ({data["step"]}: {data["message"]}) after 90 s waiting for {status}");
         }
     }
 

@@ -93,6 +93,8 @@ public sealed class ServerProcesses : IAsyncDisposable
         [
             "--urls", address.ToString(),
             "--Durable:Backend=AzureStorage", $"--Durable:TaskHub={TaskHub}", $"--Durable:StorageConnectionString={Storage}",
+            // Replicas are told apart by their port, which a restarted Server keeps.
+            $"--Durable:WorkerId=server-{address.Port}",
             $"--ConnectionStrings:Postgres={Db.ConnectionString}",
             $"--Auth:SigningKey={SigningKey}", $"--Catalog:File={RepoPaths.Catalog}",
             $"--Vultr:BaseUrl={EmulatorUrl}/v2", "--Vultr:ApiKey=local-emulator-key", "--Logging:LogLevel:Default=Warning",

@@ -36,12 +36,7 @@ public sealed class DurableSidecar : IAsyncDisposable
     /// <summary>gRPC address for the Durable Task worker and client, e.g. <c>http://127.0.0.1:41234</c>.</summary>
     public string Address { get; }
 
-    /// <summary>
-    /// This process's name among the task hub's workers (Azure Storage only): the machine name and a random suffix. The engine's default,
-    /// the machine name alone, is the same for replicas on one host or in containers named alike, and two workers of one name each take
-    /// the other's partitions for their own, running the same session twice at once (split brain: a step's result discarded, the session
-    /// stalled).
-    /// </summary>
+    /// <summary>This process's name among the task hub's workers (Azure Storage only): <see cref="DurableOptions.WorkerId"/>.</summary>
     public string? WorkerId { get; }
 
     /// <summary>Creates the task hub if needed and starts serving; <paramref name="logging"/> is the host's Logging section.</summary>
@@ -52,11 +47,12 @@ public sealed class DurableSidecar : IAsyncDisposable
         string? workerId = null;
         if (options.Engine == DurableBackend.AzureStorage)
         {
-            workerId = $"{Environment.MachineName}-{Guid.NewGuid().ToString("N")[..8]}";
+            workerId = string.IsNullOrWhiteSpace(options.WorkerId) ? Environment.MachineName : options.WorkerId;
             var storage = new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
             {
                 TaskHubName = options.TaskHub,
                 WorkerId = workerId,
+                PartitionCount = options.PartitionCount,
                 StorageAccountClientProvider = new StorageAccountClientProvider(options.StorageConnectionString),
                 MaxQueuePollingInterval = TimeSpan.FromSeconds(1),
                 // A message a crashed process had dequeued stays invisible this long before another process gets it:
