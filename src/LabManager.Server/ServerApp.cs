@@ -88,9 +88,9 @@ public static class ServerApp
             app.Logger.LogInformation("No Vultr:ApiKey: using the embedded Vultr emulator at {Url}", emulator.Root);
         }
 
-        if (sidecar.WorkerId is not null)
+        if (durable.Engine == DurableBackend.AzureStorage)
         {
-            app.Logger.LogInformation("Durable task hub {TaskHub} in Azure Storage; this Server works on it as {WorkerId}", durable.TaskHub, sidecar.WorkerId);
+            app.Logger.LogInformation("Durable task hub {TaskHub} in Azure Storage; this Server works on it as {WorkerId}", durable.TaskHub, durable.WorkerName);
         }
 
         if (durable.Engine == DurableBackend.InMemory)

@@ -152,7 +152,7 @@ public sealed class LabSessionFaultTests(LabSessionHost host) : IClassFixture<La
 
     [Fact]
     public Task ServerErrors_TwentyPercent_SessionsStillComplete() =>
-        // Seeded: the second call is struck (three sessions make about 20), where an unseeded fifth would, once in ~200 runs, strike none.
+        // Seeded: the second call is struck (three sessions make about 23), where unseeded draws would strike none once in ~170 runs.
         ThreeSessionsCompleteUnderAsync(new FaultSettings { ErrorRate = 0.2, Seed = 1 }, "answered_5xx");
 
     /// <summary>Runs three short sessions under the faults; each must expire normally and leave no VM.</summary>

@@ -41,6 +41,9 @@ public sealed class DurableOptions
     /// </summary>
     public string? WorkerId { get; set; }
 
+    /// <summary>The name this Server works on the task hub under: <see cref="WorkerId"/>, or the machine name.</summary>
+    public string WorkerName => string.IsNullOrWhiteSpace(WorkerId) ? Environment.MachineName : WorkerId;
+
     /// <summary>Loopback port of the in-process gRPC sidecar; 0 picks a free one.</summary>
     public int SidecarPort { get; set; }
 

@@ -25,33 +25,27 @@ public sealed class DurableSidecar : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ILoggerFactory _loggerFactory;
 
-    private DurableSidecar(WebApplication app, ILoggerFactory loggerFactory, string address, string? workerId)
+    private DurableSidecar(WebApplication app, ILoggerFactory loggerFactory, string address)
     {
         _app = app;
         _loggerFactory = loggerFactory;
         Address = address;
-        WorkerId = workerId;
     }
 
     /// <summary>gRPC address for the Durable Task worker and client, e.g. <c>http://127.0.0.1:41234</c>.</summary>
     public string Address { get; }
-
-    /// <summary>This process's name among the task hub's workers (Azure Storage only): <see cref="DurableOptions.WorkerId"/>.</summary>
-    public string? WorkerId { get; }
 
     /// <summary>Creates the task hub if needed and starts serving; <paramref name="logging"/> is the host's Logging section.</summary>
     public static async Task<DurableSidecar> StartAsync(DurableOptions options, IConfiguration logging, CancellationToken cancellationToken = default)
     {
         var loggerFactory = LoggerFactory.Create(b => b.AddConfiguration(logging).AddConsole());
         IOrchestrationService service;
-        string? workerId = null;
         if (options.Engine == DurableBackend.AzureStorage)
         {
-            workerId = string.IsNullOrWhiteSpace(options.WorkerId) ? Environment.MachineName : options.WorkerId;
             var storage = new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
             {
                 TaskHubName = options.TaskHub,
-                WorkerId = workerId,
+                WorkerId = options.WorkerName,
                 PartitionCount = options.PartitionCount,
                 StorageAccountClientProvider = new StorageAccountClientProvider(options.StorageConnectionString),
                 MaxQueuePollingInterval = TimeSpan.FromSeconds(1),
@@ -82,7 +76,7 @@ public sealed class DurableSidecar : IAsyncDisposable
         app.MapGrpcService<TaskHubGrpcServer>();
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new DurableSidecar(app, loggerFactory, address, workerId);
+        return new DurableSidecar(app, loggerFactory, address);
     }
 
     public async ValueTask DisposeAsync()
